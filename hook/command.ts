@@ -1,0 +1,79 @@
+// The hook as a command: shared by the bundled bin (main.ts) and `procview hook` (cli.ts).
+import { Command, Option } from 'commander';
+import { DEFAULT_CONFIG_PATH, DEFAULT_PROBE_TIMEOUT_MS, policyFromFlags, DEFAULT_POLICY, type HookFlags, type HookSettings } from './config.js';
+import { applyPolicy, runHook, type Outcome } from './run.js';
+import { toSyslog } from './syslog.js';
+import { DEFAULT_SOURCE } from './targets.js';
+
+const MAX_STATE_BYTES = 1 << 20;
+// Last resort: no code path should get here (every child has its own
+// timeout), but runc waits for the hook forever unless the hook entry has a
+// timeout, and a stuck container start is worse than either policy.
+const WATCHDOG_MS = 20_000;
+
+export const HOOK_DESCRIPTION = `OCI prestart/createRuntime hook: bind-mount procview's (or LXCFS's) files over
+/proc/{meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps} and
+/sys/devices/system/cpu/online in the container being created.
+Reads the OCI state JSON on stdin, as runc/crun pass it. Not meant to be run by hand.
+
+Skipped without error: containers annotated io.procview.disable=true (or
+mutating.lxcfs-admission-webhook.io/enable=false), Kubernetes sandbox (pause)
+containers, targets the container mounts itself or lists in linux.maskedPaths,
+targets missing from the container or reached through a symlink.`;
+
+export function addHookOptions(cmd: Command): Command {
+  return cmd
+    .description(HOOK_DESCRIPTION)
+    .option('--config <file>', `hook config file, JSON {"source","policy","probeTimeoutMs"}; a missing default file means defaults`, DEFAULT_CONFIG_PATH)
+    .option('--source <dir>', `directory with the LXCFS layout (procview's mountpoint or e.g. /var/lib/lxcfs) [config "source", default ${DEFAULT_SOURCE}]`)
+    .addOption(
+      new Option('--policy <policy>', `what to do when the views cannot be set up: "fail" refuses to start the container (exit 1, reason on stderr); "ignore" starts it without views and logs the reason to stderr and syslog [config "policy", default ${DEFAULT_POLICY}]`).choices(['fail', 'ignore']),
+    )
+    .option('--probe-timeout <ms>', `how long the source may take to answer the first read before it counts as dead [config "probeTimeoutMs", default ${DEFAULT_PROBE_TIMEOUT_MS}]`)
+    .action(async (opts: { config?: string; source?: string; policy?: string; probeTimeout?: string }, command: Command) => {
+      // The default config path is optional, an explicit one is not.
+      const explicitConfig = command.getOptionValueSource('config') === 'cli';
+      const flags: HookFlags = {
+        config: explicitConfig ? opts.config : undefined,
+        source: opts.source,
+        policy: opts.policy,
+        probeTimeout: opts.probeTimeout,
+      };
+      await runAsProcess(flags);
+    });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > MAX_STATE_BYTES) throw new Error(`OCI state on stdin is larger than ${MAX_STATE_BYTES} bytes`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function finish(outcome: Outcome): Promise<never> {
+  for (const line of outcome.stderr) process.stderr.write(line + '\n');
+  if (outcome.syslog) await toSyslog(outcome.syslog, outcome.code === 0 ? 'user.warning' : 'user.err');
+  // Exit explicitly: a child or a filesystem call stuck on a hung FUSE server must not keep us alive.
+  process.exit(outcome.code);
+}
+
+export async function runAsProcess(flags: HookFlags): Promise<never> {
+  const seen: { settings?: HookSettings } = {};
+  const watchdog = setTimeout(() => {
+    const policy = seen.settings?.policy ?? policyFromFlags(flags) ?? DEFAULT_POLICY;
+    void finish(applyPolicy(policy, `hook gave up after ${WATCHDOG_MS} ms`));
+  }, WATCHDOG_MS);
+  watchdog.unref();
+  let stdinText: string;
+  try {
+    stdinText = await readStdin();
+  } catch (err) {
+    return finish(applyPolicy(policyFromFlags(flags) ?? DEFAULT_POLICY, (err as Error).message));
+  }
+  return finish(await runHook(stdinText, flags, seen));
+}

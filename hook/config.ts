@@ -1,0 +1,74 @@
+// The hook's settings: flags beat the config file, the config file beats defaults.
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_SOURCE } from './targets.js';
+import { describeZodError, HookConfigFileSchema, PolicySchema, type HookConfigFile, type Policy } from './schemas.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/procview/hook.json';
+export const DEFAULT_POLICY: Policy = 'ignore';
+export const DEFAULT_PROBE_TIMEOUT_MS = 1500;
+
+export interface HookFlags {
+  config?: string;
+  source?: string;
+  policy?: string;
+  probeTimeout?: string;
+}
+
+export interface HookSettings {
+  source: string;
+  policy: Policy;
+  probeTimeoutMs: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Policy from the flags alone, so a broken config file is still reported the way the caller asked. */
+export function policyFromFlags(flags: HookFlags): Policy | undefined {
+  const parsed = PolicySchema.safeParse(flags.policy);
+  return parsed.success ? parsed.data : undefined;
+}
+
+export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
+  if (flags.policy !== undefined && !PolicySchema.safeParse(flags.policy).success) {
+    throw new ConfigError(`--policy must be fail or ignore, got ${JSON.stringify(flags.policy)}`);
+  }
+  if (flags.source !== undefined && !flags.source.startsWith('/')) {
+    throw new ConfigError(`--source must be an absolute path, got ${JSON.stringify(flags.source)}`);
+  }
+  let probeFlag: number | undefined;
+  if (flags.probeTimeout !== undefined) {
+    probeFlag = Number(flags.probeTimeout);
+    if (!Number.isInteger(probeFlag) || probeFlag < 50 || probeFlag > 30_000) {
+      throw new ConfigError(`--probe-timeout must be an integer between 50 and 30000 ms, got ${JSON.stringify(flags.probeTimeout)}`);
+    }
+  }
+
+  const configPath = flags.config ?? DEFAULT_CONFIG_PATH;
+  let text: string | undefined;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // The default file is optional; one named explicitly is not.
+    if (!(code === 'ENOENT' && flags.config === undefined)) {
+      throw new ConfigError(`cannot read config ${configPath}: ${(err as Error).message}`);
+    }
+  }
+  let file: HookConfigFile = {};
+  if (text !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config ${configPath} is not JSON: ${(err as Error).message}`);
+    }
+    const parsed = HookConfigFileSchema.safeParse(json);
+    if (!parsed.success) throw new ConfigError(`config ${configPath} is invalid: ${describeZodError(parsed.error)}`);
+    file = parsed.data;
+  }
+  return {
+    source: flags.source ?? file.source ?? DEFAULT_SOURCE,
+    policy: policyFromFlags(flags) ?? file.policy ?? DEFAULT_POLICY,
+    probeTimeoutMs: probeFlag ?? file.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+  };
+}

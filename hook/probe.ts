@@ -1,0 +1,65 @@
+// Is the source alive? A hung FUSE server blocks every open() on it, and a
+// blocked syscall in this process could keep the hook (and with it `runc
+// create`) waiting forever. So the first read happens in a child process that
+// is SIGKILLed at the deadline, and we stop waiting for it even if the kill
+// cannot land (the caller ends with process.exit, which does not wait for
+// children).
+import { stat } from 'node:fs/promises';
+import { execa } from 'execa';
+import { tool } from './tools.js';
+
+export type ProbeResult = { ok: true } | { ok: false; reason: string };
+
+function deadline<T>(ms: number, value: T): { promise: Promise<T>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(value), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Read the first bytes of <source>/proc/meminfo within timeoutMs. */
+export async function probeSource(source: string, timeoutMs: number): Promise<ProbeResult> {
+  const file = `${source}/proc/meminfo`;
+  const child = execa(tool('head'), ['-c', '64', '--', file], {
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    forceKillAfterDelay: false,
+    reject: false,
+    stdin: 'ignore',
+    cleanup: true,
+  });
+  const late = deadline(timeoutMs + 250, 'late' as const);
+  const outcome = await Promise.race([child, late.promise]);
+  late.cancel();
+  if (outcome === 'late' || outcome.timedOut) {
+    child.kill('SIGKILL');
+    child.catch(() => undefined);
+    return { ok: false, reason: `source ${source} did not answer within ${timeoutMs} ms (reading ${file})` };
+  }
+  if (outcome.exitCode !== 0) {
+    const why = String(outcome.stderr ?? '').trim().split('\n')[0] || `head exited ${outcome.exitCode}`;
+    return { ok: false, reason: `source ${source} is not mounted or not readable: ${why.replace(/^head: /, '')}` };
+  }
+  if (!String(outcome.stdout).startsWith('MemTotal:')) {
+    return { ok: false, reason: `source ${source} does not look like an LXCFS-layout directory (${file} does not start with MemTotal:)` };
+  }
+  return { ok: true };
+}
+
+/** Which of the given source files exist as regular files. Only called after probeSource succeeded, still bounded by a deadline. */
+export async function existingSources(paths: readonly string[], timeoutMs: number): Promise<Set<string> | undefined> {
+  const checks = Promise.all(
+    paths.map(async (p) => {
+      try {
+        return (await stat(p)).isFile() ? p : undefined;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  const late = deadline(timeoutMs, undefined);
+  const result = await Promise.race([checks, late.promise]);
+  late.cancel();
+  return result ? new Set(result.filter((p): p is string => p !== undefined)) : undefined;
+}
