@@ -1,0 +1,34 @@
+// What the service thread and the serving threads tell each other.
+import type { HandleStoreBuffers } from "./handle-store.js";
+import type { Timestamp } from "../kernel/encode.js";
+import type { NegotiatedInit } from "../kernel/request-loop.js";
+import type { LoadTableBuffers } from "./load-table.js";
+
+export interface RenderOptions {
+  procRoot: string;
+  sysRoot: string;
+  cgroupRoot: string;
+  /** Cut the visible CPUs to ceil(quota/period) when a CFS quota is set. */
+  useCpuQuota: boolean;
+  /** How long one container's numbers are reused, in milliseconds. */
+  cacheMs: number;
+}
+
+export interface WorkerConfig {
+  index: number;
+  fd: number;
+  store: HandleStoreBuffers;
+  loadTable: LoadTableBuffers;
+  render: RenderOptions;
+  time: Timestamp;
+}
+
+/** Worker → service. */
+export type WorkerMessage =
+  | ({ type: "init" } & NegotiatedInit)
+  /** A container was read for the first time by this worker: start sampling its load. */
+  | { type: "track"; key: string; paths: Record<string, string> }
+  | { type: "ended"; how: string };
+
+/** Service → worker. */
+export type ServiceMessage = { type: "slot"; key: string; slot: number };
