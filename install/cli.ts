@@ -1,0 +1,91 @@
+// `procview install hooks` and `procview uninstall`.
+import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildHooksFile } from './hooks-file.js';
+import { defaultInstallDir, ETC_HOOKS_DIR, PODMAN_DEFAULT_HOOKS_DIR } from './hooks-dir.js';
+import { DEFAULT_STATE_FILE, exists, mkdirTracked, readState, sha256, uninstall, writeAtomic, writeState } from './state.js';
+
+export const HOOKS_FILE_NAME = 'procview.json';
+
+// Compiled to dist/install/cli.js; the bundle sits at dist/procview-hook.mjs.
+const defaultHookBundle = (): string => path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'procview-hook.mjs');
+
+interface InstallHooksOptions {
+  dir?: string;
+  source?: string;
+  policy?: string;
+  config?: string;
+  state: string;
+  node: string;
+  hook?: string;
+}
+
+async function installHooks(opts: InstallHooksOptions): Promise<void> {
+  const dir = path.resolve(opts.dir ?? defaultInstallDir());
+  const hook = path.resolve(opts.hook ?? defaultHookBundle());
+  if (!(await exists(hook))) throw new Error(`hook bundle ${hook} not found; run npm run build first`);
+  if (!path.isAbsolute(opts.node) || !(await exists(opts.node))) throw new Error(`node binary ${opts.node} not found`);
+  const hookArgs: string[] = [];
+  if (opts.config) hookArgs.push('--config', path.resolve(opts.config));
+  if (opts.source) hookArgs.push('--source', path.resolve(opts.source));
+  if (opts.policy) hookArgs.push('--policy', opts.policy);
+
+  const target = path.join(dir, HOOKS_FILE_NAME);
+  const state = await readState(opts.state);
+  const ours = state.files.some((f) => f.path === target);
+  if (!ours && (await exists(target))) {
+    throw new Error(`${target} exists and was not written by procview install; remove it or choose --dir`);
+  }
+  const text = JSON.stringify(buildHooksFile({ node: opts.node, hook, hookArgs }), null, 2) + '\n';
+  const createdDirs = await mkdirTracked(dir);
+  await writeAtomic(target, text);
+  const files = [...state.files.filter((f) => f.path !== target), { path: target, sha256: sha256(text) }];
+  await writeState(opts.state, { ...state, files }, createdDirs);
+  process.stdout.write(`wrote ${target} (hook: ${opts.node} ${hook}${hookArgs.length ? ' ' + hookArgs.join(' ') : ''}); recorded in ${opts.state}\n`);
+}
+
+async function runUninstall(opts: { state: string }): Promise<void> {
+  if (!(await exists(opts.state))) {
+    process.stdout.write(`nothing to uninstall: ${opts.state} does not exist\n`);
+    return;
+  }
+  const report = await uninstall(opts.state);
+  for (const p of report.removed) process.stdout.write(`removed ${p}\n`);
+  for (const p of report.kept) process.stderr.write(`kept ${p}\n`);
+}
+
+function fail(err: unknown): never {
+  process.stderr.write(`procview: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+
+export function registerInstallCommands(program: Command): void {
+  const install = program.command('install').description('install procview integrations');
+  install
+    .command('hooks')
+    .description(
+      [
+        `write the OCI hooks file (${HOOKS_FILE_NAME}) that makes podman and CRI-O run procview-hook for every container.`,
+        '',
+        `Default directory: the last entry of engine.hooks_dir from containers.conf ($CONTAINERS_CONF, else /usr/share/containers/containers.conf, /etc/containers/containers.conf, /etc/containers/containers.conf.d/*.conf), or ${PODMAN_DEFAULT_HOOKS_DIR} when hooks_dir is not set: the only directory podman 4.x and CRI-O (crio.conf hooks_dir) read by default. ${ETC_HOOKS_DIR} is the usual drop-in place but is read only when listed in hooks_dir; add it there, then pass --dir ${ETC_HOOKS_DIR}.`,
+        '',
+        'The file runs "<node> <dist/procview-hook.mjs> [flags]" with PATH set, because runc gives a hook no environment but its own. What was written is recorded in the state file; "procview uninstall" removes exactly that.',
+      ].join('\n'),
+    )
+    .option('--dir <dir>', 'hooks directory to write procview.json into (default: see above)')
+    .option('--source <dir>', 'bake --source <dir> into the hook: the LXCFS-layout directory to bind from (default: the hook config file, else /var/lib/procview)')
+    .addOption(new Option('--policy <policy>', 'bake --policy into the hook: fail refuses containers when the views cannot be set up, ignore starts them without (default: the hook config file, else ignore)').choices(['fail', 'ignore']))
+    .option('--config <file>', 'bake --config <file> into the hook (default: the hook reads /etc/procview/hook.json if present)')
+    .option('--node <path>', 'absolute path of the node binary the hook runs with', process.execPath)
+    .option('--hook <path>', 'path of the bundled hook (default: dist/procview-hook.mjs next to this CLI)')
+    .option('--state <file>', 'where to record what was written', DEFAULT_STATE_FILE)
+    .action((opts: InstallHooksOptions) => installHooks(opts).catch(fail));
+
+  program
+    .command('uninstall')
+    .description('remove exactly the files "procview install" wrote (as recorded in the state file), and the directories it created if they are empty; files changed since install are kept')
+    .option('--state <file>', 'state file written by install', DEFAULT_STATE_FILE)
+    .action((opts: { state: string }) => runUninstall(opts).catch(fail));
+}

@@ -1,0 +1,58 @@
+// The containers/common hooks file (pkg/hooks, schema version 1.0.0) that
+// makes podman and CRI-O add procview-hook to every container's config.
+import { z } from 'zod';
+
+// runc runs a hook with exactly this env (libcontainer/configs Command.Run
+// sets cmd.Env = hook env), so no PATH unless we give one. The hook itself
+// uses absolute paths for nsenter/mount; PATH is for anything node spawns.
+export const HOOK_ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
+
+// runc kills a hook that runs past this; the hook's own watchdog (20 s)
+// should always answer first.
+export const HOOK_TIMEOUT_S = 30;
+
+// "prestart", not "createRuntime": containers/common v0.50 (podman 4.3 here)
+// copies prestart entries to the spec's prestart list and v0.58+ (commit
+// dc0f2633, "hooks: handle prestart as createRuntime") moves them to
+// createRuntime; runc v1.1 runs prestart and createRuntime back to back at the
+// same point (process_linux.go, procHooks), so either way the hook runs once,
+// before pivot_root. Listing both stages would run it twice.
+export const HOOK_STAGES = ['prestart'];
+
+export const HooksFileSchema = z
+  .object({
+    version: z.literal('1.0.0'),
+    hook: z.object({
+      path: z.string().startsWith('/'),
+      args: z.array(z.string()).min(1),
+      env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/)).optional(),
+      timeout: z.number().int().positive().optional(),
+    }),
+    when: z.object({ always: z.boolean().optional(), annotations: z.record(z.string()).optional(), commands: z.array(z.string()).optional(), hasBindMounts: z.boolean().optional() }),
+    stages: z.array(z.enum(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'])).min(1),
+  })
+  .strict();
+export type HooksFile = z.infer<typeof HooksFileSchema>;
+
+export interface HookInvocation {
+  /** Absolute path of the node binary. */
+  node: string;
+  /** Absolute path of dist/procview-hook.mjs. */
+  hook: string;
+  /** Extra hook flags baked into the entry, e.g. ["--source", "/var/lib/lxcfs"]. */
+  hookArgs?: string[];
+}
+
+export function buildHooksFile(inv: HookInvocation): HooksFile {
+  return HooksFileSchema.parse({
+    version: '1.0.0',
+    hook: {
+      path: inv.node,
+      args: ['node', inv.hook, ...(inv.hookArgs ?? [])],
+      env: HOOK_ENV,
+      timeout: HOOK_TIMEOUT_S,
+    },
+    when: { always: true },
+    stages: HOOK_STAGES,
+  });
+}

@@ -1,0 +1,111 @@
+// What `procview install` wrote, so `procview uninstall` removes exactly that.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const DEFAULT_STATE_FILE = '/etc/procview/installed.json';
+
+export const InstallStateSchema = z
+  .object({
+    version: z.literal(1),
+    /** Files written, with the hash of what was written: a file changed since is left alone. */
+    files: z.array(z.object({ path: z.string().startsWith('/'), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+    /** Directories install created (deepest last); removed on uninstall when empty. */
+    dirs: z.array(z.string().startsWith('/')),
+  })
+  .strict();
+export type InstallState = z.infer<typeof InstallStateSchema>;
+
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+export async function readState(file: string): Promise<InstallState> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, files: [], dirs: [] };
+    throw new Error(`cannot read install state ${file}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`install state ${file} is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = InstallStateSchema.safeParse(json);
+  if (!parsed.success) throw new Error(`install state ${file} is invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+  return parsed.data;
+}
+
+/** mkdir -p that reports which directories it created, outermost first. */
+export async function mkdirTracked(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !(await exists(d)); d = path.dirname(d)) missing.unshift(d);
+  if (missing.length) await mkdir(dir, { recursive: true, mode: 0o755 });
+  return missing;
+}
+
+/** Write via a temporary file and rename, so a reader never sees half a file. */
+export async function writeAtomic(file: string, text: string, mode = 0o644): Promise<void> {
+  const tmp = `${file}.procview-tmp-${process.pid}`;
+  await writeFile(tmp, text, { mode });
+  await rename(tmp, file);
+}
+
+export async function writeState(file: string, state: InstallState, createdDirs: string[]): Promise<void> {
+  const made = await mkdirTracked(path.dirname(file));
+  const dirs = [...state.dirs, ...createdDirs, ...made].filter((d, i, a) => a.indexOf(d) === i);
+  await writeAtomic(file, JSON.stringify({ ...state, dirs }, null, 2) + '\n');
+}
+
+export interface UninstallReport {
+  removed: string[];
+  kept: string[];
+}
+
+export async function uninstall(stateFile: string): Promise<UninstallReport> {
+  const state = await readState(stateFile);
+  const report: UninstallReport = { removed: [], kept: [] };
+  for (const f of state.files) {
+    let text: string;
+    try {
+      text = await readFile(f.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    if (sha256(text) !== f.sha256) {
+      report.kept.push(`${f.path} (changed since install)`);
+      continue;
+    }
+    await rm(f.path);
+    report.removed.push(f.path);
+  }
+  if (await exists(stateFile)) {
+    await rm(stateFile);
+    report.removed.push(stateFile);
+  }
+  // Deepest first; a directory someone else has put files in stays.
+  for (const d of [...state.dirs].sort((a, b) => b.length - a.length)) {
+    try {
+      await rmdir(d);
+      report.removed.push(d + '/');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') report.kept.push(`${d}/ (not empty)`);
+      else if (code !== 'ENOENT') throw err;
+    }
+  }
+  return report;
+}
