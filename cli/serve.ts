@@ -1,0 +1,106 @@
+// `procview serve`: mount the views and serve them until stopped.
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { resolve } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { MountError, mountsAt } from "../fuse/kernel/mount.js";
+import { serve } from "../fuse/server/service.js";
+
+export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
+const DEFAULT_LOG_FILE = "/var/log/procview.log";
+
+interface ServeFlags {
+  mountpoint: string;
+  cgroupRoot: string;
+  procRoot: string;
+  sysRoot: string;
+  cpuQuota: boolean;
+  foreground: boolean;
+  threads: number;
+  cacheMs: number;
+  logFile: string;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number");
+  return n;
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`procview[${process.pid}] ${line}\n`);
+};
+
+async function runForeground(flags: ServeFlags): Promise<void> {
+  const service = await serve({
+    mountPoint: resolve(flags.mountpoint),
+    render: {
+      procRoot: flags.procRoot,
+      sysRoot: flags.sysRoot,
+      cgroupRoot: flags.cgroupRoot,
+      useCpuQuota: flags.cpuQuota,
+      cacheMs: flags.cacheMs,
+    },
+    threads: flags.threads,
+    loadIntervalSeconds: 5,
+    log,
+  });
+  const stop = (signal: string) => {
+    log(`${signal}: unmounting`);
+    // A thread blocked on a connection kept alive by container bind mounts cannot be joined;
+    // leaving the process closes the descriptor, which is what ends those reads.
+    void service.stop().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  await service.finished;
+  process.exit(0);
+}
+
+/** Starts a detached `serve --foreground` and returns once its mount answers. */
+async function runInBackground(flags: ServeFlags, argv: string[]): Promise<void> {
+  const mountPoint = resolve(flags.mountpoint);
+  const logFd = openSync(flags.logFile, "a");
+  const child = spawn(process.execPath, [...process.execArgv, argv[1]!, ...argv.slice(2), "--foreground"], {
+    detached: true,
+    stdio: ["ignore", logFd, logFd],
+  });
+  closeSync(logFd);
+  let exited: number | null = null;
+  child.on("exit", (code) => (exited = code ?? 1));
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    if (exited !== null) {
+      const lines = readFileSync(flags.logFile, "utf8").trimEnd().split("\n");
+      throw new MountError(`serve exited (${exited}): ${lines[lines.length - 1] ?? "see " + flags.logFile}`);
+    }
+    if (mountsAt(mountPoint).some((m) => m.fstype === "fuse.procview")) {
+      child.unref();
+      process.stdout.write(`procview serving ${mountPoint} (pid ${child.pid}, log ${flags.logFile})\n`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new MountError(`serve did not mount ${mountPoint} within 10 s; see ${flags.logFile}`);
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command("serve")
+    .description("mount the per-container /proc and /sys views and serve them")
+    .option("--mountpoint <dir>", "where to mount the LXCFS-layout tree (proc/meminfo, sys/devices/system/cpu/online, …)", DEFAULT_MOUNTPOINT)
+    .option("--cgroup-root <dir>", "where the cgroup hierarchies are mounted (v1 controllers as subdirectories, or cgroup2)", "/sys/fs/cgroup")
+    .addOption(new Option("--proc-root <dir>", "procfs to read processes and host files from (for tests)").default("/proc").hideHelp())
+    .addOption(new Option("--sys-root <dir>", "sysfs to read the host's CPU list from (for tests)").default("/sys").hideHelp())
+    .option("--no-cpu-quota", "show the whole cpuset even when a CFS quota allows fewer CPUs (by default the CPUs shown are cut to ceil(quota/period))")
+    .option("--foreground", "stay in the foreground and log to stderr (default: start in the background, return once mounted)", false)
+    .option("--threads <n>", "serving threads, each keeping a read outstanding on /dev/fuse", positiveInteger, Math.min(4, Math.max(2, cpus().length)))
+    .option("--cache-ms <ms>", "how long one container's cgroup numbers are reused between reads", positiveInteger, 100)
+    .option("--log-file <file>", "where a background server logs", DEFAULT_LOG_FILE)
+    .action(async (flags: ServeFlags) => {
+      if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
+      if (flags.foreground) await runForeground(flags);
+      else await runInBackground(flags, process.argv);
+    });
+}
