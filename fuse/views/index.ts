@@ -1,0 +1,11 @@
+export { bytesToKb, bytesToSectors, formatHundredths, nsToTicks } from "./units.js";
+export { parseCpuList, formatCpuList, formatCpuRange, visibleCpus } from "./cpus.js";
+export { swapView, type SwapView } from "./swap-view.js";
+export { renderMeminfo } from "./meminfo.js";
+export { renderCpuinfo } from "./cpuinfo.js";
+export { renderStat, type StatInput } from "./stat.js";
+export { renderUptime, containerUptime, type UptimeNumbers } from "./uptime.js";
+export { renderLoadavg } from "./loadavg.js";
+export { renderDiskstats } from "./diskstats.js";
+export { renderSwaps } from "./swaps.js";
+export { renderCpuOnline, renderCpuPossible, renderCpuPresent, renderCpuOffline } from "./sys-cpu.js";
