@@ -1,0 +1,133 @@
+// The FUSE protocol against the real kernel: a real mount, real syscalls from real processes.
+import test from "ava";
+import { closeSync, openSync, readSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, unlinkSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { startProcview, type RunningProcview } from "../support/procview.js";
+
+let service: RunningProcview;
+
+test.before(async () => {
+  service = await startProcview();
+});
+test.after.always(async () => {
+  await service?.stop();
+});
+
+const VIEW_FILES = [
+  "proc/meminfo",
+  "proc/cpuinfo",
+  "proc/stat",
+  "proc/uptime",
+  "proc/loadavg",
+  "proc/diskstats",
+  "proc/swaps",
+  "sys/devices/system/cpu/online",
+  "sys/devices/system/cpu/possible",
+  "sys/devices/system/cpu/present",
+  "sys/devices/system/cpu/offline",
+];
+
+test("ls -l lists the LXCFS layout with read-only modes", async (t) => {
+  const { stdout } = await execa("ls", ["-l", join(service.mountPoint, "proc")]);
+  for (const name of ["cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps", "uptime"]) {
+    t.regex(stdout, new RegExp(`^-r--r--r-- 1 root root 0 .* ${name}$`, "m"));
+  }
+  t.deepEqual(readdirSync(join(service.mountPoint, "sys/devices/system/cpu")).sort(), ["offline", "online", "possible", "present"]);
+});
+
+test("find walks the whole tree and stat reports regular files and directories", async (t) => {
+  const { stdout } = await execa("find", [service.mountPoint, "-type", "f"]);
+  const found = stdout.split("\n").map((p) => p.slice(service.mountPoint.length + 1)).sort();
+  t.deepEqual(found, [...VIEW_FILES].sort());
+  const file = statSync(join(service.mountPoint, "proc/meminfo"));
+  t.true(file.isFile());
+  t.is(file.mode & 0o777, 0o444);
+  t.true(statSync(join(service.mountPoint, "sys/devices")).isDirectory());
+  const { stdout: statOut } = await execa("stat", ["-c", "%F %a %U", join(service.mountPoint, "proc/stat")]);
+  t.is(statOut, "regular empty file 444 root");
+});
+
+test("every file reads to the end with cat even though its size is 0", async (t) => {
+  for (const file of VIEW_FILES) {
+    const { stdout } = await execa("cat", [join(service.mountPoint, file)]);
+    if (file.endsWith("offline")) t.is(stdout, "", file);
+    else t.true(stdout.length > 0, file);
+  }
+  const { stdout: meminfo } = await execa("cat", [join(service.mountPoint, "proc/meminfo")]);
+  t.regex(meminfo, /^MemTotal:\s+\d+ kB$/m);
+  t.regex(meminfo, /^HugePages_Total:\s+\d+$/m, "lines after the first page of text arrive too");
+});
+
+test("chunked reads at odd offsets reassemble to the same text as one read of the same handle", (t) => {
+  for (const file of ["proc/cpuinfo", "proc/meminfo", "proc/stat"]) {
+    const fd = openSync(join(service.mountPoint, file), "r");
+    try {
+      const whole = Buffer.alloc(256 * 1024);
+      const wholeLength = readSync(fd, whole, 0, whole.length, 0);
+      t.true(wholeLength > 0);
+      const parts: Buffer[] = [];
+      let offset = 0;
+      for (const size of [7, 1, 13, 4093, 3, 4099, 1000]) {
+        const chunk = Buffer.alloc(size);
+        const n = readSync(fd, chunk, 0, size, offset);
+        parts.push(chunk.subarray(0, n));
+        offset += n;
+      }
+      for (;;) {
+        const chunk = Buffer.alloc(11);
+        const n = readSync(fd, chunk, 0, 11, offset);
+        if (n === 0) break;
+        parts.push(chunk.subarray(0, n));
+        offset += n;
+      }
+      t.is(Buffer.concat(parts).toString(), whole.subarray(0, wholeLength).toString(), file);
+      // A read past the end is empty, not an error.
+      t.is(readSync(fd, Buffer.alloc(10), 0, 10, wholeLength + 100), 0);
+    } finally {
+      closeSync(fd);
+    }
+  }
+});
+
+function errnoOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code;
+  }
+  return undefined;
+}
+
+test("write, create, unlink, chmod and mkdir are refused", (t) => {
+  const refused = ["EROFS", "EACCES"];
+  const meminfo = join(service.mountPoint, "proc/meminfo");
+  t.true(refused.includes(errnoOf(() => writeFileSync(meminfo, "x"))!), "write");
+  t.true(refused.includes(errnoOf(() => writeFileSync(join(service.mountPoint, "proc/new"), "x"))!), "create");
+  t.true(refused.includes(errnoOf(() => unlinkSync(meminfo))!), "unlink");
+  t.true(refused.includes(errnoOf(() => chmodSync(meminfo, 0o777))!), "chmod");
+  t.true(refused.includes(errnoOf(() => mkdirSync(join(service.mountPoint, "d")))!), "mkdir");
+  t.true(refused.includes(errnoOf(() => openSync(meminfo, "r+"))!), "open for writing");
+  // The file is unchanged and still served.
+  t.regex(readFileSync(meminfo, "utf8"), /^MemTotal:/);
+});
+
+test("an unknown path is ENOENT", (t) => {
+  t.is(errnoOf(() => readFileSync(join(service.mountPoint, "proc/nothing"))), "ENOENT");
+  t.is(errnoOf(() => statSync(join(service.mountPoint, "nothing/at/all"))), "ENOENT");
+  t.is(errnoOf(() => readFileSync(join(service.mountPoint, "proc/meminfo/below"))), "ENOTDIR");
+});
+
+test("the service survives readers killed mid-read", async (t) => {
+  const file = join(service.mountPoint, "proc/cpuinfo");
+  // Readers that loop over the file and get SIGKILLed at random points of open/read/close.
+  const readers = Array.from({ length: 8 }, () =>
+    execa("/bin/sh", ["-c", 'while :; do cat "$1" > /dev/null; done', "sh", file], { reject: false }),
+  );
+  await new Promise((r) => setTimeout(r, 400));
+  for (const reader of readers) reader.kill("SIGKILL");
+  await Promise.all(readers);
+  const { stdout } = await execa("cat", [file]);
+  t.regex(stdout, /^processor\s*: 0$/m);
+  t.true(service.alive(), "the serving process is still running");
+});
