@@ -1,74 +1,59 @@
-// Starts the real `procview serve` (the built CLI) on a temporary mountpoint for a test file.
-import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { execa, type ResultPromise } from "execa";
-import { REPO_ROOT } from "./paths.js";
+// procview's own service (cli/procview.ts `serve`, written elsewhere) on a
+// temp mountpoint. Contract: `node dist/cli/procview.js serve --mountpoint
+// <dir> --foreground` serves the LXCFS layout at <dir> until SIGTERM.
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import { unmountQuietly, waitForMeminfo } from './fuse-wait.js';
 
-export const PROCVIEW_CLI = join(REPO_ROOT, "dist/cli/procview.js");
+// Compiled to dist/test/support/procview.js.
+export const PROCVIEW_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'procview.js');
 
 export interface RunningProcview {
   mountPoint: string;
-  pid: number;
-  /** Everything the service logged so far. */
-  log(): string;
-  alive(): boolean;
   stop(): Promise<void>;
 }
 
-export interface StartOptions {
-  mountPoint?: string;
-  extraArgs?: string[];
-  timeoutMs?: number;
-}
-
-export async function startProcview(options: StartOptions = {}): Promise<RunningProcview> {
-  const mountPoint = options.mountPoint ?? mkdtempSync(join(tmpdir(), "procview-mnt-"));
-  let logged = "";
-  const child: ResultPromise = execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", "--mountpoint", mountPoint, ...(options.extraArgs ?? [])], {
-    reject: false,
-    buffer: false,
-    stdin: "ignore",
+export async function startProcview(): Promise<RunningProcview> {
+  await access(PROCVIEW_CLI).catch(() => {
+    throw new Error(`${PROCVIEW_CLI} does not exist (the procview service has not been built)`);
   });
-  child.stderr?.on("data", (chunk: Buffer) => (logged += chunk.toString()));
+  const base = await mkdtemp(path.join(tmpdir(), 'procview-serve-'));
+  const mountpoint = path.join(base, 'mnt');
+  await execa('mkdir', ['-p', mountpoint]);
+  const child: ResultPromise = execa(process.execPath, [PROCVIEW_CLI, 'serve', '--mountpoint', mountpoint, '--foreground'], {
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    buffer: { all: true },
+  });
   let exited = false;
-  void child.then(() => (exited = true));
-
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  for (;;) {
-    if (exited) throw new Error(`procview serve exited before mounting ${mountPoint}:\n${logged}`);
-    try {
-      if (readFileSync(join(mountPoint, "proc/meminfo"), "utf8").startsWith("MemTotal:")) break;
-    } catch {
-      // Not mounted yet.
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`procview did not serve ${mountPoint} in time:\n${logged}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  void child.then(() => {
+    exited = true;
+  });
+  try {
+    await waitForMeminfo(mountpoint, 15_000, () => exited);
+  } catch (err) {
+    child.kill('SIGKILL');
+    const out = await child.then((r) => String(r.all ?? '')).catch(() => '');
+    await unmountQuietly(mountpoint);
+    await rm(base, { recursive: true, force: true });
+    throw new Error(`procview serve did not come up on ${mountpoint}: ${(err as Error).message}\n${out.split('\n').slice(-10).join('\n')}`);
   }
-
+  let stopped = false;
   return {
-    mountPoint,
-    pid: child.pid!,
-    log: () => logged,
-    alive: () => !exited,
+    mountPoint: mountpoint,
     async stop() {
-      if (!exited) {
-        child.kill("SIGTERM");
-        await Promise.race([child, new Promise((r) => setTimeout(r, 5000))]);
-        if (!exited) child.kill("SIGKILL");
-        await child;
-      }
-      await execa("umount", ["-l", mountPoint], { reject: false });
-      if (!options.mountPoint) {
-        try {
-          rmdirSync(mountPoint);
-        } catch {
-          // Still busy (a lazy unmount in progress): the temp dir is harmless.
-        }
-      }
+      if (stopped) return;
+      stopped = true;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await child.catch(() => undefined);
+      clearTimeout(timer);
+      await unmountQuietly(mountpoint);
+      await rm(base, { recursive: true, force: true }).catch(() => undefined);
     },
   };
 }
