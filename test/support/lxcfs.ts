@@ -10,6 +10,8 @@ import { waitForMeminfo, unmountQuietly } from './fuse-wait.js';
 
 export interface RunningLxcfs {
   mountPoint: string;
+  /** True while the server process is running. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startLxcfs(): Promise<RunningLxcfs> {
   let stopped = false;
   return {
     mountPoint: mountpoint,
+    alive: () => !exited,
     async stop() {
       if (stopped) return;
       stopped = true;

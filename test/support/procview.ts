@@ -13,6 +13,8 @@ export const PROCVIEW_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 export interface RunningProcview {
   mountPoint: string;
+  /** True while the server process is running. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startProcview(): Promise<RunningProcview> {
   let stopped = false;
   return {
     mountPoint: mountpoint,
+    alive: () => !exited,
     async stop() {
       if (stopped) return;
       stopped = true;
