@@ -36,7 +36,8 @@ function isDigit(c: number): boolean {
  */
 function replaceMeminfoValue(line: string, span: ValueSpan, value: number): string {
   const labelEnd = Math.max(span.colon + 1, span.end - Math.max(span.end - span.start, VALUE_WIDTH));
-  return line.slice(0, labelEnd) + String(value).padStart(span.end - labelEnd, " ") + line.slice(span.end);
+  const width = Math.min(span.end - labelEnd, VALUE_WIDTH);
+  return line.slice(0, labelEnd) + String(value).padStart(width, " ") + line.slice(span.end);
 }
 
 /** The container's numbers for the keys it replaces, in KiB; every other key is the host's. */
