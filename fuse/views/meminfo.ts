@@ -3,7 +3,7 @@ import { swapView } from "./swap-view.js";
 import { bytesToKb } from "./units.js";
 
 // fs/proc/meminfo.c prints each value with seq_put_decimal_ull_width(…, 8) after a label
-// padded to 16 columns (hugetlb's "%-16s   %5lu" comes out the same), so the number is
+// padded to 16 columns (hugetlb's "HugePages_Total:   %5lu" comes out the same), so the number is
 // right-aligned in an 8-wide field and a longer number pushes the rest of the line right.
 const VALUE_WIDTH = 8;
 
