@@ -1,0 +1,33 @@
+// Run the bundled hook (dist/procview-hook.mjs) as runc would: state on stdin.
+import { access, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+// Compiled to dist/test/support/hook-bin.js.
+export const HOOK_BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'procview-hook.mjs');
+
+export interface HookRun {
+  code: number;
+  stderr: string;
+  ms: number;
+}
+
+export async function runHookBin(stdin: string, args: string[]): Promise<HookRun> {
+  await access(HOOK_BUNDLE).catch(() => {
+    throw new Error(`${HOOK_BUNDLE} missing: run node dist/install/bundle-hook.js`);
+  });
+  const started = process.hrtime.bigint();
+  const r = await execa(process.execPath, [HOOK_BUNDLE, ...args], { input: stdin, reject: false, timeout: 30_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  return { code: r.exitCode ?? -1, stderr: String(r.stderr), ms };
+}
+
+/** A hook config file in a temp dir, so tests never read the machine's /etc/procview/hook.json. */
+export async function hookConfig(content: unknown): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'procview-hookcfg-'));
+  const file = path.join(dir, 'hook.json');
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
