@@ -1,0 +1,86 @@
+// `procview install hooks` into the directory podman really reads, a plain
+// `podman run` (no --hooks-dir) that gets the views, then `procview uninstall`
+// restoring that directory exactly as it was.
+import test from 'ava';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { defaultInstallDir, parseHooksDir } from '../../install/hooks-dir.js';
+import { HooksFileSchema } from '../../install/hooks-file.js';
+import { startLxcfs, type RunningLxcfs } from '../support/lxcfs.js';
+import { assertPodmanWorks, parseView, podmanRun, PROBE_SCRIPT } from '../support/podman.js';
+import { busyboxRootfs } from '../support/rootfs.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const INSTALL_CLI = path.resolve(here, '..', 'support', 'install-cli.js');
+const REPO = path.resolve(here, '..', '..', '..');
+
+async function snapshot(dir: string): Promise<string[] | 'absent'> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch {
+    return 'absent';
+  }
+}
+
+test('the committed hooks.d/procview.json is a valid hooks file', async (t) => {
+  const json = JSON.parse(await readFile(path.join(REPO, 'hooks.d', 'procview.json'), 'utf8'));
+  const parsed = HooksFileSchema.safeParse(json);
+  t.true(parsed.success, parsed.success ? '' : parsed.error.message);
+  t.deepEqual(json.stages, ['prestart']);
+  t.true(json.hook.path.startsWith('/'));
+});
+
+test('containers.conf hooks_dir parsing', (t) => {
+  t.is(parseHooksDir('[engine]\n#hooks_dir = ["/x"]\n'), undefined);
+  t.deepEqual(parseHooksDir('[engine]\nhooks_dir = [\n  "/a", # one\n  \'/b\',\n]\n'), ['/a', '/b']);
+  t.is(parseHooksDir('[containers]\nhooks_dir = ["/a"]\n'), undefined);
+});
+
+test.serial('install hooks → plain podman run gets the views → uninstall restores the directory', async (t) => {
+  const rootfs = await busyboxRootfs();
+  await assertPodmanWorks(rootfs);
+  const dir = defaultInstallDir();
+  const before = await snapshot(dir);
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'procview-installstate-'));
+  const stateFile = path.join(stateDir, 'installed.json');
+  let lxcfs: RunningLxcfs | undefined;
+  t.teardown(async () => {
+    await execa(process.execPath, [INSTALL_CLI, 'uninstall', '--state', stateFile], { reject: false });
+    await lxcfs?.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  lxcfs = await startLxcfs();
+  // policy ignore: should this test die before its teardown, containers on the machine still start.
+  const inst = await execa(process.execPath, [INSTALL_CLI, 'install', 'hooks', '--source', lxcfs.mountPoint, '--policy', 'ignore', '--state', stateFile], { reject: false });
+  t.is(inst.exitCode, 0, inst.stderr);
+  t.regex(inst.stdout, new RegExp(`wrote ${dir}/procview.json`));
+  const written = JSON.parse(await readFile(path.join(dir, 'procview.json'), 'utf8'));
+  t.true(HooksFileSchema.safeParse(written).success);
+  t.is(written.hook.path, process.execPath);
+
+  const again = await execa(process.execPath, [INSTALL_CLI, 'install', 'hooks', '--source', lxcfs.mountPoint, '--policy', 'ignore', '--state', stateFile], { reject: false });
+  t.is(again.exitCode, 0, 'reinstalling over our own file is fine');
+
+  const r = await podmanRun({ rootfs, args: ['-m', '256m', '--cpus', '1'], cmd: ['/bin/sh', '-c', PROBE_SCRIPT] });
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(r.stdout, /^meminfo: MemTotal:\s+262144 kB$/m);
+  t.is(parseView(r.stdout).processors, 1);
+
+  const un = await execa(process.execPath, [INSTALL_CLI, 'uninstall', '--state', stateFile], { reject: false });
+  t.is(un.exitCode, 0, un.stderr);
+  t.deepEqual(await snapshot(dir), before, `${dir} is back to its previous state`);
+  await t.throwsAsync(readFile(stateFile), undefined, 'state file removed');
+});
+
+test.serial('install refuses to overwrite a procview.json it did not write', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'procview-foreign-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await execa('sh', ['-c', 'echo "{}" > "$1"', 'sh', path.join(dir, 'procview.json')]);
+  const r = await execa(process.execPath, [INSTALL_CLI, 'install', 'hooks', '--dir', dir, '--state', path.join(dir, 'state.json')], { reject: false });
+  t.is(r.exitCode, 1);
+  t.regex(r.stderr, /exists and was not written by procview install/);
+  t.is(await readFile(path.join(dir, 'procview.json'), 'utf8'), '{}\n');
+});
