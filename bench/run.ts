@@ -1,0 +1,163 @@
+// `npm run bench`: procview and Debian's lxcfs mounted side by side, read from processes in
+// real cgroups with limits; one markdown table of figures against the issue's targets, printed
+// and written to bench/results/latest.md. A piece that is missing or fails makes its rows
+// "not measured: <why>"; the run goes on.
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { execa } from "execa";
+import { REPO_ROOT } from "../test/support/paths.js";
+import { CgroupPool, FULL, QUICK, type Context, type Settings } from "./context.js";
+import { buildReader } from "./reader.js";
+import { attempt, measured, notMeasured, oneLine, type BenchResults, type Outcome, type SystemName } from "./results.js";
+import { hookScenario } from "./scenarios/hook.js";
+import { latencyScenario } from "./scenarios/latency.js";
+import { idleScenario, rssScenario } from "./scenarios/memory-idle.js";
+import { scaleScenario } from "./scenarios/scale.js";
+import { throughputScenario } from "./scenarios/throughput.js";
+import { kernel, startLxcfsTarget, startProcviewTarget, type ReadTarget } from "./systems.js";
+import { renderReport } from "./table.js";
+
+const DEFAULT_OUT = join(REPO_ROOT, "bench", "results", "latest.md");
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("expected a positive whole number");
+  return n;
+}
+
+async function lxcfsVersion(): Promise<string> {
+  const r = await execa("lxcfs", ["--version"], { reject: false, timeout: 5000 });
+  return (String(r.stdout).trim() || String(r.stderr).trim() || "unknown").replace(/^"|"$/g, "");
+}
+
+async function bench(settings: Settings, out: string, skip: Set<string>): Promise<void> {
+  const began = Date.now();
+  const cpuCount = cpus().length;
+  const results: BenchResults = {
+    meta: {
+      cpus: cpuCount,
+      kernel: String((await execa("uname", ["-r"])).stdout).trim(),
+      date: new Date().toISOString(),
+      mode: settings.mode,
+      node: process.version,
+      lxcfsVersion: await lxcfsVersion(),
+      settings: [
+        `readers: bench/reader.c (gcc -O2), each inside its own v1 cgroup (memory, cpu, cpuacct, cpuset, blkio, pids) with a memory limit, a cpuset and a CFS quota`,
+        `latency: ${settings.latencyCount} timed reads per file and system (after one warm-up read), cgroup memory 256 MiB, cpuset 1, quota 100 ms/100 ms`,
+        `throughput: proc/meminfo, ${settings.throughputSeconds} s per point, readers ${settings.throughputReaders.join("/")}, each in a cgroup of its own`,
+        `scale: ${Math.max(...settings.scaleCounts)} cgroups with memory limits 64…${64 + Math.max(...settings.scaleCounts) - 1} MiB; at each point the first N take turns reading proc/meminfo, ≥ ${settings.scaleReads} timed reads per system after a warm-up round`,
+        `idle CPU: ${settings.idleSeconds} s window with no reads, right after the scale run; RSS from /proc/<pid>/status of the serving process`,
+        `hook: \`podman run --rm -m 256m --cpus 1 … /bin/true\` (runc, busybox rootfs), ${settings.hookRuns} runs with the hook and ${settings.hookRuns} without, alternating`,
+      ],
+    },
+    latency: notMeasured("not run"),
+    throughput: notMeasured("not run"),
+    scale: notMeasured("not run"),
+    rss: { procview: notMeasured("not run"), lxcfs: notMeasured("not run") },
+    idle: { procview: notMeasured("not run"), lxcfs: notMeasured("not run") },
+    hook: notMeasured("not run"),
+  };
+
+  const targets: Record<SystemName, Outcome<ReadTarget>> = { procview: notMeasured("not started"), lxcfs: notMeasured("not started"), kernel: measured(kernel) };
+  let pool: CgroupPool | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      const failures = pool ? await pool.remove() : [];
+      for (const f of failures) log(`cleanup: ${f}`);
+      for (const t of [targets.procview, targets.lxcfs]) if (t.ok) await t.value.stop().catch((err) => log(`cleanup: ${oneLine(err)}`));
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  try {
+    const reader = await attempt(buildReader);
+    const made = await attempt(async () => new CgroupPool());
+    if (made.ok) {
+      pool = made.value;
+      log(`cgroups under ${pool.parent}`);
+    }
+    targets.procview = await attempt(startProcviewTarget);
+    targets.lxcfs = await attempt(startLxcfsTarget);
+    for (const n of ["procview", "lxcfs"] as const) {
+      const t = targets[n];
+      log(t.ok ? `${n} serving ${t.value.path("proc/meminfo")} (pid ${t.value.pid ?? "not found"})` : `${n} not started: ${t.why}`);
+    }
+    // Everything but the hook reads through the C reader inside cgroups.
+    const missing = !reader.ok ? `reader: ${reader.why}` : !made.ok ? `cgroups: ${made.why}` : undefined;
+    const ctx: Context | undefined =
+      reader.ok && pool ? { reader: reader.value, targets, settings, cgroups: pool, log } : undefined;
+    const timed = async <T>(name: string, fn: (ctx: Context) => Promise<T>, needsReader = true): Promise<Outcome<T>> => {
+      if (skip.has(name)) return notMeasured(`skipped (--skip ${name})`);
+      if (needsReader && !ctx) return notMeasured(missing ?? "not run");
+      const t0 = Date.now();
+      log(`${name}…`);
+      const r = await attempt(() => fn(ctx ?? { reader: "", targets, settings, cgroups: pool!, log }));
+      log(`${name}: ${r.ok ? "done" : "not measured: " + r.why} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      return r;
+    };
+
+    results.latency = await timed("latency", latencyScenario);
+    results.throughput = await timed("throughput", (c) => throughputScenario(c, cpuCount));
+    const scale = await timed("scale", (c) => scaleScenario(c, cpuCount));
+    results.scale = scale.ok ? measured(scale.value.rows) : scale;
+    // Memory right after the many-cgroup run, then CPU over a window with no reads at all.
+    if (skip.has("memory")) {
+      const why = "skipped (--skip memory)";
+      results.rss = { procview: notMeasured(why), lxcfs: notMeasured(why) };
+      results.idle = { procview: notMeasured(why), lxcfs: notMeasured(why) };
+    } else {
+      const mctx: Context = ctx ?? { reader: "", targets, settings, cgroups: pool!, log };
+      results.rss = await rssScenario(mctx);
+      if (scale.ok && pool) for (const f of await pool.remove(scale.value.groups)) log(`cleanup: ${f}`);
+      log(`idle CPU: ${settings.idleSeconds} s with no reads…`);
+      results.idle = await idleScenario(mctx);
+    }
+    results.hook = await timed("hook", hookScenario, false);
+  } finally {
+    await cleanup();
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
+
+  results.meta.durationSeconds = (Date.now() - began) / 1000;
+  const report = renderReport(results);
+  process.stdout.write("\n" + report);
+  await mkdir(dirname(out), { recursive: true });
+  const tmp = `${out}.tmp`;
+  await writeFile(tmp, report);
+  await rename(tmp, out);
+  log(`written to ${out}`);
+}
+
+const program = new Command("bench")
+  .description("procview vs lxcfs vs the kernel, read from processes in real cgroups; writes a markdown table of figures and targets")
+  .option("--quick", "a short run (≤ 1 minute): fewer reads, shorter points, fewer podman runs", false)
+  .option("--out <file>", "where to write the report", DEFAULT_OUT)
+  .option("--latency-count <n>", "timed reads per file and system", positive)
+  .option("--throughput-seconds <n>", "seconds per throughput point", positive)
+  .option("--hook-runs <n>", "podman runs with and without the hook", positive)
+  .option("--skip <scenarios>", "comma-separated: latency,throughput,scale,memory,hook", "")
+  .action(async (o: { quick: boolean; out: string; latencyCount?: number; throughputSeconds?: number; hookRuns?: number; skip: string }) => {
+    const settings: Settings = { ...(o.quick ? QUICK : FULL) };
+    if (o.latencyCount) settings.latencyCount = o.latencyCount;
+    if (o.throughputSeconds) settings.throughputSeconds = o.throughputSeconds;
+    if (o.hookRuns) settings.hookRuns = o.hookRuns;
+    const skip = new Set(o.skip.split(",").map((s) => s.trim()).filter(Boolean));
+    for (const s of skip) if (!["latency", "throughput", "scale", "memory", "hook"].includes(s)) throw new InvalidArgumentError(`unknown scenario ${s}`);
+    if (process.getuid?.() !== 0) log("not root: cgroups cannot be created, most rows will be not measured");
+    await bench(settings, resolve(o.out), skip);
+  });
+
+await program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+// Latency of open + read-all + close of every view file, from one reader in a limited cgroup,
+// for procview, lxcfs and the kernel's own file. Two passes in opposite system order, so a
+// slow drift of the machine does not favour whichever system is read first.
+import { VIEW_FILES } from "../../hook/targets.js";
+import type { Context } from "../context.js";
+import { usable } from "../context.js";
+import { latencyIn } from "../reader.js";
+import { measured, notMeasured, oneLine, type LatencyRow, type Outcome, type SystemName } from "../results.js";
+import { summarizeNs, type LatencySummary } from "../stats.js";
+
+export const LATENCY_CGROUP = { memoryLimitBytes: 256 * 1024 * 1024, cpus: "1", cfsQuotaUs: 100_000, cfsPeriodUs: 100_000 };
+
+export async function latencyScenario(ctx: Context): Promise<LatencyRow[]> {
+  const group = ctx.cgroups.create("latency", LATENCY_CGROUP);
+  try {
+    const rows: LatencyRow[] = [];
+    const half = Math.max(1, Math.ceil(ctx.settings.latencyCount / 2));
+    const order: SystemName[] = ["procview", "lxcfs", "kernel"];
+    for (const file of VIEW_FILES) {
+      const samples: Record<SystemName, number[]> = { procview: [], lxcfs: [], kernel: [] };
+      const failed: Partial<Record<SystemName, string>> = {};
+      for (const pass of [order, [...order].reverse()]) {
+        for (const name of pass) {
+          if (failed[name]) continue;
+          const target = usable(ctx, name);
+          if (!target.ok) {
+            failed[name] = target.why;
+            continue;
+          }
+          try {
+            samples[name].push(...(await latencyIn(ctx.reader, group.procsFiles(), target.value.path(file), half)));
+          } catch (err) {
+            failed[name] = oneLine(err);
+          }
+        }
+      }
+      const outcome = (name: SystemName): Outcome<LatencySummary> => {
+        const why = failed[name];
+        return why !== undefined ? notMeasured(why) : measured(summarizeNs(samples[name]));
+      };
+      const row = { file, procview: outcome("procview"), lxcfs: outcome("lxcfs"), kernel: outcome("kernel") };
+      ctx.log(`latency ${file}: ${(["procview", "lxcfs", "kernel"] as const).map((n) => `${n} ${row[n].ok ? row[n].value.medianUs.toFixed(1) + " µs" : "n/m"}`).join(", ")}`);
+      rows.push(row);
+    }
+    return rows;
+  } finally {
+    await ctx.cgroups.remove([group]);
+  }
+}

@@ -1,0 +1,57 @@
+// The serving processes' resident memory (VmRSS) and their CPU time over a window with no reads.
+import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { execa } from "execa";
+import type { Context } from "../context.js";
+import { usable } from "../context.js";
+import { attempt, notMeasured, type IdleCpu, type Outcome } from "../results.js";
+import { parseCpuTicks, parseVmRssBytes } from "../stats.js";
+
+const servers = ["procview", "lxcfs"] as const;
+type Server = (typeof servers)[number];
+
+function pidOf(ctx: Context, name: Server): number {
+  const t = usable(ctx, name);
+  if (!t.ok) throw new Error(t.why);
+  if (t.value.pid === undefined) throw new Error(`the ${name} process was not found in /proc`);
+  return t.value.pid;
+}
+
+export async function rssBytes(pid: number): Promise<number> {
+  return parseVmRssBytes(await readFile(`/proc/${pid}/status`, "utf8"));
+}
+
+export function rssScenario(ctx: Context): Promise<Record<Server, Outcome<number>>> {
+  return Promise.all(servers.map((n) => attempt(() => rssBytes(pidOf(ctx, n))))).then(([procview, lxcfs]) => ({ procview: procview!, lxcfs: lxcfs! }));
+}
+
+async function clockTicksPerSecond(): Promise<number> {
+  const r = await execa("getconf", ["CLK_TCK"], { reject: false });
+  const n = Number(String(r.stdout).trim());
+  return Number.isInteger(n) && n > 0 ? n : 100;
+}
+
+/** CPU time of both servers over the same window of `seconds` with nothing reading them. */
+export async function idleScenario(ctx: Context): Promise<Record<Server, Outcome<IdleCpu>>> {
+  const hz = await clockTicksPerSecond();
+  const ticks = (pid: number) => readFile(`/proc/${pid}/stat`, "utf8").then(parseCpuTicks);
+  const pids: Partial<Record<Server, number>> = {};
+  const before: Partial<Record<Server, number>> = {};
+  const result: Record<Server, Outcome<IdleCpu>> = { procview: notMeasured("not started"), lxcfs: notMeasured("not started") };
+  for (const n of servers) {
+    try {
+      pids[n] = pidOf(ctx, n);
+      before[n] = await ticks(pids[n]!);
+    } catch (err) {
+      result[n] = notMeasured((err as Error).message);
+    }
+  }
+  const start = process.hrtime.bigint();
+  await sleep(ctx.settings.idleSeconds * 1000);
+  const windowSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+  for (const n of servers) {
+    if (before[n] === undefined) continue;
+    result[n] = await attempt(async () => ({ cpuMs: (((await ticks(pids[n]!)) - before[n]!) * 1000) / hz, windowSeconds }));
+  }
+  return result;
+}

@@ -1,0 +1,63 @@
+// The three things being read: procview's mount, Debian's lxcfs mount (both
+// started through test/support), and the kernel's own files.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ViewFile } from "../hook/targets.js";
+import { startLxcfs } from "../test/support/lxcfs.js";
+import { PROCVIEW_CLI, startProcview } from "../test/support/procview.js";
+import type { SystemName } from "./results.js";
+
+export interface ReadTarget {
+  name: SystemName;
+  /** Absolute path of a view file as this system serves it. */
+  path(file: ViewFile): string;
+  /** The serving process (undefined for the kernel). */
+  pid?: number;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+export const kernel: ReadTarget = {
+  name: "kernel",
+  path: (file) => "/" + file,
+  alive: () => true,
+  stop: async () => undefined,
+};
+
+/** The pid of the first process whose argv satisfies `matches`, or undefined. */
+export async function findPid(matches: (argv: string[]) => boolean): Promise<number | undefined> {
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const raw = await readFile(join("/proc", entry, "cmdline"), "utf8").catch(() => "");
+    if (raw === "") continue;
+    const argv = raw.split("\0").filter((a, i, all) => !(a === "" && i === all.length - 1));
+    if (matches(argv)) return Number(entry);
+  }
+  return undefined;
+}
+
+export async function startProcviewTarget(): Promise<ReadTarget> {
+  const running = await startProcview();
+  // test/support/procview.ts does not hand out the pid; the serving process is the node
+  // running dist/cli/procview.js serve on this mountpoint (its worker threads share the pid).
+  const pid = await findPid((argv) => argv.includes(PROCVIEW_CLI) && argv.includes("serve") && argv.includes(running.mountPoint));
+  return {
+    name: "procview",
+    path: (file) => join(running.mountPoint, file),
+    pid,
+    alive: running.alive,
+    stop: running.stop,
+  };
+}
+
+export async function startLxcfsTarget(): Promise<ReadTarget> {
+  const running = await startLxcfs();
+  const pid = await findPid((argv) => (argv[0] ?? "").endsWith("lxcfs") && argv.includes(running.mountPoint));
+  return {
+    name: "lxcfs",
+    path: (file) => join(running.mountPoint, file),
+    pid,
+    alive: running.alive,
+    stop: running.stop,
+  };
+}
