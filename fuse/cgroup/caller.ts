@@ -1,0 +1,167 @@
+// Who is reading: pid → the container whose numbers it should see.
+//
+// The container rule. LXCFS takes the cgroup of the init process of the reader's pid namespace.
+// That is wrong for Kubernetes pods sharing one pid namespace: "pause" is the init and sits in a
+// sibling cgroup, so every container would see pause's (empty) numbers. Ours, per controller:
+// if the reader is NOT in procview's pid namespace and the ns init's cgroup is an ancestor of (or
+// equal to) the reader's, use the init's cgroup, so a reader in a sub-cgroup (systemd inside a
+// container, a service in system.slice) still sees the whole container; otherwise use the
+// reader's own cgroup (shared-pid-ns pods: pause is a sibling, each container sees itself; and
+// processes in procview's own pid namespace, e.g. --pid=host containers, see their own cgroup).
+import { readdirSync } from "node:fs";
+import { CONTROLLERS, type CgroupLayout, type Controller } from "./layout.js";
+import { readMembership, type Membership } from "./membership.js";
+import { readPidNs, readStat, readStatus, type ProcessStatus } from "./process.js";
+import { CgroupReadError, isGone } from "./read.js";
+
+export type CgroupPaths = Record<Controller, string>;
+
+export interface Caller {
+  pid: number;
+  /** readlink of /proc/<pid>/ns/pid, e.g. "pid:[4026532001]". */
+  pidNs: string;
+  /** The reader shares procview's pid namespace (host processes, --pid=host containers). */
+  sameNsAsSelf: boolean;
+  /** Host pid (as numbered in procRoot) of the init of the reader's pid namespace. */
+  nsInitPid: number;
+  /** Start time of that init, clock ticks after boot (field 22 of its stat): the container's "boot". */
+  nsInitStartTicks: number;
+  /** The reader's own cgroup per controller. */
+  ownPaths: CgroupPaths;
+  /** The container cgroup per controller, after the container rule: what the numbers are read from. */
+  paths: CgroupPaths;
+  /** Same key ⇔ same container paths ⇔ same cgroup numbers. Cache key for numbers and loads. */
+  key: string;
+  /** memory, cpu and cpuset all at the root: the server passes host files through. */
+  isHost: boolean;
+}
+
+export interface CallerOptions {
+  layout: CgroupLayout;
+  procRoot?: string;
+  /** procview's own pid namespace; default readlink <procRoot>/self/ns/pid. Pass it to save the readlink per call. */
+  selfPidNs?: string;
+}
+
+/** null when the reader (or its namespace's init) vanished while being resolved. */
+export function resolveCaller(pid: number, options: CallerOptions): Caller | null {
+  const procRoot = options.procRoot ?? "/proc";
+  const { layout } = options;
+  const selfPidNs = options.selfPidNs ?? readPidNs(procRoot, "self");
+  if (selfPidNs === null) throw new CgroupReadError(`${procRoot}/self/ns/pid`, "procview's own pid namespace is unreadable");
+
+  const pidNs = readPidNs(procRoot, pid);
+  if (pidNs === null) return null;
+  const membership = readMembership(procRoot, pid);
+  if (membership === null) return null;
+  const ownPaths = pathsOf(layout, membership);
+
+  const initPid = findNsInit(procRoot, pid, pidNs);
+  if (initPid === null) return null;
+  const initStat = readStat(procRoot, initPid);
+  if (initStat === null) return null;
+
+  const sameNsAsSelf = pidNs === selfPidNs;
+  let paths = ownPaths;
+  if (!sameNsAsSelf && initPid !== pid) {
+    const initMembership = readMembership(procRoot, initPid);
+    if (initMembership === null) return null;
+    paths = containerPaths(ownPaths, pathsOf(layout, initMembership));
+  }
+  return {
+    pid,
+    pidNs,
+    sameNsAsSelf,
+    nsInitPid: initPid,
+    nsInitStartTicks: initStat.startTicks,
+    ownPaths,
+    paths,
+    key: keyOf(paths),
+    isHost: paths.memory === "/" && paths.cpu === "/" && paths.cpuset === "/",
+  };
+}
+
+/** Per controller: the init's path when it is an ancestor-or-equal of the reader's, else the reader's. */
+export function containerPaths(own: CgroupPaths, init: CgroupPaths): CgroupPaths {
+  const out = {} as CgroupPaths;
+  for (const c of CONTROLLERS) out[c] = isAncestorOrSelf(init[c], own[c]) ? init[c] : own[c];
+  return out;
+}
+
+export function isAncestorOrSelf(ancestor: string, path: string): boolean {
+  if (ancestor === path || ancestor === "/") return true;
+  return path.length > ancestor.length && path.startsWith(ancestor) && path.charCodeAt(ancestor.length) === 47;
+}
+
+/** Membership lines → a path for each of our controllers ("/" for controllers that are not mounted). */
+export function pathsOf(layout: CgroupLayout, membership: Membership): CgroupPaths {
+  const out = {} as CgroupPaths;
+  for (const c of CONTROLLERS) {
+    const mount = layout.mounts[c];
+    if (mount === undefined) out[c] = "/";
+    else if (mount.version === 2) out[c] = membership.v2 ?? "/";
+    else out[c] = membership.v1.get(c) ?? "/";
+  }
+  return out;
+}
+
+/**
+ * Usually every controller has the same path and the key is that path; otherwise a JSON array in
+ * CONTROLLERS order. A path starts with "/" and the array with "[", so the two never collide.
+ */
+export function keyOf(paths: CgroupPaths): string {
+  const first = paths[CONTROLLERS[0]];
+  if (CONTROLLERS.every((c) => paths[c] === first)) return first;
+  return JSON.stringify(CONTROLLERS.map((c) => paths[c]));
+}
+
+const MAX_WALK = 4096;
+
+/**
+ * Host pid of the init (innermost NSpid 1) of `pid`'s pid namespace. Walks PPid upward while the
+ * ancestors stay in the namespace (same NSpid depth: a child's pid ns is its parent's or a
+ * descendant of it, so equal depth means the same ns). A process that entered the namespace by
+ * setns (podman exec, a pod's app container started by its shim) has its parent outside; then the
+ * procfs is scanned for the namespace's init (slow path, once per such reader). null = gone.
+ */
+export function findNsInit(procRoot: string, pid: number, pidNs: string): number | null {
+  let status: ProcessStatus | null = readStatus(procRoot, pid);
+  if (status === null) return null;
+  const depth = status.nspid.length;
+  if (status.nspid[depth - 1] === 1) return pid;
+  // Depth 1 is the procfs's own pid namespace, whose init is pid 1 there.
+  if (depth === 1) return 1;
+  for (let steps = 0; steps < MAX_WALK; steps++) {
+    const parent = status.ppid;
+    if (parent <= 0) break;
+    const parentStatus = readStatus(procRoot, parent);
+    if (parentStatus === null || parentStatus.nspid.length < depth) break;
+    if (parentStatus.nspid[depth - 1] === 1) return parent;
+    status = parentStatus;
+  }
+  return scanForNsInit(procRoot, pidNs);
+}
+
+export function scanForNsInit(procRoot: string, pidNs: string): number | null {
+  let names: string[];
+  try {
+    names = readdirSync(procRoot);
+  } catch (err) {
+    throw new CgroupReadError(procRoot, `cannot list: ${(err as Error).message}`, { cause: err });
+  }
+  for (const name of names) {
+    const code = name.charCodeAt(0);
+    if (code < 48 || code > 57) continue;
+    const pid = Number(name);
+    if (readPidNs(procRoot, pid) !== pidNs) continue;
+    let status: ProcessStatus | null;
+    try {
+      status = readStatus(procRoot, pid);
+    } catch (err) {
+      if (isGone(err)) continue;
+      throw err;
+    }
+    if (status !== null && status.nspid[status.nspid.length - 1] === 1) return pid;
+  }
+  return null;
+}

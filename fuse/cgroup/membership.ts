@@ -1,0 +1,39 @@
+// Parsing /proc/<pid>/cgroup into per-hierarchy paths.
+import { join } from "node:path";
+import { readOptional } from "./read.js";
+
+export interface Membership {
+  /** v1 hierarchies by controller or name ("memory", "cpu", "name=systemd", …) → path. */
+  v1: Map<string, string>;
+  /** The "0::/path" line; null when the process is in no cgroup2 hierarchy. */
+  v2: string | null;
+}
+
+/**
+ * Lines are "id:controllers:path". Controllers may be comma-combined ("4:cpu,cpuacct:/x"); the
+ * path may itself contain ':' so only the first two colons split.
+ */
+export function parseProcCgroup(text: string): Membership {
+  const v1 = new Map<string, string>();
+  let v2: string | null = null;
+  for (const line of text.split("\n")) {
+    const first = line.indexOf(":");
+    if (first < 0) continue;
+    const second = line.indexOf(":", first + 1);
+    if (second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    const path = line.slice(second + 1);
+    if (controllers === "") {
+      if (line.slice(0, first) === "0") v2 = path;
+      continue;
+    }
+    for (const c of controllers.split(",")) if (c !== "") v1.set(c, path);
+  }
+  return { v1, v2 };
+}
+
+/** null when the process is gone. */
+export function readMembership(procRoot: string, pid: number): Membership | null {
+  const text = readOptional(join(procRoot, String(pid), "cgroup"));
+  return text === null ? null : parseProcCgroup(text);
+}

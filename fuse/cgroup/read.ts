@@ -1,0 +1,91 @@
+// Small synchronous readers shared by the cgroup modules. Callers run in worker threads on the
+// request path, so everything is blocking and allocation-light. "Gone" (a process or cgroup that
+// vanished between listing and reading) is an ordinary outcome, reported as null, never thrown.
+import { readFileSync, readlinkSync } from "node:fs";
+
+/** Codes that mean "the thing is not there (any more)": a vanished pid, a removed cgroup, a file the kernel does not offer. */
+const GONE = new Set(["ENOENT", "ESRCH", "ENOTDIR", "ENODEV"]);
+
+export function isGone(err: unknown): boolean {
+  return typeof err === "object" && err !== null && GONE.has((err as NodeJS.ErrnoException).code ?? "");
+}
+
+/** Raised for unexpected read failures (EACCES, EIO, …) or unparsable kernel text; carries the path. */
+export class CgroupReadError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+    this.name = "CgroupReadError";
+  }
+}
+
+/** File text, or null when the file (or the process/cgroup holding it) does not exist. */
+export function readOptional(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    if (isGone(err)) return null;
+    throw new CgroupReadError(path, `cannot read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Symlink target, or null when the link (or its process) does not exist. */
+export function readlinkOptional(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch (err) {
+    if (isGone(err)) return null;
+    throw new CgroupReadError(path, `cannot readlink: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** First line of a single-value file, trimmed; null when absent. */
+export function readValue(path: string): string | null {
+  const text = readOptional(path);
+  if (text === null) return null;
+  const nl = text.indexOf("\n");
+  return (nl === -1 ? text : text.slice(0, nl)).trim();
+}
+
+/** A non-negative decimal integer; throws with the path on anything else. */
+export function parseCount(text: string, path: string): number {
+  const value = Number(text);
+  if (text === "" || !Number.isFinite(value)) throw new CgroupReadError(path, `not a number: ${JSON.stringify(text)}`);
+  return value;
+}
+
+/**
+ * "key value" lines (memory.stat, cpu.stat, cpuacct.stat) into a map. Unparsable values are
+ * skipped rather than fatal: new kernels add keys, and one odd line must not hide the rest.
+ */
+export function parseFlatKeyed(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const space = line.indexOf(" ");
+    if (space <= 0) continue;
+    const value = Number(line.slice(space + 1));
+    if (Number.isFinite(value)) out.set(line.slice(0, space), value);
+  }
+  return out;
+}
+
+/** The cgroup path and its ancestors, deepest first, ending with "/". Paths are absolute inside the hierarchy. */
+export function selfAndAncestors(path: string): string[] {
+  const out: string[] = [];
+  let current = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+  while (current !== "/" && current !== "") {
+    out.push(current);
+    const slash = current.lastIndexOf("/");
+    current = slash <= 0 ? "/" : current.slice(0, slash);
+  }
+  out.push("/");
+  return out;
+}
+
+/** Directory of a cgroup inside a hierarchy mount; "/" maps to the mount itself. */
+export function cgroupDir(mountDir: string, path: string): string {
+  return path === "/" ? mountDir : mountDir + path;
+}

@@ -1,0 +1,95 @@
+// Tasks (threads) of a container cgroup and all its descendants: states for /proc/loadavg and
+// /proc/stat's procs_running/procs_blocked, and the last pid as the container numbers it.
+import { readdirSync, type Dirent } from "node:fs";
+import { join } from "node:path";
+import type { TaskNumbers } from "./types.js";
+import type { CgroupLayout, ControllerMount } from "./layout.js";
+import type { CgroupPaths } from "./caller.js";
+import { CgroupReadError, cgroupDir, isGone, readOptional } from "./read.js";
+import { readStatus, stateOfStat } from "./process.js";
+
+/** The hierarchy whose task lists we walk, and the container's path in it. v1: cpuacct, else cpu, else memory. */
+export function taskHierarchy(layout: CgroupLayout, paths: CgroupPaths): { mount: ControllerMount; path: string } | null {
+  for (const c of ["cpuacct", "cpu", "memory"] as const) {
+    const mount = layout.mounts[c];
+    if (mount !== undefined) return { mount, path: paths[c] };
+  }
+  return null;
+}
+
+/** Calls `visit` with the directory of the cgroup and of each descendant; false when the cgroup is gone. */
+function walk(dir: string, visit: (dir: string) => void): boolean {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isGone(err)) return false;
+    throw new CgroupReadError(dir, `cannot list: ${(err as Error).message}`, { cause: err });
+  }
+  visit(dir);
+  for (const entry of entries) if (entry.isDirectory()) walk(join(dir, entry.name), visit);
+  return true;
+}
+
+/** Calls `each` for every id in a tasks/cgroup.threads/cgroup.procs text (one decimal per line). */
+function forEachId(text: string, each: (id: number) => void): void {
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    if (end > at) {
+      const id = Number(text.slice(at, end));
+      if (Number.isInteger(id) && id > 0) each(id);
+    }
+    at = end + 1;
+  }
+}
+
+interface TaskCount {
+  running: number;
+  blocked: number;
+  total: number;
+}
+
+function countStates(layout: CgroupLayout, paths: CgroupPaths, procRoot: string, onDir?: (dir: string) => void): TaskCount | null {
+  const where = taskHierarchy(layout, paths);
+  if (where === null) return null;
+  const listFile = where.mount.version === 1 ? "tasks" : "cgroup.threads";
+  const count: TaskCount = { running: 0, blocked: 0, total: 0 };
+  const found = walk(cgroupDir(where.mount.dir, where.path), (dir) => {
+    onDir?.(dir);
+    const text = readOptional(join(dir, listFile));
+    if (text === null) return; // removed while walking
+    forEachId(text, (tid) => {
+      const stat = readOptional(join(procRoot, String(tid), "stat"));
+      if (stat === null) return; // exited since the list was read
+      const state = stateOfStat(stat);
+      count.total++;
+      if (state === "R") count.running++;
+      else if (state === "D") count.blocked++;
+    });
+  });
+  return found ? count : null;
+}
+
+/** R + D tasks, the load average's "active" count; null when the cgroup is gone. */
+export function countActiveTasks(layout: CgroupLayout, paths: CgroupPaths, procRoot = "/proc"): number | null {
+  const count = countStates(layout, paths, procRoot);
+  return count === null ? null : count.running + count.blocked;
+}
+
+/** null when the cgroup is gone. lastPid is 0 when no process is left. */
+export function readTaskNumbers(layout: CgroupLayout, paths: CgroupPaths, procRoot = "/proc"): TaskNumbers | null {
+  let lastPid = 0;
+  const count = countStates(layout, paths, procRoot, (dir) => {
+    const procs = readOptional(join(dir, "cgroup.procs"));
+    if (procs === null) return;
+    forEachId(procs, (pid) => {
+      const status = readStatus(procRoot, pid);
+      if (status === null) return;
+      const inner = status.nspid[status.nspid.length - 1];
+      if (inner > lastPid) lastPid = inner;
+    });
+  });
+  return count === null ? null : { ...count, lastPid };
+}
