@@ -22,11 +22,11 @@ export interface Settings {
 
 export const FULL: Settings = {
   mode: "full",
-  latencyCount: 2000,
+  latencyCount: 4000,
   throughputSeconds: 3,
   throughputReaders: [1, 2, 8],
   scaleCounts: [1, 50, 500],
-  scaleReads: 3000,
+  scaleReads: 5000,
   idleSeconds: 5,
   hookRuns: 20,
 };
@@ -50,8 +50,11 @@ export interface Context {
   log(line: string): void;
 }
 
+/** What the scenarios that need no reader and no cgroups (memory, idle CPU, hook) get. */
+export type TargetsContext = Pick<Context, "targets" | "settings" | "log">;
+
 /** The target if it is up, else why not (also when it has died since). */
-export function usable(ctx: Context, name: SystemName): Outcome<ReadTarget> {
+export function usable(ctx: TargetsContext, name: SystemName): Outcome<ReadTarget> {
   const t = ctx.targets[name];
   if (t.ok && !t.value.alive()) return notMeasured(`${name} has exited`);
   return t;

@@ -77,6 +77,8 @@ export interface BenchResults {
   throughput: Outcome<ThroughputRow[]>;
   scale: Outcome<ScaleRow[]>;
   rss: { procview: Outcome<number>; lxcfs: Outcome<number> };
+  /** VmRSS right after start-up, for context beside the figure after the many-cgroup run. */
+  rssAtStart?: { procview: Outcome<number>; lxcfs: Outcome<number> };
   idle: { procview: Outcome<IdleCpu>; lxcfs: Outcome<IdleCpu> };
   hook: Outcome<HookTiming>;
 }

@@ -2,7 +2,7 @@
 // real cgroups with limits; one markdown table of figures against the issue's targets, printed
 // and written to bench/results/latest.md. A piece that is missing or fails makes its rows
 // "not measured: <why>"; the run goes on.
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
@@ -34,6 +34,8 @@ async function lxcfsVersion(): Promise<string> {
   return (String(r.stdout).trim() || String(r.stderr).trim() || "unknown").replace(/^"|"$/g, "");
 }
 
+const loadavg = () => readFile("/proc/loadavg", "utf8").then((s) => s.split(" ").slice(0, 3).join(" "), () => "unknown");
+
 async function bench(settings: Settings, out: string, skip: Set<string>): Promise<void> {
   const began = Date.now();
   const cpuCount = cpus().length;
@@ -46,6 +48,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>): Promis
       node: process.version,
       lxcfsVersion: await lxcfsVersion(),
       settings: [
+        `host load average at start: ${await loadavg()} (other work on the machine shows up as noise in every figure)`,
         `readers: bench/reader.c (gcc -O2), each inside its own v1 cgroup (memory, cpu, cpuacct, cpuset, blkio, pids) with a memory limit, a cpuset and a CFS quota`,
         `latency: ${settings.latencyCount} timed reads per file and system (after one warm-up read), cgroup memory 256 MiB, cpuset 1, quota 100 ms/100 ms`,
         `throughput: proc/meminfo, ${settings.throughputSeconds} s per point, readers ${settings.throughputReaders.join("/")}, each in a cgroup of its own`,
@@ -91,23 +94,25 @@ async function bench(settings: Settings, out: string, skip: Set<string>): Promis
       const t = targets[n];
       log(t.ok ? `${n} serving ${t.value.path("proc/meminfo")} (pid ${t.value.pid ?? "not found"})` : `${n} not started: ${t.why}`);
     }
+    const bare = { targets, settings, log };
+    results.rssAtStart = await rssScenario(bare);
     // Everything but the hook reads through the C reader inside cgroups.
     const missing = !reader.ok ? `reader: ${reader.why}` : !made.ok ? `cgroups: ${made.why}` : undefined;
     const ctx: Context | undefined =
       reader.ok && pool ? { reader: reader.value, targets, settings, cgroups: pool, log } : undefined;
-    const timed = async <T>(name: string, fn: (ctx: Context) => Promise<T>, needsReader = true): Promise<Outcome<T>> => {
+    const timed = async <T>(name: string, fn: () => Promise<T>): Promise<Outcome<T>> => {
       if (skip.has(name)) return notMeasured(`skipped (--skip ${name})`);
-      if (needsReader && !ctx) return notMeasured(missing ?? "not run");
       const t0 = Date.now();
       log(`${name}…`);
-      const r = await attempt(() => fn(ctx ?? { reader: "", targets, settings, cgroups: pool!, log }));
+      const r = await attempt(fn);
       log(`${name}: ${r.ok ? "done" : "not measured: " + r.why} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       return r;
     };
 
-    results.latency = await timed("latency", latencyScenario);
-    results.throughput = await timed("throughput", (c) => throughputScenario(c, cpuCount));
-    const scale = await timed("scale", (c) => scaleScenario(c, cpuCount));
+    const needsReader = <T>(fn: (c: Context) => Promise<T>) => () => (ctx ? fn(ctx) : Promise.reject(new Error(missing ?? "not run")));
+    results.latency = await timed("latency", needsReader(latencyScenario));
+    results.throughput = await timed("throughput", needsReader((c) => throughputScenario(c, cpuCount)));
+    const scale = await timed("scale", needsReader((c) => scaleScenario(c, cpuCount)));
     results.scale = scale.ok ? measured(scale.value.rows) : scale;
     // Memory right after the many-cgroup run, then CPU over a window with no reads at all.
     if (skip.has("memory")) {
@@ -115,13 +120,12 @@ async function bench(settings: Settings, out: string, skip: Set<string>): Promis
       results.rss = { procview: notMeasured(why), lxcfs: notMeasured(why) };
       results.idle = { procview: notMeasured(why), lxcfs: notMeasured(why) };
     } else {
-      const mctx: Context = ctx ?? { reader: "", targets, settings, cgroups: pool!, log };
-      results.rss = await rssScenario(mctx);
+      results.rss = await rssScenario(bare);
       if (scale.ok && pool) for (const f of await pool.remove(scale.value.groups)) log(`cleanup: ${f}`);
       log(`idle CPU: ${settings.idleSeconds} s with no reads…`);
-      results.idle = await idleScenario(mctx);
+      results.idle = await idleScenario(bare);
     }
-    results.hook = await timed("hook", hookScenario, false);
+    results.hook = await timed("hook", () => hookScenario(bare));
   } finally {
     await cleanup();
     process.removeListener("SIGINT", onSignal);
@@ -129,6 +133,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>): Promis
   }
 
   results.meta.durationSeconds = (Date.now() - began) / 1000;
+  results.meta.settings.push(`host load average at end: ${await loadavg()}`);
   const report = renderReport(results);
   process.stdout.write("\n" + report);
   await mkdir(dirname(out), { recursive: true });

@@ -1,7 +1,8 @@
 // The three things being read: procview's mount, Debian's lxcfs mount (both
 // started through test/support), and the kernel's own files.
 import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { execa } from "execa";
 import type { ViewFile } from "../hook/targets.js";
 import { startLxcfs } from "../test/support/lxcfs.js";
 import { PROCVIEW_CLI, startProcview } from "../test/support/procview.js";
@@ -36,6 +37,32 @@ export async function findPid(matches: (argv: string[]) => boolean): Promise<num
   return undefined;
 }
 
+/** Mount points in /proc/self/mountinfo (field 5, octal escapes undone). */
+export function mountPoints(mountinfo: string): string[] {
+  return mountinfo
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((p): p is string => p !== undefined && p !== "")
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/**
+ * Stops a server, then lazily unmounts its mountpoint if it is still listed: when the server
+ * died first, `mountpoint -q` (used by test/support/fuse-wait.ts) fails with ENOTCONN on the
+ * dead mount and the support code leaves it behind.
+ */
+async function stopAndUnmount(stop: () => Promise<void>, mountPoint: string): Promise<void> {
+  try {
+    await stop();
+  } finally {
+    const mounted = mountPoints(await readFile("/proc/self/mountinfo", "utf8")).includes(mountPoint);
+    if (mounted) {
+      await execa("umount", ["-l", mountPoint], { reject: false, timeout: 5000 });
+      await execa("rmdir", [mountPoint, dirname(mountPoint)], { reject: false, timeout: 5000 });
+    }
+  }
+}
+
 export async function startProcviewTarget(): Promise<ReadTarget> {
   const running = await startProcview();
   // test/support/procview.ts does not hand out the pid; the serving process is the node
@@ -46,7 +73,7 @@ export async function startProcviewTarget(): Promise<ReadTarget> {
     path: (file) => join(running.mountPoint, file),
     pid,
     alive: running.alive,
-    stop: running.stop,
+    stop: () => stopAndUnmount(running.stop, running.mountPoint),
   };
 }
 
@@ -58,6 +85,6 @@ export async function startLxcfsTarget(): Promise<ReadTarget> {
     path: (file) => join(running.mountPoint, file),
     pid,
     alive: running.alive,
-    stop: running.stop,
+    stop: () => stopAndUnmount(running.stop, running.mountPoint),
   };
 }

@@ -131,11 +131,12 @@ export function buildRows(r: BenchResults): Row[] {
     }
   }
 
-  const mib = (o: Outcome<number>) => (o.ok ? (o.value / MIB).toFixed(1) : NONE);
+  const mib = (o: Outcome<number>, atStart?: Outcome<number>) =>
+    o.ok ? (o.value / MIB).toFixed(1) + (atStart?.ok ? ` (${(atStart.value / MIB).toFixed(1)} at start)` : "") : NONE;
   rows.push({
     measure: "resident memory (VmRSS) after the many-cgroup run (MiB)",
-    procview: mib(r.rss.procview),
-    lxcfs: mib(r.rss.lxcfs),
+    procview: mib(r.rss.procview, r.rssAtStart?.procview),
+    lxcfs: mib(r.rss.lxcfs, r.rssAtStart?.lxcfs),
     kernel: NONE,
     ratio: formatRatio(ratio(value(r.rss.procview), value(r.rss.lxcfs))),
     target: `procview ≤ ${RSS_MAX_BYTES / MIB} MiB`,

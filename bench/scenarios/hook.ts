@@ -8,14 +8,14 @@ import { buildHooksFile } from "../../install/hooks-file.js";
 import { HOOK_BUNDLE } from "../../test/support/hook-bin.js";
 import { podmanRun } from "../../test/support/podman.js";
 import { busyboxRootfs } from "../../test/support/rootfs.js";
-import type { Context } from "../context.js";
+import type { TargetsContext } from "../context.js";
 import { usable } from "../context.js";
 import type { HookTiming } from "../results.js";
 import { median } from "../stats.js";
 
 const CONTAINER_ARGS = ["-m", "256m", "--cpus", "1"];
 
-export async function hookScenario(ctx: Context): Promise<HookTiming> {
+export async function hookScenario(ctx: TargetsContext): Promise<HookTiming> {
   const target = usable(ctx, "procview");
   if (!target.ok) throw new Error(`procview: ${target.why}`);
   await access(HOOK_BUNDLE).catch(() => {

@@ -1,6 +1,7 @@
 // Latency of open + read-all + close of every view file, from one reader in a limited cgroup,
-// for procview, lxcfs and the kernel's own file. Two passes in opposite system order, so a
-// slow drift of the machine does not favour whichever system is read first.
+// for procview, lxcfs and the kernel's own file. The reads are split into passes that alternate
+// the system order, so a drift of the machine (other work starting or stopping) is shared out
+// rather than landing on whichever system happens to be read at that moment.
 import { VIEW_FILES } from "../../hook/targets.js";
 import type { Context } from "../context.js";
 import { usable } from "../context.js";
@@ -14,12 +15,14 @@ export async function latencyScenario(ctx: Context): Promise<LatencyRow[]> {
   const group = ctx.cgroups.create("latency", LATENCY_CGROUP);
   try {
     const rows: LatencyRow[] = [];
-    const half = Math.max(1, Math.ceil(ctx.settings.latencyCount / 2));
+    const passes = ctx.settings.latencyCount >= 1000 ? 4 : 2;
+    const chunk = Math.max(1, Math.ceil(ctx.settings.latencyCount / passes));
     const order: SystemName[] = ["procview", "lxcfs", "kernel"];
     for (const file of VIEW_FILES) {
       const samples: Record<SystemName, number[]> = { procview: [], lxcfs: [], kernel: [] };
       const failed: Partial<Record<SystemName, string>> = {};
-      for (const pass of [order, [...order].reverse()]) {
+      for (let p = 0; p < passes; p++) {
+        const pass = p % 2 === 0 ? order : [...order].reverse();
         for (const name of pass) {
           if (failed[name]) continue;
           const target = usable(ctx, name);
@@ -28,7 +31,7 @@ export async function latencyScenario(ctx: Context): Promise<LatencyRow[]> {
             continue;
           }
           try {
-            samples[name].push(...(await latencyIn(ctx.reader, group.procsFiles(), target.value.path(file), half)));
+            samples[name].push(...(await latencyIn(ctx.reader, group.procsFiles(), target.value.path(file), chunk)));
           } catch (err) {
             failed[name] = oneLine(err);
           }

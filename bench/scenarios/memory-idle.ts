@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
-import type { Context } from "../context.js";
+import type { TargetsContext } from "../context.js";
 import { usable } from "../context.js";
 import { attempt, notMeasured, type IdleCpu, type Outcome } from "../results.js";
 import { parseCpuTicks, parseVmRssBytes } from "../stats.js";
@@ -10,7 +10,7 @@ import { parseCpuTicks, parseVmRssBytes } from "../stats.js";
 const servers = ["procview", "lxcfs"] as const;
 type Server = (typeof servers)[number];
 
-function pidOf(ctx: Context, name: Server): number {
+function pidOf(ctx: TargetsContext, name: Server): number {
   const t = usable(ctx, name);
   if (!t.ok) throw new Error(t.why);
   if (t.value.pid === undefined) throw new Error(`the ${name} process was not found in /proc`);
@@ -21,7 +21,7 @@ export async function rssBytes(pid: number): Promise<number> {
   return parseVmRssBytes(await readFile(`/proc/${pid}/status`, "utf8"));
 }
 
-export function rssScenario(ctx: Context): Promise<Record<Server, Outcome<number>>> {
+export function rssScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<number>>> {
   return Promise.all(servers.map((n) => attempt(() => rssBytes(pidOf(ctx, n))))).then(([procview, lxcfs]) => ({ procview: procview!, lxcfs: lxcfs! }));
 }
 
@@ -32,7 +32,7 @@ async function clockTicksPerSecond(): Promise<number> {
 }
 
 /** CPU time of both servers over the same window of `seconds` with nothing reading them. */
-export async function idleScenario(ctx: Context): Promise<Record<Server, Outcome<IdleCpu>>> {
+export async function idleScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<IdleCpu>>> {
   const hz = await clockTicksPerSecond();
   const ticks = (pid: number) => readFile(`/proc/${pid}/stat`, "utf8").then(parseCpuTicks);
   const pids: Partial<Record<Server, number>> = {};

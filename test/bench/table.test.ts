@@ -1,0 +1,104 @@
+// The report's table (bench/table.ts): rows, verdicts, "not measured" reasons, and the whole
+// rendering against a golden file (test/bench/fixtures/report.md).
+import test from "ava";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "../support/paths.js";
+import { notMeasured } from "../../bench/results.js";
+import { buildRows, formatCount, formatRatio, formatUs, renderReport, renderTable, tally, verdictText } from "../../bench/table.js";
+import { sampleResults } from "./sample-results.js";
+
+const GOLDEN = join(REPO_ROOT, "test", "bench", "fixtures", "report.md");
+
+test("number formats", (t) => {
+  t.is(formatCount(1234567.4), "1,234,567");
+  t.is(formatCount(999), "999");
+  t.is(formatCount(-1500), "-1,500");
+  t.is(formatCount(NaN), "—");
+  t.is(formatUs(9.64), "9.6");
+  t.is(formatUs(99.94), "99.9");
+  t.is(formatUs(1234.4), "1,234");
+  t.is(formatRatio(0.4), "0.40×");
+  t.is(formatRatio(Infinity), "—");
+});
+
+test("latency rows: ratio of medians against 0.5×; a missing side says why", (t) => {
+  const rows = buildRows(sampleResults());
+  const meminfo = rows.find((r) => r.measure.includes("latency `proc/meminfo`"))!;
+  t.is(meminfo.procview, "40.0 / 90.5");
+  t.is(meminfo.ratio, "0.40×");
+  t.is(meminfo.verdict, "met");
+  t.is(rows.find((r) => r.measure.includes("latency `proc/loadavg`"))!.verdict, "missed");
+  const swaps = rows.find((r) => r.measure.includes("latency `proc/swaps`"))!;
+  t.deepEqual(swaps.verdict, { notMeasured: "lxcfs: lxcfs has exited" });
+  t.is(verdictText(swaps.verdict), "not measured: lxcfs: lxcfs has exited");
+});
+
+test("throughput: 1 reader informs, 2 and 8 are judged", (t) => {
+  const rows = buildRows(sampleResults()).filter((r) => r.measure.startsWith("throughput"));
+  t.deepEqual(
+    rows.map((r) => r.verdict),
+    ["info", "met", "missed"],
+  );
+  // the kernel column failing does not matter to the verdict
+  t.is(rows[2]!.kernel, "—");
+});
+
+test("scale rows come out in cgroup order, then the growth row judges procview", (t) => {
+  const rows = buildRows(sampleResults());
+  const scale = rows.filter((r) => r.measure.includes("reading in turn"));
+  t.deepEqual(
+    scale.map((r) => r.measure.match(/(\d+) cgroup/)![1]),
+    ["1", "50", "500"],
+  );
+  const growth = rows.find((r) => r.measure.startsWith("per-read cost at 500"))!;
+  t.is(growth.procview, "1.10×");
+  t.is(growth.lxcfs, "1.15×");
+  t.is(growth.verdict, "met");
+});
+
+test("a whole section that failed is one not-measured row", (t) => {
+  const r = sampleResults();
+  r.latency = notMeasured("reader: gcc not found");
+  r.scale = notMeasured("cannot create cgroups");
+  const rows = buildRows(r);
+  t.deepEqual(rows.filter((x) => x.measure.startsWith("latency")).map((x) => x.verdict), [{ notMeasured: "reader: gcc not found" }]);
+  t.deepEqual(rows.filter((x) => x.measure === "per-read cost with many cgroups").map((x) => x.verdict), [{ notMeasured: "cannot create cgroups" }]);
+  t.is(rows.filter((x) => x.measure.includes("reading in turn")).length, 0);
+  t.falsy(rows.find((x) => x.measure.startsWith("per-read cost at")));
+});
+
+test("memory, idle CPU and hook rows", (t) => {
+  const rows = buildRows(sampleResults());
+  const rss = rows.find((r) => r.measure.startsWith("resident memory"))!;
+  t.is(rss.procview, "48.0 (40.0 at start)");
+  t.is(rss.lxcfs, "3.3");
+  t.is(rss.verdict, "met");
+  const idle = rows.find((r) => r.measure.startsWith("CPU time while idle"))!;
+  t.is(idle.procview, "10 ms (0.20 %)");
+  t.is(idle.verdict, "met");
+  const hook = rows.find((r) => r.measure.startsWith("hook"))!;
+  t.deepEqual(hook.verdict, { notMeasured: "dist/procview-hook.mjs missing | run npm run build" });
+
+  const r = sampleResults();
+  r.hook = { ok: true, value: { runs: 20, withMedianMs: 420.4, withoutMedianMs: 380 } };
+  const measuredHook = buildRows(r).find((x) => x.measure.startsWith("hook"))!;
+  t.is(measuredHook.procview, "+40.4 ms (420 vs 380 ms)");
+  t.regex(measuredHook.measure, /median of 20 runs each/);
+  t.is(measuredHook.verdict, "met");
+});
+
+test("cells with a pipe are escaped; the table has one line per row plus two", (t) => {
+  const rows = buildRows(sampleResults());
+  const table = renderTable(rows);
+  t.is(table.split("\n").length, rows.length + 2);
+  for (const line of table.split("\n")) t.is(line.split(/(?<!\\)\|/).length, 9, line);
+  t.deepEqual(tally(rows), { met: 5, missed: 2, notMeasured: 2 });
+});
+
+test("the whole report matches the golden file", (t) => {
+  const report = renderReport(sampleResults());
+  t.regex(report, /2 CPUs, kernel `6\.1\.0-test`/);
+  t.regex(report, /date: 2025-01-02T03:04:05\.000Z/);
+  t.is(report, readFileSync(GOLDEN, "utf8"));
+});
