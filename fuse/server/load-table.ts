@@ -1,7 +1,11 @@
 // Load averages computed by the service thread every 5 s and read by every serving thread
-// without a message round trip: one Int32 triple per tracked container in shared memory,
-// holding the kernel's fixed-point values (FIXED_1 = 2048).
-const FIELDS = 3;
+// without a message round trip: per slot, the id of the container it currently belongs to and
+// the kernel's fixed-point loads (FIXED_1 = 2048). A reader checks the id, so a slot handed to
+// another container after its first one vanished never shows the old container's load.
+import type { FixedLoads } from "../load/decay.js";
+
+const FIELDS = 4;
+const ID = 0;
 
 export interface LoadTableBuffers {
   values: SharedArrayBuffer;
@@ -18,16 +22,23 @@ export class LoadTable {
     this.values = new Int32Array(buffers.values);
   }
 
-  write(slot: number, fixed: readonly [number, number, number]): void {
-    for (let i = 0; i < FIELDS; i++) Atomics.store(this.values, slot * FIELDS + i, fixed[i]!);
-  }
-
-  read(slot: number): [number, number, number] {
+  write(slot: number, id: number, loads: FixedLoads): void {
     const base = slot * FIELDS;
-    return [Atomics.load(this.values, base), Atomics.load(this.values, base + 1), Atomics.load(this.values, base + 2)];
+    Atomics.store(this.values, base + 1, loads.load1);
+    Atomics.store(this.values, base + 2, loads.load5);
+    Atomics.store(this.values, base + 3, loads.load15);
+    Atomics.store(this.values, base + ID, id);
   }
 
-  clear(slot: number): void {
-    this.write(slot, [0, 0, 0]);
+  /** null when the slot no longer (or not yet) belongs to container `id`. */
+  read(slot: number, id: number): FixedLoads | null {
+    const base = slot * FIELDS;
+    if (Atomics.load(this.values, base + ID) !== id) return null;
+    const loads = { load1: Atomics.load(this.values, base + 1), load5: Atomics.load(this.values, base + 2), load15: Atomics.load(this.values, base + 3) };
+    return Atomics.load(this.values, base + ID) === id ? loads : null;
+  }
+
+  release(slot: number): void {
+    Atomics.store(this.values, slot * FIELDS + ID, 0);
   }
 }

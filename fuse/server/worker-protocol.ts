@@ -3,6 +3,7 @@ import type { HandleStoreBuffers } from "./handle-store.js";
 import type { Timestamp } from "../kernel/encode.js";
 import type { NegotiatedInit } from "../kernel/request-loop.js";
 import type { LoadTableBuffers } from "./load-table.js";
+import type { CgroupPaths } from "../cgroup/caller.js";
 
 export interface RenderOptions {
   procRoot: string;
@@ -27,8 +28,8 @@ export interface WorkerConfig {
 export type WorkerMessage =
   | ({ type: "init" } & NegotiatedInit)
   /** A container was read for the first time by this worker: start sampling its load. */
-  | { type: "track"; key: string; paths: Record<string, string> }
+  | { type: "track"; key: string; paths: CgroupPaths }
   | { type: "ended"; how: string };
 
 /** Service → worker. */
-export type ServiceMessage = { type: "slot"; key: string; slot: number };
+export type ServiceMessage = { type: "slot"; key: string; slot: number; id: number };

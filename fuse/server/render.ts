@@ -1,0 +1,136 @@
+// From the pid in a request header to the text of one view: who is reading → which container's
+// numbers → the pure renderer of that view over the host's own file.
+import type { RequestCaller } from "../kernel/request-loop.js";
+import { detectLayout } from "../cgroup/layout.js";
+import { resolveCaller, type Caller } from "../cgroup/caller.js";
+import { readPidNs } from "../cgroup/process.js";
+import {
+  containerUptime,
+  renderCpuOffline,
+  renderCpuOnline,
+  renderCpuPossible,
+  renderCpuPresent,
+  renderCpuinfo,
+  renderDiskstats,
+  renderLoadavg,
+  renderMeminfo,
+  renderStat,
+  renderSwaps,
+  renderUptime,
+  visibleCpus,
+} from "../views/index.js";
+import type { CpuNumbers } from "../cgroup/types.js";
+import { ContainerNumbers } from "./container-numbers.js";
+import { HostFiles, meminfoBytes, uptimeSeconds, type HostFile } from "./host-files.js";
+import type { LoadView } from "./load-view.js";
+import type { ViewName } from "./tree.js";
+import type { RenderOptions } from "./worker-protocol.js";
+
+/** USER_HZ: the unit of /proc/stat and /proc/<pid>/stat times, 100 on every Linux ABI. */
+const TICKS_PER_SECOND = 100;
+
+/** The host file a view passes through unchanged for host readers. */
+const HOST_SOURCE: Record<ViewName, HostFile | null> = {
+  meminfo: "meminfo",
+  cpuinfo: "cpuinfo",
+  stat: "stat",
+  uptime: "uptime",
+  loadavg: "loadavg",
+  diskstats: "diskstats",
+  swaps: "swaps",
+  "cpu-online": "cpu-online",
+  "cpu-possible": "cpu-online",
+  "cpu-present": "cpu-online",
+  "cpu-offline": null,
+};
+
+export type ViewRenderer = (view: ViewName, caller: RequestCaller) => string;
+
+export function createRenderer(options: RenderOptions, loads: LoadView): ViewRenderer {
+  const layout = detectLayout(options.cgroupRoot);
+  const selfPidNs = readPidNs(options.procRoot, "self") ?? undefined;
+  const host = new HostFiles(options.procRoot, options.sysRoot, options.cacheMs);
+  const numbers = new ContainerNumbers(layout, options.procRoot, options.sysRoot, options.cacheMs);
+
+  const hostView = (view: ViewName, now: number): string => {
+    const source = HOST_SOURCE[view];
+    // The host's offline list: nothing offline is the common case and what we show containers.
+    return source === null ? renderCpuOffline() : host.read(source, now);
+  };
+
+  const visible = (cpu: CpuNumbers): number[] => visibleCpus(cpu, { useQuota: options.useCpuQuota });
+
+  const uptimeOf = (caller: Caller, cpu: CpuNumbers, now: number) =>
+    containerUptime({
+      hostUptimeSeconds: uptimeSeconds(host.read("uptime", now)),
+      initStartTicks: caller.nsInitStartTicks,
+      ticksPerSecond: TICKS_PER_SECOND,
+      usage: cpu.usage,
+      visibleCpuCount: visible(cpu).length,
+    });
+
+  function containerView(view: ViewName, caller: Caller, now: number): string | null {
+    switch (view) {
+      case "meminfo": {
+        const memory = numbers.memory(caller, now);
+        return memory && renderMeminfo(host.read("meminfo", now), memory);
+      }
+      case "swaps": {
+        const memory = numbers.memory(caller, now);
+        if (!memory) return null;
+        const meminfo = host.read("meminfo", now);
+        return renderSwaps(host.read("swaps", now), memory, meminfoBytes(meminfo, "SwapTotal"), meminfoBytes(meminfo, "SwapFree"));
+      }
+      case "cpuinfo": {
+        const cpu = numbers.cpu(caller, now);
+        return cpu && renderCpuinfo(host.read("cpuinfo", now), visible(cpu));
+      }
+      case "stat": {
+        const cpu = numbers.cpu(caller, now);
+        if (!cpu) return null;
+        return renderStat(host.read("stat", now), {
+          visibleHostCpuIds: visible(cpu),
+          usage: cpu.usage,
+          usagePerCpu: cpu.usagePerCpu,
+          elapsedTicksPerCpu: Math.floor(uptimeOf(caller, cpu, now).uptimeSeconds * TICKS_PER_SECOND),
+          ticksPerSecond: TICKS_PER_SECOND,
+          tasks: numbers.tasks(caller, now),
+        });
+      }
+      case "uptime": {
+        const cpu = numbers.cpu(caller, now);
+        return cpu && renderUptime(uptimeOf(caller, cpu, now));
+      }
+      case "loadavg": {
+        const tasks = numbers.tasks(caller, now);
+        return tasks && renderLoadavg(loads.load(caller.key, caller.paths), tasks);
+      }
+      case "diskstats": {
+        const io = numbers.io(caller, now);
+        return io && renderDiskstats(host.read("diskstats", now), io);
+      }
+      case "cpu-online":
+      case "cpu-possible":
+      case "cpu-present": {
+        const cpu = numbers.cpu(caller, now);
+        if (!cpu) return null;
+        const count = visible(cpu).length;
+        return view === "cpu-online" ? renderCpuOnline(count) : view === "cpu-possible" ? renderCpuPossible(count) : renderCpuPresent(count);
+      }
+      case "cpu-offline":
+        return renderCpuOffline();
+    }
+  }
+
+  return (view, requestCaller) => {
+    const now = Date.now();
+    // pid 0: the opener lives in a pid namespace we cannot see, so we cannot tell its cgroup.
+    // It gets what it would read without procview rather than anyone else's numbers.
+    if (requestCaller.pid === 0) return hostView(view, now);
+    const caller = resolveCaller(requestCaller.pid, { layout, procRoot: options.procRoot, selfPidNs });
+    // A caller that vanished mid-resolution cannot read the result anyway.
+    if (caller === null || caller.isHost) return hostView(view, now);
+    // A controller that is not mounted yields no numbers: that view stays the host's.
+    return containerView(view, caller, now) ?? hostView(view, now);
+  };
+}

@@ -1,0 +1,36 @@
+// Entry of one serving thread: builds its own renderer and caches (nothing mutable is shared
+// between threads except the handle store and the load table, both in shared memory) and
+// runs the blocking request loop until the filesystem goes away.
+import { parentPort, workerData } from "node:worker_threads";
+import { writeSync } from "node:fs";
+import { runRequestLoop } from "../kernel/request-loop.js";
+import { HandleStore } from "./handle-store.js";
+import { createFilesystem } from "./filesystem.js";
+import { buildTree } from "./tree.js";
+import { createRenderer } from "./render.js";
+import { LoadTable } from "./load-table.js";
+import { LoadView } from "./load-view.js";
+import { WorkerConfig, WorkerMessage } from "./worker-protocol.js";
+
+const config = workerData as WorkerConfig;
+const log = (line: string): void => {
+  // Synchronous, one line per event: survives a crash right after it.
+  writeSync(2, `procview[${process.pid}/w${config.index}] ${line}\n`);
+};
+const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
+
+const tree = buildTree();
+const store = new HandleStore(config.store);
+const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
+const render = createRenderer(config.render, loads);
+const ops = createFilesystem(tree, store, render, log);
+
+const end = runRequestLoop({
+  fd: config.fd,
+  ops,
+  cache: { entrySeconds: 3600, attrSeconds: 3600 },
+  time: config.time,
+  log,
+  onInit: (init) => post({ type: "init", ...init }),
+});
+post({ type: "ended", how: end });
