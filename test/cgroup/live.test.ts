@@ -1,0 +1,95 @@
+// Against this machine's real cgroup v1 memory hierarchy (needs root and a v1 memory mount).
+import test, { type ExecutionContext } from "ava";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { detectLayout } from "../../fuse/cgroup/layout.js";
+import { resolveCaller } from "../../fuse/cgroup/caller.js";
+import { readMemoryNumbers } from "../../fuse/cgroup/memory.js";
+import { readTaskNumbers } from "../../fuse/cgroup/tasks.js";
+
+const MEMORY_ROOT = "/sys/fs/cgroup/memory";
+const live = process.getuid?.() === 0 && existsSync(join(MEMORY_ROOT, "memory.limit_in_bytes")) ? test.serial : test.skip;
+
+async function removeDir(dir: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      // A killed task leaves the group a moment after it is reaped.
+      if (code !== "EBUSY" || attempt >= 100) throw new Error(`cannot remove ${dir}: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Makes `relative` (and parents, deepest removed first at teardown) and a sleep inside the leaf. */
+async function sleeperIn(t: ExecutionContext, parts: string[], limits: Record<string, number>): Promise<ChildProcess> {
+  const made: string[] = [];
+  const children: ChildProcess[] = [];
+  t.teardown(async () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGKILL");
+        await exited;
+      }
+    }
+    for (const dir of made.reverse()) await removeDir(dir);
+  });
+  let dir = MEMORY_ROOT;
+  for (const part of parts) {
+    dir = join(dir, part);
+    mkdirSync(dir);
+    made.push(dir);
+  }
+  for (const [relative, bytes] of Object.entries(limits)) writeFileSync(join(MEMORY_ROOT, relative, "memory.limit_in_bytes"), String(bytes));
+  const child = spawn("sleep", ["60"], { stdio: "ignore" });
+  children.push(child);
+  await new Promise((resolve, reject) => child.once("spawn", resolve).once("error", reject));
+  writeFileSync(join(dir, "cgroup.procs"), String(child.pid));
+  return child;
+}
+
+live("live v1: a 256M memory cgroup is read through caller.ts and memory.ts", async (t) => {
+  const name = `procview-test-${randomBytes(4).toString("hex")}`;
+  const child = await sleeperIn(t, [name], { [name]: 256 * 1024 * 1024 });
+  const layout = detectLayout();
+  t.not(layout.mode, "v2");
+  const caller = resolveCaller(child.pid!, { layout });
+  if (!caller) return t.fail("sleep vanished");
+  t.is(caller.paths.memory, `/${name}`);
+  t.true(caller.sameNsAsSelf);
+  t.false(caller.isHost);
+  t.is(caller.nsInitPid, 1);
+  const memory = readMemoryNumbers(layout, caller.paths);
+  t.is(memory?.limitBytes, 268435456);
+  t.true((memory?.usageBytes ?? -1) >= 0);
+  // The memory hierarchy isn't the task hierarchy (cpuacct is), so count via a memory-only layout.
+  const tasks = readTaskNumbers({ ...layout, mounts: { memory: layout.mounts.memory } }, caller.paths);
+  t.is(tasks?.total, 1);
+  t.is(tasks?.lastPid, child.pid);
+});
+
+live("live v1: a limit set only on the parent applies to the child cgroup", async (t) => {
+  const name = `procview-test-${randomBytes(4).toString("hex")}`;
+  const child = await sleeperIn(t, [name, "ctr"], { [name]: 256 * 1024 * 1024 });
+  const layout = detectLayout();
+  const caller = resolveCaller(child.pid!, { layout });
+  if (!caller) return t.fail("sleep vanished");
+  t.is(caller.paths.memory, `/${name}/ctr`);
+  const memory = readMemoryNumbers(layout, caller.paths);
+  t.is(memory?.limitBytes, 268435456);
+  // memsw exists on this machine; no memsw limit anywhere → swap unlimited.
+  if (memory?.swap) t.is(memory.swap.limitBytes, null);
+});
+
+live("live: a pid that exits resolves to null, not an error", async (t) => {
+  const child = spawn("true", [], { stdio: "ignore" });
+  await new Promise((r) => child.once("exit", r));
+  t.is(resolveCaller(child.pid!, { layout: detectLayout() }), null);
+});
