@@ -36,11 +36,26 @@ export interface Caller {
   isHost: boolean;
 }
 
+/** What is known of a pid namespace's init: stable while the namespace lives. */
+export interface NsInit {
+  pid: number;
+  startTicks: number;
+  /** null in procview's own namespace, where the init's cgroup plays no part. */
+  membership: Membership | null;
+}
+
+/** Lets a long-running caller of resolveCaller skip the PPid walk for a namespace it saw recently. */
+export interface NsInitCache {
+  get(pidNs: string): NsInit | undefined;
+  set(pidNs: string, init: NsInit): void;
+}
+
 export interface CallerOptions {
   layout: CgroupLayout;
   procRoot?: string;
   /** procview's own pid namespace; default readlink <procRoot>/self/ns/pid. Pass it to save the readlink per call. */
   selfPidNs?: string;
+  nsInits?: NsInitCache;
 }
 
 /** null when the reader (or its namespace's init) vanished while being resolved. */
@@ -52,33 +67,40 @@ export function resolveCaller(pid: number, options: CallerOptions): Caller | nul
 
   const pidNs = readPidNs(procRoot, pid);
   if (pidNs === null) return null;
+  // The reader's membership is read every time: a process can move to another cgroup at any moment.
   const membership = readMembership(procRoot, pid);
   if (membership === null) return null;
   const ownPaths = pathsOf(layout, membership);
-
-  const initPid = findNsInit(procRoot, pid, pidNs);
-  if (initPid === null) return null;
-  const initStat = readStat(procRoot, initPid);
-  if (initStat === null) return null;
-
   const sameNsAsSelf = pidNs === selfPidNs;
+
+  const init = options.nsInits?.get(pidNs) ?? lookUpNsInit(procRoot, pid, pidNs, sameNsAsSelf);
+  if (init === null) return null;
+  options.nsInits?.set(pidNs, init);
+
   let paths = ownPaths;
-  if (!sameNsAsSelf && initPid !== pid) {
-    const initMembership = readMembership(procRoot, initPid);
-    if (initMembership === null) return null;
-    paths = containerPaths(ownPaths, pathsOf(layout, initMembership));
-  }
+  if (init.membership !== null && init.pid !== pid) paths = containerPaths(ownPaths, pathsOf(layout, init.membership));
   return {
     pid,
     pidNs,
     sameNsAsSelf,
-    nsInitPid: initPid,
-    nsInitStartTicks: initStat.startTicks,
+    nsInitPid: init.pid,
+    nsInitStartTicks: init.startTicks,
     ownPaths,
     paths,
     key: keyOf(paths),
     isHost: paths.memory === "/" && paths.cpu === "/" && paths.cpuset === "/",
   };
+}
+
+function lookUpNsInit(procRoot: string, pid: number, pidNs: string, sameNsAsSelf: boolean): NsInit | null {
+  const initPid = findNsInit(procRoot, pid, pidNs);
+  if (initPid === null) return null;
+  const initStat = readStat(procRoot, initPid);
+  if (initStat === null) return null;
+  if (sameNsAsSelf) return { pid: initPid, startTicks: initStat.startTicks, membership: null };
+  const initMembership = readMembership(procRoot, initPid);
+  if (initMembership === null) return null;
+  return { pid: initPid, startTicks: initStat.startTicks, membership: initMembership };
 }
 
 /** Per controller: the init's path when it is an ancestor-or-equal of the reader's, else the reader's. */

@@ -22,11 +22,17 @@ export interface Timestamp {
   nanoseconds: number;
 }
 
-/** Cache lifetimes handed to the kernel. The tree is static, so names and attributes can
- * be cached long; contents are never cached (direct I/O) so this never leaks views. */
+/** Cache lifetimes handed to the kernel. The tree is static, so names and directory
+ * attributes can be cached long. A file's attributes are not cached: its i_size is moved at
+ * every open (see raiseSize in the request loop) and stat must still show 0, like /proc. */
 export interface CacheTimeouts {
   entrySeconds: number;
-  attrSeconds: number;
+  dirAttrSeconds: number;
+  fileAttrSeconds: number;
+}
+
+function attrSeconds(attr: NodeAttributes, cache: CacheTimeouts): number {
+  return (attr.mode & 0o170000) === 0o040000 ? cache.dirAttrSeconds : cache.fileAttrSeconds;
 }
 
 const TWO_32 = 0x1_0000_0000;
@@ -68,7 +74,7 @@ export function writeEntryOut(
   writeU64(buf, o, attr.ino);
   writeU64(buf, o + 8, 0);
   writeU64(buf, o + 16, cache.entrySeconds);
-  writeU64(buf, o + 24, cache.attrSeconds);
+  writeU64(buf, o + 24, attrSeconds(attr, cache));
   buf.writeUInt32LE(0, o + 32);
   buf.writeUInt32LE(0, o + 36);
   writeAttr(buf, o + 40, attr, time);
@@ -82,7 +88,7 @@ export function writeAttrOut(
   time: Timestamp,
   cache: CacheTimeouts,
 ): number {
-  writeU64(buf, o, cache.attrSeconds);
+  writeU64(buf, o, attrSeconds(attr, cache));
   buf.writeUInt32LE(0, o + 8);
   buf.writeUInt32LE(0, o + 12);
   writeAttr(buf, o + 16, attr, time);

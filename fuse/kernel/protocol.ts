@@ -98,6 +98,15 @@ export const OpenFlag = {
   CACHE_DIR: 1 << 3,
 } as const;
 
+/** Unsolicited messages to the kernel (out header with unique 0 and the code as error). */
+export const NotifyCode = {
+  INVAL_INODE: 2,
+  STORE: 4,
+} as const;
+export const NOTIFY_STORE_OUT_SIZE = 24;
+/** The size files are raised to at open so that splice readers read up to their real end. */
+export const SPLICE_SIZE = 2 ** 40;
+
 export const Errno = {
   EPERM: constants.errno.EPERM,
   ENOENT: constants.errno.ENOENT,

@@ -27,6 +27,9 @@ import {
   MAX_PAGES,
   MAX_WRITE,
   MUTATING_OPCODES,
+  NOTIFY_STORE_OUT_SIZE,
+  NotifyCode,
+  SPLICE_SIZE,
   OPEN_OUT_SIZE,
   OUT_HEADER_SIZE,
   Opcode,
@@ -45,6 +48,8 @@ export interface RequestCaller {
 export interface OpenReply {
   fh: number;
   openFlags: number;
+  /** Raise the inode's size before replying so that splice/sendfile readers read (see below). */
+  raiseSizeForSplice?: boolean;
 }
 
 export interface DirEntry {
@@ -98,6 +103,7 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
   const input = Buffer.allocUnsafe(REQUEST_BUFFER_SIZE);
   const output = Buffer.allocUnsafe(OUT_HEADER_SIZE + MAX_WRITE);
   const caller: RequestCaller = { pid: 0, uid: 0, gid: 0 };
+  const notify = Buffer.alloc(OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE + 1);
 
   const reply = (error: number, bodyLength: number): LoopEnd | undefined => {
     const length = OUT_HEADER_SIZE + bodyLength;
@@ -200,6 +206,7 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
         const flags = input.readUInt32LE(40);
         const result = opcode === Opcode.OPEN ? ops.open(nodeid, flags, caller) : ops.opendir(nodeid);
         if (typeof result === "number") return reply(result, 0);
+        if (result.raiseSizeForSplice) raiseSize(nodeid);
         writeU64(output, OUT_HEADER_SIZE, result.fh);
         output.writeUInt32LE(result.openFlags, OUT_HEADER_SIZE + 8);
         output.writeUInt32LE(0, OUT_HEADER_SIZE + 12);
@@ -255,6 +262,28 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
       default:
         if (MUTATING_OPCODES.has(opcode)) return reply(Errno.EROFS, 0);
         return reply(Errno.ENOSYS, 0);
+    }
+  }
+
+  // read() on a direct-I/O file goes to us whatever the size; sendfile()/splice() (busybox cat)
+  // go through the page cache and stop at i_size, which is 0 like /proc's. Storing one byte far
+  // out raises i_size; the splice then reads page 0 through this open's handle, and the kernel
+  // shrinks i_size to the real end on our short read (fuse_short_read). The open that follows
+  // drops the page cache (no FOPEN_KEEP_CACHE), so nobody is served an earlier opener's page.
+  function raiseSize(nodeid: number): void {
+    const length = OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE + 1;
+    notify.writeUInt32LE(length, 0);
+    notify.writeInt32LE(NotifyCode.STORE, 4);
+    writeU64(notify, 8, 0);
+    writeU64(notify, OUT_HEADER_SIZE, nodeid);
+    writeU64(notify, OUT_HEADER_SIZE + 8, SPLICE_SIZE - 1);
+    notify.writeUInt32LE(1, OUT_HEADER_SIZE + 16);
+    notify.writeUInt32LE(0, OUT_HEADER_SIZE + 20);
+    notify.writeUInt8(10, OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE);
+    try {
+      writeSync(fd, notify, 0, length);
+    } catch (err) {
+      log(`fuse: raising the size of node ${nodeid} failed: ${String(err)}`);
     }
   }
 

@@ -57,7 +57,7 @@ export function createFilesystem(
       counters.opens++;
       // Direct I/O: every open is rendered for its caller, so the page cache (shared by all
       // openers of the inode) must never serve one container's text to another.
-      return { fh, openFlags: OpenFlag.DIRECT_IO };
+      return { fh, openFlags: OpenFlag.DIRECT_IO, raiseSizeForSplice: true };
     },
 
     read(fh, offset, size, out, outOffset) {

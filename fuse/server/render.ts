@@ -21,6 +21,7 @@ import {
 } from "../views/index.js";
 import type { CpuNumbers } from "../cgroup/types.js";
 import { ContainerNumbers } from "./container-numbers.js";
+import { ExpiringNsInitCache } from "./ns-init-cache.js";
 import { HostFiles, meminfoBytes, uptimeSeconds, type HostFile } from "./host-files.js";
 import type { LoadView } from "./load-view.js";
 import type { ViewName } from "./tree.js";
@@ -51,6 +52,7 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
   const selfPidNs = readPidNs(options.procRoot, "self") ?? undefined;
   const host = new HostFiles(options.procRoot, options.sysRoot, options.cacheMs);
   const numbers = new ContainerNumbers(layout, options.procRoot, options.sysRoot, options.cacheMs);
+  const nsInits = new ExpiringNsInitCache(Math.max(options.cacheMs, 1000));
 
   const hostView = (view: ViewName, now: number): string => {
     const source = HOST_SOURCE[view];
@@ -127,7 +129,8 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
     // pid 0: the opener lives in a pid namespace we cannot see, so we cannot tell its cgroup.
     // It gets what it would read without procview rather than anyone else's numbers.
     if (requestCaller.pid === 0) return hostView(view, now);
-    const caller = resolveCaller(requestCaller.pid, { layout, procRoot: options.procRoot, selfPidNs });
+    nsInits.now = now;
+    const caller = resolveCaller(requestCaller.pid, { layout, procRoot: options.procRoot, selfPidNs, nsInits });
     // A caller that vanished mid-resolution cannot read the result anyway.
     if (caller === null || caller.isHost) return hostView(view, now);
     // A controller that is not mounted yields no numbers: that view stays the host's.

@@ -28,7 +28,7 @@ const ops = createFilesystem(tree, store, render, log);
 const end = runRequestLoop({
   fd: config.fd,
   ops,
-  cache: { entrySeconds: 3600, attrSeconds: 3600 },
+  cache: { entrySeconds: 3600, dirAttrSeconds: 3600, fileAttrSeconds: 0 },
   time: config.time,
   log,
   onInit: (init) => post({ type: "init", ...init }),
