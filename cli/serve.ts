@@ -5,7 +5,8 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MountError, mountsAt } from "../fuse/kernel/mount.js";
-import { serve } from "../fuse/server/service.js";
+import { startKeeper } from "../fuse/keeper/keeper.js";
+import { DEFAULT_RUNTIME_DIR } from "../fuse/keeper/status-file.js";
 
 export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
 const DEFAULT_LOG_FILE = "/var/log/procview.log";
@@ -20,6 +21,7 @@ interface ServeFlags {
   threads: number;
   cacheMs: number;
   logFile: string;
+  runtimeDir: string;
 }
 
 function positiveInteger(value: string): number {
@@ -33,29 +35,34 @@ const log = (line: string): void => {
 };
 
 async function runForeground(flags: ServeFlags): Promise<void> {
-  const service = await serve({
+  const keeper = await startKeeper({
     mountPoint: resolve(flags.mountpoint),
-    render: {
-      procRoot: flags.procRoot,
-      sysRoot: flags.sysRoot,
-      cgroupRoot: flags.cgroupRoot,
-      useCpuQuota: flags.cpuQuota,
-      cacheMs: flags.cacheMs,
+    serving: {
+      render: {
+        procRoot: flags.procRoot,
+        sysRoot: flags.sysRoot,
+        cgroupRoot: flags.cgroupRoot,
+        useCpuQuota: flags.cpuQuota,
+        cacheMs: flags.cacheMs,
+      },
+      threads: flags.threads,
+      loadIntervalSeconds: 5,
     },
-    threads: flags.threads,
-    loadIntervalSeconds: 5,
+    runtimeDir: flags.runtimeDir,
     log,
   });
   const stop = (signal: string) => {
     log(`${signal}: unmounting`);
-    // A thread blocked on a connection kept alive by container bind mounts cannot be joined;
-    // leaving the process closes the descriptor, which is what ends those reads.
-    void service.stop().finally(() => process.exit(0));
+    void keeper.stop().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
-  await service.finished;
+  process.on("SIGHUP", () => {
+    log("SIGHUP: replacing the serving process with the code installed now");
+    keeper.reload();
+  });
+  await keeper.finished;
   process.exit(0);
 }
 
@@ -88,7 +95,11 @@ async function runInBackground(flags: ServeFlags, argv: string[]): Promise<void>
 export function registerServeCommand(program: Command): void {
   program
     .command("serve")
-    .description("mount the per-container /proc and /sys views and serve them")
+    .description(
+      "mount the per-container /proc and /sys views and serve them. A small keeper process owns the mount and " +
+        "its /dev/fuse descriptor; a serving process it supervises answers reads and is restarted at once if it dies " +
+        "(SIGHUP or `procview reload` replaces it with the code installed now), so containers never lose their views",
+    )
     .option("--mountpoint <dir>", "where to mount the LXCFS-layout tree (proc/meminfo, sys/devices/system/cpu/online, …)", DEFAULT_MOUNTPOINT)
     .option("--cgroup-root <dir>", "where the cgroup hierarchies are mounted (v1 controllers as subdirectories, or cgroup2)", "/sys/fs/cgroup")
     .addOption(new Option("--proc-root <dir>", "procfs to read processes and host files from (for tests)").default("/proc").hideHelp())
@@ -98,6 +109,7 @@ export function registerServeCommand(program: Command): void {
     .option("--threads <n>", "serving threads, each keeping a read outstanding on /dev/fuse", positiveInteger, Math.min(4, Math.max(2, cpus().length)))
     .option("--cache-ms <ms>", "how long one container's cgroup numbers are reused between reads", positiveInteger, 100)
     .option("--log-file <file>", "where a background server logs", DEFAULT_LOG_FILE)
+    .option("--runtime-dir <dir>", "where the status file read by `procview status` and `reload` is kept", DEFAULT_RUNTIME_DIR)
     .action(async (flags: ServeFlags) => {
       if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
       if (flags.foreground) await runForeground(flags);

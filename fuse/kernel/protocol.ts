@@ -102,6 +102,8 @@ export const OpenFlag = {
 export const NotifyCode = {
   INVAL_INODE: 2,
   STORE: 4,
+  /** Kernel 6.9+: put every request a server took but did not answer back in the queue. */
+  RESEND: 7,
 } as const;
 export const NOTIFY_STORE_OUT_SIZE = 24;
 /** The size files are raised to at open so that splice readers read up to their real end. */

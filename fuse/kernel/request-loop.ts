@@ -63,8 +63,9 @@ export interface FuseOps {
   lookup(parent: number, name: string): NodeAttributes | number;
   getattr(ino: number): NodeAttributes | number;
   open(ino: number, flags: number, caller: RequestCaller): OpenReply | number;
-  /** Copies up to `size` bytes at `offset` into `out` at `outOffset`; returns the count or -errno. */
-  read(fh: number, offset: number, size: number, out: Buffer, outOffset: number): number;
+  /** Copies up to `size` bytes at `offset` into `out` at `outOffset`; returns the count or -errno.
+   * `ino` and `caller` let a server that lost the handle (a restarted process) still answer. */
+  read(fh: number, offset: number, size: number, out: Buffer, outOffset: number, ino: number, caller: RequestCaller): number;
   release(fh: number): void;
   opendir(ino: number): OpenReply | number;
   /** Entries including "." and "..". */
@@ -105,15 +106,22 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
   const caller: RequestCaller = { pid: 0, uid: 0, gid: 0 };
   const notify = Buffer.alloc(OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE + 1);
 
+  /** Set when the last reply found nobody waiting for it. */
+  let replyUnclaimed = false;
   const reply = (error: number, bodyLength: number): LoopEnd | undefined => {
     const length = OUT_HEADER_SIZE + bodyLength;
     writeOutHeader(output, length, error, input);
+    replyUnclaimed = false;
     try {
       writeSync(fd, output, 0, length);
     } catch (err) {
       const code = errorCode(err);
-      // ENOENT: the request was interrupted or aborted meanwhile; nobody waits for it.
-      if (code === "ENOENT") return undefined;
+      // ENOENT: the request was interrupted, aborted, or resent under a new id meanwhile
+      // (a RESEND notification); nobody waits for this answer.
+      if (code === "ENOENT") {
+        replyUnclaimed = true;
+        return undefined;
+      }
       if (code === "ENODEV" || code === "EBADF") return "unmounted";
       log(`fuse: writing the reply failed: ${String(err)}`);
     }
@@ -210,13 +218,16 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
         writeU64(output, OUT_HEADER_SIZE, result.fh);
         output.writeUInt32LE(result.openFlags, OUT_HEADER_SIZE + 8);
         output.writeUInt32LE(0, OUT_HEADER_SIZE + 12);
-        return reply(0, OPEN_OUT_SIZE);
+        const end = reply(0, OPEN_OUT_SIZE);
+        // The kernel will never RELEASE a handle it did not receive.
+        if (replyUnclaimed && opcode === Opcode.OPEN) ops.release(result.fh);
+        return end;
       }
       case Opcode.READ: {
         const fh = readU64(input, 40);
         const offset = readU64(input, 48);
         const size = Math.min(input.readUInt32LE(56), MAX_WRITE);
-        const count = ops.read(fh, offset, size, output, OUT_HEADER_SIZE);
+        const count = ops.read(fh, offset, size, output, OUT_HEADER_SIZE, nodeid, caller);
         if (count < 0) return reply(-count, 0);
         return reply(0, count);
       }
@@ -307,6 +318,15 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
     }
     return o - OUT_HEADER_SIZE;
   }
+}
+
+/** Asks the kernel to queue again every request read from this connection and not answered:
+ * what a serving process that died held is then served by whoever reads next. */
+export function requestResend(fd: number): void {
+  const message = Buffer.alloc(OUT_HEADER_SIZE);
+  message.writeUInt32LE(OUT_HEADER_SIZE, 0);
+  message.writeInt32LE(NotifyCode.RESEND, 4);
+  writeSync(fd, message);
 }
 
 function nulEnd(buf: Buffer, start: number, end: number): number {

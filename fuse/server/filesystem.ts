@@ -5,21 +5,18 @@ import type { NodeAttributes } from "../kernel/encode.js";
 import { Errno, FUSE_ROOT_ID, O_ACCMODE, O_TRUNC, OpenFlag, W_OK } from "../kernel/protocol.js";
 import { HandleStore } from "./handle-store.js";
 import { TreeNode, ViewName } from "./tree.js";
+import type { SharedStats } from "./stats.js";
 
 /** Renders one view for the process that opened it. */
 export type Renderer = (view: ViewName, caller: RequestCaller) => string;
-
-export interface FilesystemCounters {
-  opens: number;
-  renderFailures: number;
-}
 
 export function createFilesystem(
   tree: TreeNode[],
   store: HandleStore,
   render: Renderer,
   log: (line: string) => void,
-  counters: FilesystemCounters = { opens: 0, renderFailures: 0 },
+  /** opens; renderFailures; rerendered: reads of handles a previous serving process issued. */
+  stats: SharedStats,
 ): FuseOps {
   const node = (ino: number): TreeNode | undefined => tree[ino - FUSE_ROOT_ID];
 
@@ -45,7 +42,7 @@ export function createFilesystem(
       try {
         content = render(file.view, caller);
       } catch (err) {
-        counters.renderFailures++;
+        stats.add("renderFailures");
         log(`render ${file.view} for pid ${caller.pid} failed: ${err instanceof Error ? err.message : String(err)}`);
         return Errno.EIO;
       }
@@ -54,14 +51,24 @@ export function createFilesystem(
         log(`open ${file.view} for pid ${caller.pid}: handle store full`);
         return -fh;
       }
-      counters.opens++;
+      stats.add("opens");
       // Direct I/O: every open is rendered for its caller, so the page cache (shared by all
       // openers of the inode) must never serve one container's text to another.
       return { fh, openFlags: OpenFlag.DIRECT_IO, raiseSizeForSplice: true };
     },
 
-    read(fh, offset, size, out, outOffset) {
-      return store.read(fh, offset, size, out, outOffset);
+    read(fh, offset, size, out, outOffset, ino, caller) {
+      const count = store.read(fh, offset, size, out, outOffset);
+      if (count !== -Errno.EBADF) return count;
+      // A handle opened through a serving process that has since died (or been replaced):
+      // its text is gone with it, so render the view again for this reader. The reader sees
+      // no error; only a file read across the restart may mix two renderings.
+      const view = node(ino)?.view;
+      if (!view) return -Errno.EBADF;
+      stats.add("rerendered");
+      const bytes = Buffer.from(render(view, caller));
+      if (offset >= bytes.length) return 0;
+      return bytes.copy(out, outOffset, offset, Math.min(bytes.length, offset + size));
     },
 
     release(fh) {

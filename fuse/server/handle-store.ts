@@ -8,6 +8,10 @@
 export const PAGE_SIZE = 4096;
 const SLOT_BITS = 20;
 const SLOT_SPAN = 2 ** SLOT_BITS;
+/** fh = epoch · 2^40 + generation · 2^20 + slot. The epoch differs between serving processes,
+ * so a handle issued by a process that died never names a live handle of its successor. */
+const EPOCH_SPAN = 2 ** 40;
+export const MAX_EPOCH = 4095;
 
 // Layout of the meta Int32Array.
 const LOCK = 0;
@@ -23,6 +27,7 @@ const H_NEXT = 3;
 const H_FIELDS = 4;
 
 export interface HandleStoreBuffers {
+  epoch: number;
   meta: SharedArrayBuffer;
   data: SharedArrayBuffer;
   pages: number;
@@ -36,8 +41,9 @@ export interface HandleStoreSize {
   handles: number;
 }
 
-export function createHandleStoreBuffers(size: HandleStoreSize): HandleStoreBuffers {
+export function createHandleStoreBuffers(size: HandleStoreSize, epoch = 1): HandleStoreBuffers {
   if (size.handles >= SLOT_SPAN) throw new RangeError(`at most ${SLOT_SPAN - 1} handles`);
+  if (!Number.isInteger(epoch) || epoch < 1 || epoch > MAX_EPOCH) throw new RangeError(`epoch must be 1..${MAX_EPOCH}`);
   const meta = new SharedArrayBuffer(4 * (HEADER + size.pages + size.handles * H_FIELDS));
   const data = new SharedArrayBuffer(size.pages * PAGE_SIZE);
   const m = new Int32Array(meta);
@@ -51,7 +57,7 @@ export function createHandleStoreBuffers(size: HandleStoreSize): HandleStoreBuff
     m[table + h * H_FIELDS + H_GEN] = 1;
   }
   m[FREE_HANDLE_HEAD] = size.handles > 1 ? 1 : -1;
-  return { meta, data, pages: size.pages, handles: size.handles };
+  return { epoch, meta, data, pages: size.pages, handles: size.handles };
 }
 
 export class HandleStore {
@@ -60,8 +66,10 @@ export class HandleStore {
   private readonly pageNextBase = HEADER;
   private readonly tableBase: number;
   private scratch = Buffer.allocUnsafe(64 * 1024);
+  private readonly epochBase: number;
 
   constructor(buffers: HandleStoreBuffers) {
+    this.epochBase = buffers.epoch * EPOCH_SPAN;
     this.meta = new Int32Array(buffers.meta);
     this.data = Buffer.from(buffers.data);
     this.tableBase = HEADER + buffers.pages;
@@ -103,10 +111,11 @@ export class HandleStore {
       page = m[this.pageNextBase + page]!;
     }
     const gen = Atomics.load(m, this.tableBase + slot * H_FIELDS + H_GEN);
-    return gen * SLOT_SPAN + slot;
+    return this.epochBase + gen * SLOT_SPAN + slot;
   }
 
-  /** Copies up to `size` bytes at `offset` of the handle's content into `out`; -EBADF for a stale handle. */
+  /** Copies up to `size` bytes at `offset` of the handle's content into `out`; -EBADF for a
+   * handle this store did not issue or already released. */
   read(fh: number, offset: number, size: number, out: Buffer, outOffset: number): number {
     const h = this.handleIndex(fh);
     if (h < 0) return -9; // EBADF
@@ -143,7 +152,7 @@ export class HandleStore {
       // A new generation makes any late use of the old fh fail instead of reading another file.
       Atomics.store(m, h + H_GEN, (m[h + H_GEN]! + 1) % SLOT_SPAN || 1);
       m[h + H_NEXT] = m[FREE_HANDLE_HEAD]!;
-      m[FREE_HANDLE_HEAD] = (fh % SLOT_SPAN);
+      m[FREE_HANDLE_HEAD] = fh % SLOT_SPAN;
       m[HANDLES_IN_USE]!--;
     } finally {
       this.unlock();
@@ -155,8 +164,9 @@ export class HandleStore {
   }
 
   private handleIndex(fh: number): number {
+    if (fh - this.epochBase < 0 || fh - this.epochBase >= EPOCH_SPAN) return -1;
     const slot = fh % SLOT_SPAN;
-    const gen = Math.floor(fh / SLOT_SPAN);
+    const gen = Math.floor((fh - this.epochBase) / SLOT_SPAN);
     if (slot <= 0 || this.tableBase + slot * H_FIELDS >= this.meta.length) return -1;
     const h = this.tableBase + slot * H_FIELDS;
     return Atomics.load(this.meta, h + H_GEN) === gen ? h : -1;

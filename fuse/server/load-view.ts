@@ -17,6 +17,15 @@ export class LoadView {
     private readonly requestTracking: (key: string, paths: CgroupPaths) => void,
   ) {}
 
+  /** Starts sampling a container from its first read of any file, so that its load average
+   * already means something when it first reads /proc/loadavg. */
+  touch(key: string, paths: CgroupPaths): void {
+    if (!this.requested.has(key)) {
+      this.requested.add(key);
+      this.requestTracking(key, paths);
+    }
+  }
+
   load(key: string, paths: CgroupPaths): LoadNumbers {
     this.drain();
     const assigned = this.slots.get(key);

@@ -133,6 +133,7 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
     const caller = resolveCaller(requestCaller.pid, { layout, procRoot: options.procRoot, selfPidNs, nsInits });
     // A caller that vanished mid-resolution cannot read the result anyway.
     if (caller === null || caller.isHost) return hostView(view, now);
+    loads.touch(caller.key, caller.paths);
     // A controller that is not mounted yields no numbers: that view stays the host's.
     return containerView(view, caller, now) ?? hostView(view, now);
   };

@@ -1,78 +1,57 @@
-// The serving process: owns the mount and the /dev/fuse descriptor, runs the serving
-// threads, samples load averages, and unmounts on request.
+// The serving process: threads reading an already mounted /dev/fuse descriptor, plus the load
+// sampling. It does not own the mount: the keeper (fuse/keeper) does, and starts a new serving
+// process with the same descriptor whenever this one dies or is replaced.
 import { Worker } from "node:worker_threads";
-import {
-  MountError,
-  closeDevice,
-  detachMount,
-  mountFuse,
-  mountpointState,
-  openFuseDevice,
-  prepareMountpoint,
-} from "../kernel/mount.js";
+import { requestResend } from "../kernel/request-loop.js";
 import { createHandleStoreBuffers } from "./handle-store.js";
 import { LoadTable, createLoadTableBuffers } from "./load-table.js";
 import { LoadTracker } from "./load-tracker.js";
+import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
 import type { RenderOptions, ServiceMessage, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 
-export interface ServeOptions {
-  mountPoint: string;
+export interface ServingOptions {
+  fd: number;
   render: RenderOptions;
   /** Serving threads, each keeping one read outstanding on /dev/fuse. */
   threads: number;
   /** Seconds between load samples (the kernel uses 5). */
   loadIntervalSeconds: number;
+  /** Distinguishes this process's file handles from its predecessors' (1..4095). */
+  epoch: number;
   log: (line: string) => void;
 }
 
-export interface RunningService {
-  readonly mountPoint: string;
-  stop(): Promise<void>;
-  /** Resolves when the filesystem was unmounted from outside or the service was stopped. */
+export interface Serving {
+  stats(): StatValues & { containers: number };
+  /** Has the kernel queue again what a predecessor took and never answered. */
+  resend(): void;
+  /** Resolves when the filesystem is gone (unmounted, or the connection aborted). */
   readonly finished: Promise<void>;
 }
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 const LOAD_SLOTS = 8192;
 
-export async function serve(options: ServeOptions): Promise<RunningService> {
-  const { mountPoint, log } = options;
-  prepareMountpoint(mountPoint);
-  const state = mountpointState(mountPoint);
-  if (state === "live") {
-    throw new MountError(`${mountPoint} is already a live FUSE mount (another procview or lxcfs serves it): stop it first`);
-  }
-  if (state === "stale") {
-    log(`replacing the stale FUSE mount left at ${mountPoint} by a server that died`);
-    await detachMount(mountPoint);
-  }
-
-  const fd = openFuseDevice();
-  try {
-    await mountFuse({ fd, mountPoint, source: "procview" });
-  } catch (err) {
-    closeDevice(fd);
-    throw err;
-  }
-  log(`mounted at ${mountPoint}`);
-
-  const store = createHandleStoreBuffers({ pages: 4096, handles: 4096 });
+export function startServing(options: ServingOptions): Serving {
+  const { fd, log } = options;
+  const store = createHandleStoreBuffers({ pages: 4096, handles: 4096 }, options.epoch);
   const loadBuffers = createLoadTableBuffers(LOAD_SLOTS);
-  const loadTable = new LoadTable(loadBuffers);
+  const statsBuffer = createStatsBuffer();
+  const stats = new SharedStats(statsBuffer);
   const now = Date.now();
   const time = { seconds: Math.floor(now / 1000), nanoseconds: (now % 1000) * 1e6 };
   const workers = new Set<Worker>();
-  let stopping = false;
+  let ended = false;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
 
   const broadcast = (message: ServiceMessage): void => {
     for (const worker of workers) worker.postMessage(message);
   };
-  const tracker = new LoadTracker(options.render, loadTable, LOAD_SLOTS, broadcast, log);
+  const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);
 
   const startWorker = (index: number): void => {
-    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, render: options.render, time };
+    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, render: options.render, time };
     const worker = new Worker(WORKER_URL, { workerData: config });
     workers.add(worker);
     worker.on("message", (message: WorkerMessage) => {
@@ -83,38 +62,30 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     worker.on("error", (err) => log(`serving thread ${index} crashed: ${err.stack ?? err.message}`));
     worker.on("exit", (code) => {
       workers.delete(worker);
-      if (stopping) return;
-      if (workers.size === 0 && code === 0) {
-        // Every thread saw the device go away: someone unmounted us.
-        log(`${mountPoint} was unmounted; stopping`);
-        void shutdown();
-        return;
-      }
+      if (ended) return;
       if (code !== 0) {
         log(`serving thread ${index} exited with ${code}; starting a new one`);
         startWorker(index);
+      } else if (workers.size === 0) {
+        // Every thread saw the device go away.
+        ended = true;
+        clearInterval(sampler);
+        resolveFinished();
       }
     });
   };
   for (let i = 0; i < options.threads; i++) startWorker(i);
-
   const sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
 
-  async function shutdown(): Promise<void> {
-    if (stopping) return finished;
-    stopping = true;
-    clearInterval(sampler);
-    try {
-      await detachMount(mountPoint);
-    } catch (err) {
-      // Already gone (unmounted from outside): nothing to undo.
-      if (mountpointState(mountPoint) !== "free") log(String(err));
-    }
-    await Promise.all([...workers].map((worker) => worker.terminate()));
-    closeDevice(fd);
-    log(`unmounted ${mountPoint}`);
-    resolveFinished();
-  }
-
-  return { mountPoint, stop: shutdown, finished };
+  return {
+    stats: () => ({ ...stats.read(), containers: tracker.size }),
+    resend: () => {
+      try {
+        requestResend(fd);
+      } catch (err) {
+        log(`asking the kernel to resend unanswered requests failed: ${String(err)}`);
+      }
+    },
+    finished,
+  };
 }

@@ -20,6 +20,7 @@ export interface WorkerConfig {
   fd: number;
   store: HandleStoreBuffers;
   loadTable: LoadTableBuffers;
+  stats: SharedArrayBuffer;
   render: RenderOptions;
   time: Timestamp;
 }

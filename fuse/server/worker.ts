@@ -11,6 +11,7 @@ import { createRenderer } from "./render.js";
 import { LoadTable } from "./load-table.js";
 import { LoadView } from "./load-view.js";
 import { WorkerConfig, WorkerMessage } from "./worker-protocol.js";
+import { SharedStats } from "./stats.js";
 
 const config = workerData as WorkerConfig;
 const log = (line: string): void => {
@@ -23,7 +24,7 @@ const tree = buildTree();
 const store = new HandleStore(config.store);
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
 const render = createRenderer(config.render, loads);
-const ops = createFilesystem(tree, store, render, log);
+const ops = createFilesystem(tree, store, render, log, new SharedStats(config.stats));
 
 const end = runRequestLoop({
   fd: config.fd,

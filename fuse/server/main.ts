@@ -1,0 +1,47 @@
+// Entry of a serving process started by the keeper: the /dev/fuse descriptor arrives as fd 3,
+// the config as argv[2], and the IPC channel to the keeper is set up by fork().
+import { writeFileSync, writeSync } from "node:fs";
+import { startServing } from "./service.js";
+import { FromServing, ServingConfigSchema, ToServingSchema } from "../keeper/messages.js";
+
+const log = (line: string): void => {
+  writeSync(2, `procview[${process.pid}] ${line}\n`);
+};
+
+const parsed = ServingConfigSchema.safeParse(JSON.parse(process.argv[2] ?? "null"));
+if (!parsed.success) {
+  log(`serving process: bad config: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  process.exit(2);
+}
+const config = parsed.data;
+try {
+  // fork() handed us the keeper's OOM protection; this process is the one to sacrifice
+  // under memory pressure (the keeper starts another at once), not the keeper.
+  writeFileSync("/proc/self/oom_score_adj", "0");
+} catch {
+  // Not root (tests on fixtures): nothing to give back.
+}
+
+const send = (message: FromServing): void => {
+  if (process.connected) process.send?.(message);
+};
+
+const serving = startServing({ ...config, log });
+// Whatever a predecessor read and never answered goes back to the queue, to us.
+serving.resend();
+send({ type: "ready" });
+
+process.on("message", (raw) => {
+  const message = ToServingSchema.safeParse(raw);
+  if (!message.success) return log(`ignoring a malformed message from the keeper`);
+  if (message.data.type === "resend") serving.resend();
+});
+// The keeper is our only reason to live: when it goes, the descriptor it owns goes too.
+process.on("disconnect", () => process.exit(0));
+
+const reporter = setInterval(() => send({ type: "stats", ...serving.stats() }), 1000);
+void serving.finished.then(() => {
+  clearInterval(reporter);
+  log("the filesystem is gone; serving process exits");
+  process.exit(0);
+});
