@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { MountError, mountsAt } from "../fuse/kernel/mount.js";
 import { startKeeper } from "../fuse/keeper/keeper.js";
 import { DEFAULT_RUNTIME_DIR } from "../fuse/keeper/status-file.js";
+import { restoreDeadViews } from "../fuse/keeper/restore.js";
 
 export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
 const DEFAULT_LOG_FILE = "/var/log/procview.log";
@@ -50,6 +51,7 @@ async function runForeground(flags: ServeFlags): Promise<void> {
     },
     runtimeDir: flags.runtimeDir,
     log,
+    afterFirstReady: () => restoreDeadViews({ mountPoint: resolve(flags.mountpoint), procRoot: flags.procRoot, log }),
   });
   const stop = (signal: string) => {
     log(`${signal}: unmounting`);

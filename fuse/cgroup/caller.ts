@@ -175,7 +175,15 @@ export function scanForNsInit(procRoot: string, pidNs: string): number | null {
     const code = name.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     const pid = Number(name);
-    if (readPidNs(procRoot, pid) !== pidNs) continue;
+    // Processes we may not inspect (EACCES on a sandbox's or another user namespace's pid 1)
+    // cannot be the init we look for in a namespace we can see into: skip them.
+    let ns: string | null;
+    try {
+      ns = readPidNs(procRoot, pid);
+    } catch {
+      continue;
+    }
+    if (ns !== pidNs) continue;
     let status: ProcessStatus | null;
     try {
       status = readStatus(procRoot, pid);

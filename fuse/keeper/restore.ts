@@ -1,0 +1,94 @@
+// After a full restart, running containers still hold bind mounts of the previous FUSE
+// connection, which is dead: every read fails with ENOTCONN until the container is recreated.
+// This finds those mounts in every other mount namespace and replaces each with the same file
+// of the new mount, through the native helper (open_tree + setns + move_mount): the container
+// ends up with exactly the mounts it had, now alive, and nothing else.
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { execa } from "execa";
+import { parseMountinfo } from "../kernel/mount.js";
+import { FSTYPE } from "../kernel/mount.js";
+import { VIEW_PATHS } from "../server/tree.js";
+
+export const REMOUNT_HELPER = fileURLToPath(new URL("../../native/procview-remount", import.meta.url));
+
+const SERVED = new Set(Object.values(VIEW_PATHS).map((p) => `/${p}`));
+
+export interface DeadView {
+  /** One process of the mount namespace holding the dead mount. */
+  pid: number;
+  /** Where it is mounted, as that namespace sees it. */
+  target: string;
+  /** Which served file it was, e.g. "/proc/meminfo". */
+  file: string;
+}
+
+export interface RestoreOptions {
+  mountPoint: string;
+  procRoot?: string;
+  log: (line: string) => void;
+}
+
+function isDead(procRoot: string, pid: number, target: string): boolean {
+  try {
+    statSync(path.join(procRoot, String(pid), "root", target));
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOTCONN";
+  }
+}
+
+/** Mounts of procview files, in namespaces other than ours, whose connection is dead. */
+export function findDeadViews(procRoot = "/proc"): DeadView[] {
+  const ownNs = readlinkSync(path.join(procRoot, "self/ns/mnt"));
+  const seen = new Set<string>([ownNs]);
+  const dead: DeadView[] = [];
+  for (const name of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    let ns: string;
+    let mountinfo: string;
+    try {
+      ns = readlinkSync(path.join(procRoot, name, "ns/mnt"));
+      if (seen.has(ns)) continue;
+      seen.add(ns);
+      mountinfo = readFileSync(path.join(procRoot, name, "mountinfo"), "utf8");
+    } catch {
+      continue; // gone meanwhile, or a kernel thread
+    }
+    for (const line of mountinfo.split("\n")) {
+      const entry = parseMountinfo(line)[0];
+      if (!entry || entry.fstype !== FSTYPE) continue;
+      const root = line.split(" ")[3] ?? "";
+      if (!SERVED.has(root)) continue;
+      if (isDead(procRoot, pid, entry.mountPoint)) dead.push({ pid, target: entry.mountPoint, file: root });
+    }
+  }
+  return dead;
+}
+
+/** Replaces every dead view with the live file of `mountPoint`; returns how many were restored. */
+export async function restoreDeadViews(options: RestoreOptions): Promise<number> {
+  const { mountPoint, log } = options;
+  const dead = findDeadViews(options.procRoot);
+  if (dead.length === 0) return 0;
+  if (!existsSync(REMOUNT_HELPER)) {
+    log(`${dead.length} dead views in running containers, but ${REMOUNT_HELPER} is not built (npm run build): they stay dead`);
+    return 0;
+  }
+  const byPid = new Map<number, DeadView[]>();
+  for (const view of dead) byPid.set(view.pid, [...(byPid.get(view.pid) ?? []), view]);
+  let restored = 0;
+  for (const [pid, views] of byPid) {
+    const args = [String(pid), ...views.flatMap((v) => [path.join(mountPoint, v.file), v.target])];
+    const result = await execa(REMOUNT_HELPER, args, { reject: false, timeout: 10_000 });
+    for (const line of result.stdout.split("\n").filter(Boolean)) {
+      if (line.startsWith("ok ")) restored++;
+      else log(`restoring views of pid ${pid}: ${line}`);
+    }
+    if (result.exitCode === 2) log(`restoring views of pid ${pid} failed: ${result.stderr.trim()}`);
+  }
+  log(`brought back ${restored} of ${dead.length} dead views in ${byPid.size} running containers`);
+  return restored;
+}

@@ -1,0 +1,85 @@
+/*
+ * procview-remount: replace file bind mounts inside another process's mount namespace.
+ *
+ * Why native: after a full restart of procview, running containers still hold bind mounts
+ * of the old, dead FUSE connection ("Transport endpoint is not connected"). The new files
+ * live in the host's mount namespace, which a container can no longer see after pivot_root,
+ * so a classic mount(MS_BIND) from inside the container has no source. The new mount API
+ * can: open_tree(OPEN_TREE_CLONE) makes a detached copy of the new file's mount while we are
+ * still in the host namespace, setns() moves us into the container's namespace, and
+ * move_mount() attaches the copy there. Node cannot make these calls, and setns() into a
+ * mount namespace refuses a multi-threaded process, which Node always is.
+ *
+ * usage: procview-remount PID SOURCE TARGET [SOURCE TARGET]...
+ *   SOURCE: a path in our (host) namespace, e.g. /var/lib/procview/proc/meminfo
+ *   TARGET: a path in PID's mount namespace, e.g. /proc/meminfo
+ * For each pair: detach whatever is mounted on TARGET (the dead view), attach SOURCE there.
+ * Prints one line per pair: "ok TARGET" or "error TARGET: reason". Exit 0 when every pair
+ * succeeded, 1 when any failed, 2 on a usage error or when the namespace cannot be entered.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#define MAX_PAIRS 64
+
+int main(int argc, char **argv) {
+  if (argc < 4 || (argc - 2) % 2 != 0 || (argc - 2) / 2 > MAX_PAIRS) {
+    fprintf(stderr, "usage: %s PID SOURCE TARGET [SOURCE TARGET]...\n", argv[0]);
+    return 2;
+  }
+  char *end = NULL;
+  long pid = strtol(argv[1], &end, 10);
+  if (*argv[1] == '\0' || *end != '\0' || pid <= 0) {
+    fprintf(stderr, "procview-remount: bad pid %s\n", argv[1]);
+    return 2;
+  }
+  int pairs = (argc - 2) / 2;
+  int trees[MAX_PAIRS];
+
+  /* Clone every source first: after setns the host's paths are out of reach. */
+  for (int i = 0; i < pairs; i++) {
+    const char *source = argv[2 + 2 * i];
+    trees[i] = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (trees[i] < 0) {
+      fprintf(stderr, "procview-remount: open_tree %s: %s\n", source, strerror(errno));
+      return 2;
+    }
+  }
+
+  char ns_path[64];
+  snprintf(ns_path, sizeof ns_path, "/proc/%ld/ns/mnt", pid);
+  int ns = open(ns_path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) {
+    fprintf(stderr, "procview-remount: %s: %s\n", ns_path, strerror(errno));
+    return 2;
+  }
+  if (setns(ns, CLONE_NEWNS) != 0) {
+    fprintf(stderr, "procview-remount: setns into %s: %s\n", ns_path, strerror(errno));
+    return 2;
+  }
+
+  int failed = 0;
+  for (int i = 0; i < pairs; i++) {
+    const char *target = argv[3 + 2 * i];
+    /* EINVAL: nothing mounted there (the view was already gone); attach anyway. */
+    if (umount2(target, MNT_DETACH) != 0 && errno != EINVAL) {
+      printf("error %s: detaching the old view: %s\n", target, strerror(errno));
+      failed = 1;
+      continue;
+    }
+    if (move_mount(trees[i], "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      printf("error %s: attaching the new view: %s\n", target, strerror(errno));
+      failed = 1;
+      continue;
+    }
+    printf("ok %s\n", target);
+  }
+  return failed;
+}
