@@ -2,6 +2,7 @@
 // The `procview` command: every subcommand registers itself from the folder that owns it.
 import { Command } from "commander";
 import { registerServeCommand } from "./serve.js";
+import { registerStatusCommands } from "./status.js";
 import { registerHookCommands } from "../hook/cli.js";
 import { registerInstallCommands } from "../install/cli.js";
 
@@ -9,6 +10,7 @@ const program = new Command("procview")
   .description("per-container /proc and /sys views over FUSE, injected into containers by an OCI hook")
   .showHelpAfterError();
 registerServeCommand(program);
+registerStatusCommands(program);
 registerHookCommands(program);
 registerInstallCommands(program);
 

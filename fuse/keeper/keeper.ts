@@ -82,6 +82,9 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
     }
   };
 
+  // Counters of serving processes that are gone, so the totals survive replacements.
+  const retired = { opens: 0, rerendered: 0, renderFailures: 0 };
+  const lastStats = new Map<ChildProcess, typeof retired>();
   let epoch = 0;
   let current: ChildProcess | null = null;
   let stopping = false;
@@ -122,12 +125,23 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
         }
         return;
       }
-      if (child !== current) return;
       const { opens, rerendered, renderFailures, containers } = message.data;
-      Object.assign(status, { opens, rerendered, renderFailures, containers });
+      lastStats.set(child, { opens, rerendered, renderFailures });
+      if (child !== current) return;
+      status.opens = retired.opens + opens;
+      status.rerendered = retired.rerendered + rerendered;
+      status.renderFailures = retired.renderFailures + renderFailures;
+      status.containers = containers;
       publish();
     });
     child.on("exit", (code, signal) => {
+      const last = lastStats.get(child);
+      if (last) {
+        retired.opens += last.opens;
+        retired.rerendered += last.rerendered;
+        retired.renderFailures += last.renderFailures;
+        lastStats.delete(child);
+      }
       // Whatever it took from the kernel and never answered must be queued again, for the
       // process that serves now.
       if (child !== current) {

@@ -1,11 +1,9 @@
 // The real-podman assertions, run against any LXCFS-layout source (Debian's
 // lxcfs, procview's own service). Serial: the last tests stop the source.
 import test from 'ava';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildHooksFile } from '../../install/hooks-file.js';
-import { HOOK_BUNDLE } from './hook-bin.js';
+import { hooksDir } from './hooks-dir.js';
 import { hostMemTotalKb } from './lxcfs.js';
 import { assertPodmanWorks, parseView, podmanRun, PROBE_SCRIPT } from './podman.js';
 import { busyboxRootfs } from './rootfs.js';
@@ -13,18 +11,6 @@ import { busyboxRootfs } from './rootfs.js';
 export interface Source {
   mountPoint: string;
   stop(): Promise<void>;
-}
-
-/** A hooks dir holding only procview.json (podman parses every *.json there), plus an empty hook config next to it. */
-async function hooksDir(source: string, policy: 'fail' | 'ignore'): Promise<string> {
-  const base = await mkdtemp(path.join(tmpdir(), `procview-hooksd-${policy}-`));
-  const dir = path.join(base, 'hooks.d');
-  await mkdir(dir);
-  const config = path.join(base, 'hook.json');
-  await writeFile(config, '{}');
-  const file = buildHooksFile({ node: process.execPath, hook: HOOK_BUNDLE, hookArgs: ['--config', config, '--source', source, '--policy', policy] });
-  await writeFile(path.join(dir, 'procview.json'), JSON.stringify(file, null, 2));
-  return dir;
 }
 
 export function podmanSuite(label: string, start: () => Promise<Source>): void {

@@ -13,19 +13,29 @@ export const PROCVIEW_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 export interface RunningProcview {
   mountPoint: string;
+  /** The keeper: the `procview serve` process itself. */
+  pid: number;
   /** True while the server process is running. */
   alive(): boolean;
   stop(): Promise<void>;
 }
 
-export async function startProcview(): Promise<RunningProcview> {
+export interface StartOptions {
+  /** A fixed mountpoint (kept on stop), e.g. to start procview again on the same place. */
+  mountPoint?: string;
+  /** More `procview serve` flags. */
+  extraArgs?: string[];
+}
+
+export async function startProcview(options: StartOptions = {}): Promise<RunningProcview> {
   await access(PROCVIEW_CLI).catch(() => {
     throw new Error(`${PROCVIEW_CLI} does not exist (the procview service has not been built)`);
   });
-  const base = await mkdtemp(path.join(tmpdir(), 'procview-serve-'));
-  const mountpoint = path.join(base, 'mnt');
+  const base = options.mountPoint ? null : await mkdtemp(path.join(tmpdir(), 'procview-serve-'));
+  const mountpoint = options.mountPoint ?? path.join(base!, 'mnt');
   await execa('mkdir', ['-p', mountpoint]);
-  const child: ResultPromise = execa(process.execPath, [PROCVIEW_CLI, 'serve', '--mountpoint', mountpoint, '--foreground'], {
+  const args = [PROCVIEW_CLI, 'serve', '--mountpoint', mountpoint, '--foreground', ...(options.extraArgs ?? [])];
+  const child: ResultPromise = execa(process.execPath, args, {
     reject: false,
     stdin: 'ignore',
     all: true,
@@ -41,12 +51,13 @@ export async function startProcview(): Promise<RunningProcview> {
     child.kill('SIGKILL');
     const out = await child.then((r) => String(r.all ?? '')).catch(() => '');
     await unmountQuietly(mountpoint);
-    await rm(base, { recursive: true, force: true });
+    if (base) await rm(base, { recursive: true, force: true });
     throw new Error(`procview serve did not come up on ${mountpoint}: ${(err as Error).message}\n${out.split('\n').slice(-10).join('\n')}`);
   }
   let stopped = false;
   return {
     mountPoint: mountpoint,
+    pid: child.pid!,
     alive: () => !exited,
     async stop() {
       if (stopped) return;
@@ -56,7 +67,7 @@ export async function startProcview(): Promise<RunningProcview> {
       await child.catch(() => undefined);
       clearTimeout(timer);
       await unmountQuietly(mountpoint);
-      await rm(base, { recursive: true, force: true }).catch(() => undefined);
+      if (base) await rm(base, { recursive: true, force: true }).catch(() => undefined);
     },
   };
 }

@@ -1,0 +1,49 @@
+// Is a procview mount alive and answering? Decided from a child process with a timeout, so a
+// server that hangs can never hang the one asking.
+import { execa } from "execa";
+import path from "node:path";
+import { mountsAt, FSTYPE } from "../kernel/mount.js";
+import { readStatus, statusPath, type KeeperStatus } from "./status-file.js";
+
+export type MountHealth = "answering" | "not-mounted" | "dead" | "hung" | "not-procview";
+
+export async function mountHealth(mountPoint: string, timeoutMs = 2000): Promise<MountHealth> {
+  const mounts = mountsAt(mountPoint);
+  if (mounts.length === 0) return "not-mounted";
+  if (!mounts.some((m) => m.fstype === FSTYPE)) return "not-procview";
+  const result = await execa("head", ["-c", "9", path.join(mountPoint, "proc/meminfo")], {
+    reject: false,
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+  });
+  if (result.timedOut) return "hung";
+  if (result.exitCode !== 0) return "dead";
+  return result.stdout === "MemTotal:" ? "answering" : "dead";
+}
+
+export function processAlive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export interface ServiceHealth {
+  mountPoint: string;
+  mount: MountHealth;
+  status: KeeperStatus | null;
+  keeperAlive: boolean;
+  servingAlive: boolean;
+  healthy: boolean;
+}
+
+export async function serviceHealth(mountPoint: string, runtimeDir: string): Promise<ServiceHealth> {
+  const status = readStatus(statusPath(mountPoint, runtimeDir));
+  const mount = await mountHealth(mountPoint);
+  const keeperAlive = processAlive(status?.keeperPid ?? null);
+  const servingAlive = processAlive(status?.servingPid ?? null);
+  return { mountPoint, mount, status, keeperAlive, servingAlive, healthy: mount === "answering" && keeperAlive && servingAlive };
+}
