@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { registerServeCommand } from "./serve.js";
 import { registerStatusCommands } from "./status.js";
+import { registerDoctorCommand } from "./doctor.js";
 import { registerHookCommands } from "../hook/cli.js";
 import { registerInstallCommands } from "../install/cli.js";
 
@@ -11,6 +12,7 @@ const program = new Command("procview")
   .showHelpAfterError();
 registerServeCommand(program);
 registerStatusCommands(program);
+registerDoctorCommand(program);
 registerHookCommands(program);
 registerInstallCommands(program);
 

@@ -1,0 +1,130 @@
+// `procview doctor`: everything procview needs on this machine, one row each, with what to do
+// about a failure. Exits 1 when anything a container's views depend on is wrong.
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { execa } from "execa";
+import { FUSE_DEVICE } from "../fuse/kernel/mount.js";
+import { detectLayout } from "../fuse/cgroup/layout.js";
+import { serviceHealth } from "../fuse/keeper/health.js";
+import { DEFAULT_RUNTIME_DIR } from "../fuse/keeper/status-file.js";
+import { REMOUNT_HELPER } from "../fuse/keeper/restore.js";
+import { podmanHooksDirs } from "../install/hooks-dir.js";
+import { HooksFileSchema } from "../install/hooks-file.js";
+import { HOOKS_FILE_NAME } from "../install/cli.js";
+import { DEFAULT_MOUNTPOINT } from "./serve.js";
+import { renderTable, type Row } from "./table.js";
+
+interface Flags {
+  mountpoint: string;
+  cgroupRoot: string;
+  runtimeDir: string;
+  containerdConfig: string;
+}
+
+function fuseDevice(): Row {
+  try {
+    closeSync(openSync(FUSE_DEVICE, "r+"));
+    return { label: "FUSE", value: `${FUSE_DEVICE} opens`, ok: true };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const fix = code === "ENOENT" ? "modprobe fuse" : "run as root";
+    return { label: "FUSE", value: `${FUSE_DEVICE}: ${code} (${fix})`, ok: false };
+  }
+}
+
+function cgroups(cgroupRoot: string): Row {
+  try {
+    const layout = detectLayout(cgroupRoot);
+    const found = Object.keys(layout.mounts).sort();
+    const missing = ["memory", "cpu", "cpuset"].filter((c) => !found.includes(c));
+    return {
+      label: "cgroups",
+      value: `${layout.mode} at ${cgroupRoot}; controllers: ${found.join(", ") || "none"}${missing.length ? `; missing ${missing.join(", ")}: those views stay the host's` : ""}`,
+      ok: missing.length === 0,
+    };
+  } catch (err) {
+    return { label: "cgroups", value: `cannot read ${cgroupRoot}: ${(err as Error).message}`, ok: false };
+  }
+}
+
+async function installed(binary: string): Promise<string | null> {
+  const result = await execa(binary, ["--version"], { reject: false, timeout: 5000 });
+  return result.exitCode === 0 ? String(result.stdout).split("\n")[0]!.trim() : null;
+}
+
+/** Is a valid procview hooks file, whose hook exists, in one of `dirs`? */
+function hookIn(dirs: string[]): { dir: string | null; problem: string | null } {
+  for (const dir of dirs) {
+    const file = `${dir}/${HOOKS_FILE_NAME}`;
+    if (!existsSync(file)) continue;
+    const parsed = HooksFileSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    if (!parsed.success) return { dir, problem: `${file} is not a valid hooks file` };
+    const missing = [parsed.data.hook.path, parsed.data.hook.args[1] ?? ""].filter((p) => !existsSync(p));
+    if (missing.length) return { dir, problem: `${file} runs ${missing.join(", ")}, which does not exist (procview install hooks)` };
+    return { dir, problem: null };
+  }
+  return { dir: null, problem: `no ${HOOKS_FILE_NAME} in ${dirs.join(", ")} (procview install hooks)` };
+}
+
+async function runtimes(containerdConfig: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const podman = await installed("podman");
+  if (podman) {
+    const hook = hookIn(podmanHooksDirs());
+    rows.push({ label: "podman", value: `${podman}; hook: ${hook.problem ?? `installed in ${hook.dir}`}`, ok: hook.problem === null });
+  } else rows.push({ label: "podman", value: "not installed" });
+
+  const crio = await installed("crio");
+  if (crio) {
+    // CRI-O reads the same hooks directories by default (crio.conf [crio.runtime] hooks_dir).
+    const hook = hookIn(["/usr/share/containers/oci/hooks.d", "/etc/containers/oci/hooks.d"]);
+    rows.push({ label: "CRI-O", value: `${crio}; hook: ${hook.problem ?? `installed in ${hook.dir}`}`, ok: hook.problem === null });
+  } else rows.push({ label: "CRI-O", value: "not installed" });
+
+  const containerd = await installed("containerd");
+  if (containerd) {
+    const config = containerdConfig;
+    const text = existsSync(config) ? readFileSync(config, "utf8") : "";
+    const nri = /\[plugins\."io\.containerd\.nri\.v1\.nri"\][^[]*disable\s*=\s*false/s.test(text);
+    rows.push({
+      label: "containerd",
+      value: `${containerd}; NRI ${nri ? "enabled" : `not enabled in ${config} (procview install containerd)`}`,
+      ok: nri,
+    });
+  } else rows.push({ label: "containerd", value: "not installed" });
+  return rows;
+}
+
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command("doctor")
+    .description("check FUSE, cgroups, the service's mount and the hook for each installed container runtime; exits 1 when something is wrong")
+    .option("--mountpoint <dir>", "the mountpoint procview serves", DEFAULT_MOUNTPOINT)
+    .option("--cgroup-root <dir>", "where the cgroup hierarchies are", "/sys/fs/cgroup")
+    .option("--runtime-dir <dir>", "where procview serve keeps its status file", DEFAULT_RUNTIME_DIR)
+    .option("--containerd-config <file>", "containerd's config, checked for NRI", "/etc/containerd/config.toml")
+    .action(async (flags: Flags) => {
+      const health = await serviceHealth(resolve(flags.mountpoint), flags.runtimeDir);
+      const rows: Row[] = [
+        fuseDevice(),
+        cgroups(flags.cgroupRoot),
+        {
+          label: "service",
+          value:
+            health.mount === "answering"
+              ? `${health.mountPoint} answering (keeper pid ${health.status?.keeperPid ?? "?"}, serving pid ${health.status?.servingPid ?? "?"})`
+              : `${health.mountPoint}: ${health.mount} (start it: procview serve, or procview install service)`,
+          ok: health.mount === "answering",
+        },
+        {
+          label: "restore helper",
+          value: existsSync(REMOUNT_HELPER) ? REMOUNT_HELPER : `${REMOUNT_HELPER} missing (npm run build): views of running containers cannot come back after a full restart`,
+          ok: existsSync(REMOUNT_HELPER),
+        },
+        ...(await runtimes(flags.containerdConfig)),
+      ];
+      process.stdout.write(`${renderTable(rows)}\n`);
+      if (rows.some((row) => row.ok === false)) process.exitCode = 1;
+    });
+}

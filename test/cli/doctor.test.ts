@@ -1,0 +1,51 @@
+// `procview doctor` on a healthy setup and on broken ones: the verdict rows a person acts on.
+import test from "ava";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { startProcview, PROCVIEW_CLI } from "../support/procview.js";
+import { buildHooksFile } from "../../install/hooks-file.js";
+import { HOOK_BUNDLE } from "../support/hook-bin.js";
+
+/** A containers.conf whose hooks_dir is a fresh directory, optionally holding our hooks file. */
+function podmanConfig(withHook: boolean): { env: Record<string, string>; containerdConfig: string } {
+  const base = mkdtempSync(join(tmpdir(), "procview-doctor-"));
+  const hooks = join(base, "hooks.d");
+  mkdirSync(hooks);
+  if (withHook) writeFileSync(join(hooks, "procview.json"), JSON.stringify(buildHooksFile({ node: process.execPath, hook: HOOK_BUNDLE })));
+  writeFileSync(join(base, "containers.conf"), `[engine]\nhooks_dir = ["${hooks}"]\n`);
+  const containerdConfig = join(base, "containerd.toml");
+  writeFileSync(containerdConfig, `version = 2\n[plugins."io.containerd.nri.v1.nri"]\n  disable = false\n`);
+  return { env: { CONTAINERS_CONF: join(base, "containers.conf") }, containerdConfig };
+}
+
+const doctor = (mountPoint: string, setup: ReturnType<typeof podmanConfig>) =>
+  execa(process.execPath, [PROCVIEW_CLI, "doctor", "--mountpoint", mountPoint, "--containerd-config", setup.containerdConfig], {
+    reject: false,
+    env: setup.env,
+  });
+
+test.serial("a healthy setup: every check passes and doctor exits 0", async (t) => {
+  const service = await startProcview();
+  try {
+    const result = await doctor(service.mountPoint, podmanConfig(true));
+    t.log(result.stdout);
+    t.regex(result.stdout, /^ok\s+FUSE\s/m);
+    t.regex(result.stdout, /^ok\s+cgroups\s+(v1|v2|hybrid) at/m);
+    t.regex(result.stdout, /^ok\s+service\s+.* answering/m);
+    t.regex(result.stdout, /^ok\s+podman\s+podman version .*hook: installed in /m);
+    t.notRegex(result.stdout, /^FAIL/m);
+    t.is(result.exitCode, 0);
+  } finally {
+    await service.stop();
+  }
+});
+
+test.serial("no mount and no hook: both are named and doctor exits 1", async (t) => {
+  const result = await doctor(mkdtempSync(join(tmpdir(), "procview-nomount-")), podmanConfig(false));
+  t.regex(result.stdout, /^FAIL service\s+.*: not-mounted/m);
+  t.regex(result.stdout, /^FAIL podman\s+.*hook: no procview\.json in .* \(procview install hooks\)/m);
+  t.regex(result.stdout, /^ok\s+FUSE\s/m, "what is fine is still said to be fine");
+  t.is(result.exitCode, 1);
+});
