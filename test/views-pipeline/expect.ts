@@ -1,0 +1,246 @@
+// What a reader of each served file must see, derived in the test from the fixture's expected
+// numbers and the host files' text, without calling the views: the kernel's formats written out
+// here, plus the rules the README and the view comments state (quota → CPUs, swap, uptime).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createRenderer, type ViewRenderer } from "../../fuse/server/render.js";
+import { LoadView } from "../../fuse/server/load-view.js";
+import { LoadTable, createLoadTableBuffers } from "../../fuse/server/load-table.js";
+import type { ViewName } from "../../fuse/server/tree.js";
+import { fixtureRoots, type Expected, type TreeName } from "../fixtures/index.js";
+
+export const TREES: TreeName[] = ["v1", "v2"];
+export const USER_HZ = 100;
+
+/** The live server's renderer over a fixture tree: fresh load table, no service port. */
+export function rendererFor(tree: TreeName, useCpuQuota: boolean): ViewRenderer {
+  const roots = fixtureRoots(tree);
+  const loads = new LoadView(new LoadTable(createLoadTableBuffers(64)), null, () => {});
+  return createRenderer({ ...roots, useCpuQuota, cacheMs: 0 }, loads);
+}
+
+export const readAs = (render: ViewRenderer, view: ViewName, pid: number): string => render(view, { pid, uid: 0, gid: 0 });
+
+export interface HostText {
+  meminfo: string;
+  cpuinfo: string;
+  stat: string;
+  uptime: string;
+  loadavg: string;
+  diskstats: string;
+  swaps: string;
+  cpuOnline: string;
+}
+
+export function hostText(tree: TreeName): HostText {
+  const { procRoot, sysRoot } = fixtureRoots(tree);
+  const proc = (name: string) => readFileSync(join(procRoot, name), "utf8");
+  return {
+    meminfo: proc("meminfo"),
+    cpuinfo: proc("cpuinfo"),
+    stat: proc("stat"),
+    uptime: proc("uptime"),
+    loadavg: proc("loadavg"),
+    diskstats: proc("diskstats"),
+    swaps: proc("swaps"),
+    cpuOnline: readFileSync(join(sysRoot, "devices/system/cpu/online"), "utf8"),
+  };
+}
+
+// ---------------------------------------------------------------- meminfo
+
+/** A meminfo line as fs/proc/meminfo.c prints it: label padded to 16, value right-aligned in 8. */
+export const meminfoLine = (key: string, kb: number): string => `${`${key}:`.padEnd(16)}${String(kb).padStart(8)} kB`;
+
+/** `key → value in kB` of a meminfo text (first number after the colon). */
+export function meminfoValues(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^([^:]+):\s+(\d+)/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+export const meminfoLineOf = (text: string, key: string): string | undefined => text.split("\n").find((l) => l.startsWith(`${key}:`));
+
+const kb = (bytes: number): number => Math.floor(bytes / 1024);
+
+export interface MeminfoExpectation {
+  memTotal: number;
+  memFree: number;
+  /** LXCFS's MemAvailable: free + file LRU + reclaimable slab, at most MemTotal. */
+  memAvailable: number;
+  swapTotal: number;
+  swapFree: number;
+  /** Lines computed from memory.stat, in kB. */
+  fromStat: Record<string, number>;
+}
+
+export function expectedMeminfo(e: Expected, host: Map<string, number>): MeminfoExpectation {
+  const hostTotal = host.get("MemTotal")!;
+  const memTotal = e.memory.limitBytes === null ? hostTotal : Math.min(hostTotal, kb(e.memory.limitBytes));
+  const memFree = Math.max(0, memTotal - kb(e.memory.usageBytes));
+  const s = e.memory.stat;
+  const memAvailable = Math.min(memTotal, memFree + kb(s.activeFileBytes) + kb(s.inactiveFileBytes) + kb(s.slabReclaimableBytes));
+  const { swapTotal, swapFree } = expectedSwap(e, host.get("SwapTotal")!, host.get("SwapFree")!);
+  return {
+    memTotal,
+    memFree,
+    memAvailable,
+    swapTotal,
+    swapFree,
+    fromStat: {
+      Buffers: 0,
+      Cached: Math.min(memTotal, kb(s.fileBytes)),
+      SwapCached: kb(s.swapCachedBytes),
+      Active: kb(s.activeAnonBytes + s.activeFileBytes),
+      Inactive: kb(s.inactiveAnonBytes + s.inactiveFileBytes),
+      "Active(anon)": kb(s.activeAnonBytes),
+      "Inactive(anon)": kb(s.inactiveAnonBytes),
+      "Active(file)": kb(s.activeFileBytes),
+      "Inactive(file)": kb(s.inactiveFileBytes),
+      Unevictable: kb(s.unevictableBytes),
+      Dirty: kb(s.dirtyBytes),
+      Writeback: kb(s.writebackBytes),
+      AnonPages: kb(s.anonBytes),
+      Mapped: kb(s.mappedBytes),
+      Shmem: kb(s.shmemBytes),
+      Slab: kb(s.slabReclaimableBytes) + kb(s.slabUnreclaimableBytes),
+      SReclaimable: kb(s.slabReclaimableBytes),
+      SUnreclaim: kb(s.slabUnreclaimableBytes),
+    },
+  };
+}
+
+/**
+ * The swap rule (fuse/views/swap-view.ts): host without swap → none; no swap accounting → the
+ * host's swap only when memory is unlimited, else none; otherwise the cgroup's swap limit capped
+ * at the host's, minus the cgroup's swap usage.
+ */
+export function expectedSwap(e: Expected, hostTotalKb: number, hostFreeKb: number): { swapTotal: number; swapFree: number } {
+  if (hostTotalKb <= 0) return { swapTotal: 0, swapFree: 0 };
+  const swap = e.memory.swap;
+  if (swap === null) return e.memory.limitBytes === null ? { swapTotal: hostTotalKb, swapFree: hostFreeKb } : { swapTotal: 0, swapFree: 0 };
+  const swapTotal = swap.limitBytes === null ? hostTotalKb : Math.min(hostTotalKb, kb(swap.limitBytes));
+  return { swapTotal, swapFree: Math.max(0, swapTotal - kb(swap.usageBytes)) };
+}
+
+/** Lines about the whole machine (kernel address space, huge pages, direct map): the host's, byte for byte. */
+export const MEMINFO_PASSTHROUGH = [
+  "VmallocTotal",
+  "VmallocUsed",
+  "VmallocChunk",
+  "Percpu",
+  "HugePages_Total",
+  "HugePages_Free",
+  "HugePages_Rsvd",
+  "HugePages_Surp",
+  "Hugepagesize",
+  "Hugetlb",
+  "DirectMap4k",
+  "DirectMap2M",
+  "DirectMap1G",
+];
+
+// ---------------------------------------------------------------- CPUs
+
+/** The CPUs shown: the cpuset, cut to ceil(quota/period) (at least 1) with the quota rule on. */
+export function expectedVisible(e: Expected, useQuota: boolean): number[] {
+  const set = e.cpu.cpuset;
+  const q = e.cpu.quota;
+  if (!useQuota || q === null) return set;
+  const wanted = Math.max(1, Math.ceil(q.quotaUs / q.periodUs));
+  return set.slice(0, Math.min(wanted, set.length));
+}
+
+/** Host cpuinfo blocks by host CPU id (each without its trailing blank line). */
+export function cpuinfoBlocks(cpuinfo: string): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const block of cpuinfo.split("\n\n")) {
+    const lines = block.split("\n").filter((l) => l !== "");
+    const p = lines.map((l) => /^processor\s*: (\d+)$/.exec(l)).find((m) => m);
+    if (p) out.set(Number(p[1]), lines);
+  }
+  return out;
+}
+
+/** The block a reader sees for host CPU `hostId` shown as processor `id` out of `shown`. */
+export function expectedCpuinfoBlock(hostBlock: string[], id: number, shown: number): string[] {
+  return hostBlock.map((line) => {
+    if (/^processor\s*:/.test(line)) return line.replace(/\d+$/, String(id));
+    const m = /^(siblings|cpu cores)(\s*: )(\d+)$/.exec(line);
+    if (m && Number(m[3]) > shown) return `${m[1]}${m[2]}${shown}`;
+    return line;
+  });
+}
+
+export const cpuRange = (n: number): string => (n <= 1 ? "0\n" : `0-${n - 1}\n`);
+
+// ---------------------------------------------------------------- stat, uptime
+
+/** ns → USER_HZ ticks, truncating. */
+export const ticks = (ns: number): number => Math.floor((ns * USER_HZ) / 1e9);
+
+/** /proc/uptime's first field in hundredths, read as an integer (no float rounding). */
+export function hundredths(text: string): number {
+  const m = /^(\d+)\.(\d\d)/.exec(text);
+  if (!m) throw new Error(`not a hundredths number: ${JSON.stringify(text)}`);
+  return Number(m[1]) * 100 + Number(m[2]);
+}
+
+/** The container's age in ticks (= hundredths at USER_HZ 100): host uptime − init's start ticks. */
+export const ageTicks = (hostUptime: string, e: Expected): number => Math.max(0, hundredths(hostUptime) - e.nsInitStartTicks);
+
+export const fmtHundredths = (h: number): string => `${Math.floor(h / 100)}.${String(h % 100).padStart(2, "0")}`;
+
+export interface CpuLine {
+  label: string;
+  cols: number[];
+}
+
+export function cpuLines(stat: string): CpuLine[] {
+  return stat
+    .split("\n")
+    .filter((l) => /^cpu\d* /.test(l))
+    .map((l) => {
+      const [label, ...rest] = l.split(/ +/);
+      return { label: label!, cols: rest.map(Number) };
+    });
+}
+
+export const lineStarting = (text: string, prefix: string): string | undefined => text.split("\n").find((l) => l.startsWith(prefix));
+
+// ---------------------------------------------------------------- diskstats
+
+/** Fields of a host diskstats line after the name, and the text up to and including the name. */
+export function diskLine(line: string): { major: number; minor: number; head: string; fieldCount: number } | null {
+  const m = /^(\s*(\d+)\s+(\d+)\s+\S+)((?: \d+)+)$/.exec(line);
+  if (!m) return null;
+  return { major: Number(m[2]), minor: Number(m[3]), head: m[1]!, fieldCount: m[4]!.trim().split(" ").length };
+}
+
+/** The rows a reader sees: the host's devices the cgroup has numbers for, in host order. */
+export function expectedDiskstats(hostDiskstats: string, e: Expected): string {
+  let out = "";
+  for (const line of hostDiskstats.split("\n")) {
+    const d = diskLine(line);
+    if (!d) continue;
+    const dev = e.io.find((x) => x.major === d.major && x.minor === d.minor);
+    if (!dev) continue;
+    const f = new Array<number>(d.fieldCount).fill(0);
+    // block/genhd.c order: reads, merged, sectors read, ms, writes, merged, sectors written, ms,
+    // in flight, io ms, weighted ms, discards, merged, sectors discarded, ms, flushes, ms.
+    const set = (i: number, v: number) => {
+      if (i < f.length) f[i] = v;
+    };
+    set(0, dev.reads);
+    set(2, Math.floor(dev.readBytes / 512));
+    set(4, dev.writes);
+    set(6, Math.floor(dev.writeBytes / 512));
+    set(11, dev.discards);
+    set(13, Math.floor(dev.discardBytes / 512));
+    out += `${d.head} ${f.join(" ")}\n`;
+  }
+  return out;
+}
