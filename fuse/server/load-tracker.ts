@@ -1,7 +1,10 @@
-// Service-thread side of the load averages: which containers are sampled, in which slot of the
-// shared table, and the 5-second sampling itself.
+// Service-thread side of the load averages and task counts: which containers are sampled, in
+// which slot of the shared table, and the 5-second sampling itself. Counting a container's
+// tasks reads every task's state, so it is done here, once per 5 s, and never on a read.
 import type { CgroupPaths } from "../cgroup/caller.js";
 import { detectLayout, type CgroupLayout } from "../cgroup/layout.js";
+import { readTaskNumbers } from "../cgroup/tasks.js";
+import type { TaskNumbers } from "../cgroup/types.js";
 import { LoadSampler } from "../load/sampler.js";
 import type { LoadTable } from "./load-table.js";
 import type { RenderOptions, ServiceMessage } from "./worker-protocol.js";
@@ -10,6 +13,7 @@ interface Tracked {
   slot: number;
   id: number;
   paths: CgroupPaths;
+  tasks: TaskNumbers | null;
 }
 
 export class LoadTracker {
@@ -30,7 +34,7 @@ export class LoadTracker {
     this.freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
   }
 
-  /** Starts sampling a container the first time any thread serves it. */
+  /** Starts sampling a container the first time any thread serves it; its tasks are counted at once. */
   track(key: string, paths: CgroupPaths): void {
     if (this.tracked.has(key)) return;
     const slot = this.freeSlots.pop();
@@ -38,9 +42,9 @@ export class LoadTracker {
       this.log(`load: every slot is taken; ${key} shows no load average`);
       return;
     }
-    const entry = { slot, id: this.nextId++, paths };
+    const entry: Tracked = { slot, id: this.nextId++, paths, tasks: this.count(paths) };
     this.tracked.set(key, entry);
-    this.table.write(slot, entry.id, this.sampler.getFixed(key));
+    this.publish(key, entry);
     this.broadcast({ type: "slot", key, slot, id: entry.id });
   }
 
@@ -49,19 +53,32 @@ export class LoadTracker {
     return [...this.tracked].map(([key, { slot, id }]) => ({ type: "slot", key, slot, id }));
   }
 
+  /** One 5-second step: count each container's tasks, decay its loads, publish; drop the gone. */
   sampleAll(): void {
-    const targets = [...this.tracked].map(([key, { paths }]) => ({ key, paths }));
-    const gone = this.sampler.sampleCgroups(targets, { layout: this.layout, procRoot: this.options.procRoot });
-    for (const key of gone) {
-      const entry = this.tracked.get(key)!;
-      this.tracked.delete(key);
-      this.table.release(entry.slot);
-      this.freeSlots.push(entry.slot);
+    for (const [key, entry] of this.tracked) {
+      const tasks = this.count(entry.paths);
+      if (tasks === null) {
+        this.tracked.delete(key);
+        this.sampler.forget(key);
+        this.table.release(entry.slot);
+        this.freeSlots.push(entry.slot);
+        continue;
+      }
+      entry.tasks = tasks;
+      this.sampler.sample(key, tasks.running + tasks.blocked);
+      this.publish(key, entry);
     }
-    for (const [key, { slot, id }] of this.tracked) this.table.write(slot, id, this.sampler.getFixed(key));
   }
 
   get size(): number {
     return this.tracked.size;
+  }
+
+  private count(paths: CgroupPaths): TaskNumbers | null {
+    return readTaskNumbers(this.layout, paths, this.options.procRoot);
+  }
+
+  private publish(key: string, entry: Tracked): void {
+    this.table.write(entry.slot, entry.id, { loads: this.sampler.getFixed(key), tasks: entry.tasks });
   }
 }

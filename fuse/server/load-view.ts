@@ -1,11 +1,18 @@
-// Serving-thread side of the load averages. The thread never returns to its event loop (it is
-// blocked reading /dev/fuse), so slot assignments are drained synchronously from its port.
+// Serving-thread side of the load averages and task counts. The thread never returns to its
+// event loop (it is blocked reading /dev/fuse), so slot assignments are drained synchronously
+// from its port.
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { CgroupPaths } from "../cgroup/caller.js";
-import type { LoadNumbers } from "../cgroup/types.js";
+import type { LoadNumbers, TaskNumbers } from "../cgroup/types.js";
 import { toLoadNumbers, ZERO_LOADS } from "../load/decay.js";
-import { LoadTable } from "./load-table.js";
+import { LoadTable, type LoadEntry } from "./load-table.js";
 import type { ServiceMessage } from "./worker-protocol.js";
+
+export interface SampledLoad {
+  load: LoadNumbers;
+  /** The last sample's task counts; null before the first one arrived. */
+  tasks: TaskNumbers | null;
+}
 
 export class LoadView {
   private readonly slots = new Map<string, { slot: number; id: number }>();
@@ -26,18 +33,23 @@ export class LoadView {
     }
   }
 
-  load(key: string, paths: CgroupPaths): LoadNumbers {
+  sampled(key: string, paths: CgroupPaths): SampledLoad {
+    const entry = this.entry(key, paths);
+    return { load: toLoadNumbers(entry?.loads ?? ZERO_LOADS), tasks: entry?.tasks ?? null };
+  }
+
+  private entry(key: string, paths: CgroupPaths): LoadEntry | null {
     this.drain();
     const assigned = this.slots.get(key);
-    const fixed = assigned ? this.table.read(assigned.slot, assigned.id) : null;
-    if (fixed) return toLoadNumbers(fixed);
-    // Unknown, or its slot was recycled after its cgroup vanished and came back: (re)track it.
-    if (assigned) this.slots.delete(key);
-    if (!this.requested.has(key) || assigned) {
-      this.requested.add(key);
-      this.requestTracking(key, paths);
+    const entry = assigned ? this.table.read(assigned.slot, assigned.id) : null;
+    if (entry) return entry;
+    // Its slot was recycled after its cgroup vanished, and it is back: track it again.
+    if (assigned) {
+      this.slots.delete(key);
+      this.requested.delete(key);
     }
-    return toLoadNumbers(ZERO_LOADS);
+    this.touch(key, paths);
+    return null;
   }
 
   private drain(): void {

@@ -71,6 +71,10 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
       visibleCpuCount: visible(cpu).length,
     });
 
+  // Counting tasks reads every task's state: the service thread does it every 5 s; a read
+  // counts them itself only before the first sample of its container has arrived.
+  const tasksOf = (caller: Caller, now: number) => loads.sampled(caller.key, caller.paths).tasks ?? numbers.tasks(caller, now);
+
   function containerView(view: ViewName, caller: Caller, now: number): string | null {
     switch (view) {
       case "meminfo": {
@@ -94,9 +98,11 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
           visibleHostCpuIds: visible(cpu),
           usage: cpu.usage,
           usagePerCpu: cpu.usagePerCpu,
-          elapsedTicksPerCpu: Math.floor(uptimeOf(caller, cpu, now).uptimeSeconds * TICKS_PER_SECOND),
+          // In whole ticks: /proc/uptime prints hundredths, which are exactly USER_HZ ticks, so
+          // the sum is exact where seconds × 100 in floating point would floor one tick short.
+          elapsedTicksPerCpu: Math.max(0, Math.round(uptimeSeconds(host.read("uptime", now)) * TICKS_PER_SECOND) - caller.nsInitStartTicks),
           ticksPerSecond: TICKS_PER_SECOND,
-          tasks: numbers.tasks(caller, now),
+          tasks: tasksOf(caller, now),
         });
       }
       case "uptime": {
@@ -104,8 +110,9 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
         return cpu && renderUptime(uptimeOf(caller, cpu, now));
       }
       case "loadavg": {
-        const tasks = numbers.tasks(caller, now);
-        return tasks && renderLoadavg(loads.load(caller.key, caller.paths), tasks);
+        const sampled = loads.sampled(caller.key, caller.paths);
+        const tasks = sampled.tasks ?? numbers.tasks(caller, now);
+        return tasks && renderLoadavg(sampled.load, tasks);
       }
       case "diskstats": {
         const io = numbers.io(caller, now);

@@ -1,0 +1,34 @@
+// The systemd unit that runs `procview serve` on a host: before every container runtime (their
+// containers bind our files at start), restarted whatever happens, and with its keeper shielded
+// from the OOM killer (the keeper's descriptor is every container's view).
+export const UNIT_NAME = "procview.service";
+export const DEFAULT_UNIT_DIR = "/etc/systemd/system";
+
+export interface UnitInvocation {
+  node: string;
+  cli: string;
+  mountPoint: string;
+}
+
+export function buildUnit(inv: UnitInvocation): string {
+  return `[Unit]
+Description=procview: per-container /proc and /sys views over FUSE
+After=local-fs.target
+# Runtimes start containers whose hooks or NRI plugin bind files from the mount.
+Before=podman.service podman.socket crio.service containerd.service kubelet.service
+
+[Service]
+Type=simple
+ExecStart=${inv.node} ${inv.cli} serve --foreground --mountpoint ${inv.mountPoint}
+# Replaces the serving process with the code installed now; the mount and views stay.
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=always
+RestartSec=1
+# Applies to the keeper; its serving process gives the protection back (it is replaceable).
+OOMScoreAdjust=-1000
+TimeoutStopSec=10
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
