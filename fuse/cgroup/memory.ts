@@ -72,8 +72,8 @@ const V2_STAT_KEYS: Record<keyof MemoryStat, string> = {
 };
 
 /** v1 memory.stat → MemoryStat, from the hierarchical total_* keys (sub-cgroups count), else the local ones. */
-export function memoryStatFromV1(text: string): MemoryStat {
-  const map = parseFlatKeyed(text);
+export function memoryStatFromV1(text: string | Map<string, number>): MemoryStat {
+  const map = typeof text === "string" ? parseFlatKeyed(text) : text;
   const out = {} as MemoryStat;
   for (const field of Object.keys(V1_STAT_KEYS) as (keyof MemoryStat)[]) {
     const key = V1_STAT_KEYS[field];
@@ -83,8 +83,8 @@ export function memoryStatFromV1(text: string): MemoryStat {
 }
 
 /** v2 memory.stat (already hierarchical) → MemoryStat. */
-export function memoryStatFromV2(text: string): MemoryStat {
-  const map = parseFlatKeyed(text);
+export function memoryStatFromV2(text: string | Map<string, number>): MemoryStat {
+  const map = typeof text === "string" ? parseFlatKeyed(text) : text;
   const out = {} as MemoryStat;
   for (const field of Object.keys(V2_STAT_KEYS) as (keyof MemoryStat)[]) out[field] = map.get(V2_STAT_KEYS[field]) ?? 0;
   return out;
@@ -109,16 +109,25 @@ export function readMemoryNumbers(layout: CgroupLayout, paths: CgroupPaths): Mem
 
   const statText = readOptional(`${dir}/memory.stat`);
   if (statText === null && path !== "/") return null;
-  const stat = v1 ? memoryStatFromV1(statText ?? "") : memoryStatFromV2(statText ?? "");
+  const statMap = parseFlatKeyed(statText ?? "");
+  const stat = v1 ? memoryStatFromV1(statMap) : memoryStatFromV2(statMap);
 
   const usageBytes = readNumber(`${dir}/${v1 ? "memory.usage_in_bytes" : "memory.current"}`) ?? 0;
-  const limitBytes = hierarchicalLimit(mount.dir, path, v1 ? "memory.limit_in_bytes" : "memory.max");
+  // v1's memory.stat already carries the tightest limits along the path (the kernel walks the
+  // ancestors for us): one read instead of one per ancestor, on the hot path.
+  const fromStat = (key: string): number | null | undefined => {
+    const value = v1 ? statMap.get(key) : undefined;
+    return value === undefined ? undefined : value >= UNLIMITED ? null : value;
+  };
+  const statLimit = fromStat("hierarchical_memory_limit");
+  const limitBytes = statLimit !== undefined ? statLimit : hierarchicalLimit(mount.dir, path, v1 ? "memory.limit_in_bytes" : "memory.max");
 
   let swap: SwapNumbers | null = null;
   if (v1) {
     const memswUsage = readNumber(`${dir}/memory.memsw.usage_in_bytes`);
     if (memswUsage !== null) {
-      const memswLimit = hierarchicalLimit(mount.dir, path, "memory.memsw.limit_in_bytes");
+      const statMemsw = fromStat("hierarchical_memsw_limit");
+      const memswLimit = statMemsw !== undefined ? statMemsw : hierarchicalLimit(mount.dir, path, "memory.memsw.limit_in_bytes");
       swap = {
         limitBytes: memswLimit === null ? null : Math.max(0, memswLimit - (limitBytes ?? 0)),
         usageBytes: Math.max(0, memswUsage - usageBytes),

@@ -1,7 +1,8 @@
 // Small synchronous readers shared by the cgroup modules. Callers run in worker threads on the
 // request path, so everything is blocking and allocation-light. "Gone" (a process or cgroup that
 // vanished between listing and reading) is an ordinary outcome, reported as null, never thrown.
-import { readFileSync, readlinkSync } from "node:fs";
+import { readlinkSync } from "node:fs";
+import { readSmallFile } from "./read-small.js";
 
 /** Codes that mean "the thing is not there (any more)": a vanished pid, a removed cgroup, a file the kernel does not offer. */
 const GONE = new Set(["ENOENT", "ESRCH", "ENOTDIR", "ENODEV"]);
@@ -25,7 +26,7 @@ export class CgroupReadError extends Error {
 /** File text, or null when the file (or the process/cgroup holding it) does not exist. */
 export function readOptional(path: string): string | null {
   try {
-    return readFileSync(path, "utf8");
+    return readSmallFile(path);
   } catch (err) {
     if (isGone(err)) return null;
     throw new CgroupReadError(path, `cannot read: ${(err as Error).message}`, { cause: err });

@@ -1,6 +1,6 @@
 // The host's own files, which every view starts from. Re-read at most once per `maxAgeMs`:
 // they change all the time, but not in ways a reader could tell within 100 ms.
-import { readFileSync } from "node:fs";
+import { readSmallFile } from "../cgroup/read-small.js";
 import { join } from "node:path";
 
 export type HostFile = "meminfo" | "cpuinfo" | "stat" | "uptime" | "diskstats" | "swaps" | "loadavg" | "cpu-online";
@@ -26,7 +26,7 @@ export class HostFiles {
   read(file: HostFile, now: number): string {
     const hit = this.cached.get(file);
     if (hit && now - hit.at < this.maxAgeMs) return hit.text;
-    const text = readFileSync(this.paths[file], "utf8");
+    const text = readSmallFile(this.paths[file]);
     this.cached.set(file, { at: now, text });
     return text;
   }
