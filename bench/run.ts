@@ -53,7 +53,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>): Promis
         `latency: ${settings.latencyCount} timed reads per file and system (after one warm-up read), cgroup memory 256 MiB, cpuset 1, quota 100 ms/100 ms`,
         `throughput: proc/meminfo, ${settings.throughputSeconds} s per point, readers ${settings.throughputReaders.join("/")}, each in a cgroup of its own`,
         `scale: ${Math.max(...settings.scaleCounts)} cgroups with memory limits 64…${64 + Math.max(...settings.scaleCounts) - 1} MiB; at each point the first N take turns reading proc/meminfo, ≥ ${settings.scaleReads} timed reads per system after a warm-up round`,
-        `idle CPU: utime+stime of the serving process over ${settings.idleSeconds} s with no reads, right after the scale run (resolution: one clock tick, 10 ms at USER_HZ 100); RSS: VmRSS from /proc/<pid>/status`,
+        `idle CPU: utime+stime over ${settings.idleSeconds} s with no reads, right after the scale run (resolution: one clock tick, 10 ms at USER_HZ 100); RSS: VmRSS from /proc/<pid>/status; for procview both of its processes are summed (the keeper that owns the mount, and the serving process)`,
         `hook: \`podman run --rm -m 256m --cpus 1 … /bin/true\` (runc, busybox rootfs), ${settings.hookRuns} runs with the hook and ${settings.hookRuns} without, alternating`,
       ],
     },

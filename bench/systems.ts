@@ -2,6 +2,7 @@
 // started through test/support), and the kernel's own files.
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { DEFAULT_RUNTIME_DIR, readStatus, statusPath } from "../fuse/keeper/status-file.js";
 import { execa } from "execa";
 import type { ViewFile } from "../hook/targets.js";
 import { startLxcfs } from "../test/support/lxcfs.js";
@@ -14,6 +15,8 @@ export interface ReadTarget {
   path(file: ViewFile): string;
   /** The serving process (undefined for the kernel). */
   pid?: number;
+  /** Every process that serves the mount (procview: keeper and serving process), read afresh. */
+  pids: () => number[];
   alive(): boolean;
   stop(): Promise<void>;
 }
@@ -21,6 +24,7 @@ export interface ReadTarget {
 export const kernel: ReadTarget = {
   name: "kernel",
   path: (file) => "/" + file,
+  pids: () => [],
   alive: () => true,
   stop: async () => undefined,
 };
@@ -67,11 +71,17 @@ export async function startProcviewTarget(): Promise<ReadTarget> {
   const running = await startProcview();
   // test/support/procview.ts does not hand out the pid; the serving process is the node
   // running dist/cli/procview.js serve on this mountpoint (its worker threads share the pid).
-  const pid = await findPid((argv) => argv.includes(PROCVIEW_CLI) && argv.includes("serve") && argv.includes(running.mountPoint));
+  // Two processes serve procview: the keeper (the `serve` process, owner of the mount) and the
+  // serving process it supervises, which can change; both count, read afresh each time.
+  const pids = () => {
+    const status = readStatus(statusPath(running.mountPoint, DEFAULT_RUNTIME_DIR));
+    return [running.pid, ...(status?.servingPid ? [status.servingPid] : [])];
+  };
   return {
     name: "procview",
     path: (file) => join(running.mountPoint, file),
-    pid,
+    pid: running.pid,
+    pids,
     alive: running.alive,
     stop: () => stopAndUnmount(running.stop, running.mountPoint),
   };
@@ -84,6 +94,7 @@ export async function startLxcfsTarget(): Promise<ReadTarget> {
     name: "lxcfs",
     path: (file) => join(running.mountPoint, file),
     pid,
+    pids: () => (pid === undefined ? [] : [pid]),
     alive: running.alive,
     stop: () => stopAndUnmount(running.stop, running.mountPoint),
   };

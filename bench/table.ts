@@ -134,7 +134,7 @@ export function buildRows(r: BenchResults): Row[] {
   const mib = (o: Outcome<number>, atStart?: Outcome<number>) =>
     o.ok ? (o.value / MIB).toFixed(1) + (atStart?.ok ? ` (${(atStart.value / MIB).toFixed(1)} at start)` : "") : NONE;
   rows.push({
-    measure: "resident memory (VmRSS) after the many-cgroup run (MiB)",
+    measure: "resident memory (VmRSS, all serving processes) after the many-cgroup run (MiB)",
     procview: mib(r.rss.procview, r.rssAtStart?.procview),
     lxcfs: mib(r.rss.lxcfs, r.rssAtStart?.lxcfs),
     kernel: NONE,

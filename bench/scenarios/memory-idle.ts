@@ -10,19 +10,23 @@ import { parseCpuTicks, parseVmRssBytes } from "../stats.js";
 const servers = ["procview", "lxcfs"] as const;
 type Server = (typeof servers)[number];
 
-function pidOf(ctx: TargetsContext, name: Server): number {
+/** Every process serving `name` (procview: its keeper and its serving process). */
+function pidsOf(ctx: TargetsContext, name: Server): number[] {
   const t = usable(ctx, name);
   if (!t.ok) throw new Error(t.why);
-  if (t.value.pid === undefined) throw new Error(`the ${name} process was not found in /proc`);
-  return t.value.pid;
+  const pids = t.value.pids();
+  if (pids.length === 0) throw new Error(`the ${name} process was not found in /proc`);
+  return pids;
 }
 
-export async function rssBytes(pid: number): Promise<number> {
-  return parseVmRssBytes(await readFile(`/proc/${pid}/status`, "utf8"));
+export async function rssBytes(pids: number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) total += parseVmRssBytes(await readFile(`/proc/${pid}/status`, "utf8"));
+  return total;
 }
 
 export function rssScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<number>>> {
-  return Promise.all(servers.map((n) => attempt(() => rssBytes(pidOf(ctx, n))))).then(([procview, lxcfs]) => ({ procview: procview!, lxcfs: lxcfs! }));
+  return Promise.all(servers.map((n) => attempt(() => rssBytes(pidsOf(ctx, n))))).then(([procview, lxcfs]) => ({ procview: procview!, lxcfs: lxcfs! }));
 }
 
 async function clockTicksPerSecond(): Promise<number> {
@@ -34,13 +38,17 @@ async function clockTicksPerSecond(): Promise<number> {
 /** CPU time of both servers over the same window of `seconds` with nothing reading them. */
 export async function idleScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<IdleCpu>>> {
   const hz = await clockTicksPerSecond();
-  const ticks = (pid: number) => readFile(`/proc/${pid}/stat`, "utf8").then(parseCpuTicks);
-  const pids: Partial<Record<Server, number>> = {};
+  const ticks = async (pids: number[]) => {
+    let total = 0;
+    for (const pid of pids) total += parseCpuTicks(await readFile(`/proc/${pid}/stat`, "utf8"));
+    return total;
+  };
+  const pids: Partial<Record<Server, number[]>> = {};
   const before: Partial<Record<Server, number>> = {};
   const result: Record<Server, Outcome<IdleCpu>> = { procview: notMeasured("not started"), lxcfs: notMeasured("not started") };
   for (const n of servers) {
     try {
-      pids[n] = pidOf(ctx, n);
+      pids[n] = pidsOf(ctx, n);
       before[n] = await ticks(pids[n]!);
     } catch (err) {
       result[n] = notMeasured((err as Error).message);

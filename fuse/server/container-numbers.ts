@@ -11,6 +11,9 @@ import { readTaskNumbers } from "../cgroup/tasks.js";
 
 interface Entry {
   at: number;
+  /** Views already rendered from these numbers, by view and ns-init start (uptime and stat
+   * depend on which pid namespace reads): a repeated read costs a map lookup. */
+  rendered?: Map<string, string>;
   memory?: MemoryNumbers | null;
   cpu?: CpuNumbers | null;
   io?: IoDeviceNumbers[] | null;
@@ -51,6 +54,17 @@ export class ContainerNumbers {
     const entry = this.entry(caller.key, now);
     if (entry.tasks === undefined) entry.tasks = readTaskNumbers(this.layout, caller.paths, this.procRoot);
     return entry.tasks;
+  }
+
+  /** The text of `view` rendered for this container within the cache lifetime, or render it now. */
+  rendered(caller: Caller, view: string, now: number, render: () => string | null): string | null {
+    const entry = this.entry(caller.key, now);
+    const id = `${view}@${caller.nsInitStartTicks}`;
+    const hit = entry.rendered?.get(id);
+    if (hit !== undefined) return hit;
+    const text = render();
+    if (text !== null) (entry.rendered ??= new Map()).set(id, text);
+    return text;
   }
 
   private entry(key: string, now: number): Entry {

@@ -142,6 +142,6 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
     if (caller === null || caller.isHost) return hostView(view, now);
     loads.touch(caller.key, caller.paths);
     // A controller that is not mounted yields no numbers: that view stays the host's.
-    return containerView(view, caller, now) ?? hostView(view, now);
+    return numbers.rendered(caller, view, now, () => containerView(view, caller, now)) ?? hostView(view, now);
   };
 }
