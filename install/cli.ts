@@ -52,6 +52,7 @@ async function runUninstall(opts: { state: string }): Promise<void> {
     return;
   }
   const report = await uninstall(opts.state);
+  for (const p of report.restored) process.stdout.write(`restored ${p}\n`);
   for (const p of report.removed) process.stdout.write(`removed ${p}\n`);
   for (const p of report.kept) process.stderr.write(`kept ${p}\n`);
 }

@@ -13,6 +13,14 @@ export const InstallStateSchema = z
     files: z.array(z.object({ path: z.string().startsWith('/'), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
     /** Directories install created (deepest last); removed on uninstall when empty. */
     dirs: z.array(z.string().startsWith('/')),
+    /**
+     * Files install changed rather than wrote (containerd's config.toml): what was there before
+     * (null: the file did not exist) and the hash of what install left. Uninstall puts `before`
+     * back only while the file still hashes to `sha256`; a file edited since is kept.
+     */
+    edits: z
+      .array(z.object({ path: z.string().startsWith('/'), before: z.string().nullable(), sha256: z.string().regex(/^[0-9a-f]{64}$/), what: z.string() }))
+      .optional(),
   })
   .strict();
 export type InstallState = z.infer<typeof InstallStateSchema>;
@@ -72,11 +80,33 @@ export async function writeState(file: string, state: InstallState, createdDirs:
 export interface UninstallReport {
   removed: string[];
   kept: string[];
+  /** Edited files put back as they were before install. */
+  restored: string[];
 }
 
 export async function uninstall(stateFile: string): Promise<UninstallReport> {
   const state = await readState(stateFile);
-  const report: UninstallReport = { removed: [], kept: [] };
+  const report: UninstallReport = { removed: [], kept: [], restored: [] };
+  for (const e of state.edits ?? []) {
+    let text: string;
+    try {
+      text = await readFile(e.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      continue; // gone already: nothing to put back over
+    }
+    if (sha256(text) !== e.sha256) {
+      report.kept.push(`${e.path} (changed since install; undo by hand: ${e.what})`);
+      continue;
+    }
+    if (e.before === null) {
+      await rm(e.path);
+      report.removed.push(e.path);
+    } else {
+      await writeAtomic(e.path, e.before);
+      report.restored.push(`${e.path} (undid: ${e.what})`);
+    }
+  }
   for (const f of state.files) {
     let text: string;
     try {

@@ -1,0 +1,108 @@
+// The two framings on an NRI socket.
+//
+// 1. NRI's multiplexer (github.com/containerd/nri pkg/net/multiplex/mux.go)
+//    carries several byte streams over the one unix socket ("trunk"): every
+//    write is a frame of an 8-byte header, big-endian connection id (uint32)
+//    and payload length (uint32, at most 16 MiB), then the payload. Id 1
+//    (PluginServiceConn) carries the ttrpc connection on which the plugin is
+//    the server (Configure, Synchronize, CreateContainer, ...), id 2
+//    (RuntimeServiceConn) the one on which the runtime is the server
+//    (RegisterPlugin, UpdateContainers). A frame is a chunk of a byte stream,
+//    not a message: one ttrpc message may span frames.
+// 2. ttrpc (github.com/containerd/ttrpc channel.go) on each of those streams:
+//    a 10-byte header, big-endian length (uint32, at most 4 MiB), stream id
+//    (uint32; a client numbers its calls 1, 3, 5, ...), type (1 request,
+//    2 response, 3 data) and flags (uint8), then the protobuf payload.
+
+export const MUX_HEADER_LENGTH = 8;
+export const MUX_MAX_PAYLOAD = 1 << 24;
+export const PLUGIN_SERVICE_CONN = 1;
+export const RUNTIME_SERVICE_CONN = 2;
+
+export const TTRPC_HEADER_LENGTH = 10;
+export const TTRPC_MAX_MESSAGE = 4 << 20;
+export const TtrpcType = { REQUEST: 1, RESPONSE: 2, DATA: 3 } as const;
+
+export class FramingError extends Error {}
+
+export function encodeMuxFrame(connId: number, payload: Uint8Array): Buffer {
+  if (payload.length > MUX_MAX_PAYLOAD) throw new FramingError(`mux payload of ${payload.length} bytes exceeds ${MUX_MAX_PAYLOAD}`);
+  const hdr = Buffer.alloc(MUX_HEADER_LENGTH);
+  hdr.writeUInt32BE(connId, 0);
+  hdr.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([hdr, payload]);
+}
+
+/** Accumulates bytes and cuts them at header-announced lengths. */
+class LengthPrefixedReader<T> {
+  private buf = Buffer.alloc(0);
+  constructor(
+    private readonly headerLength: number,
+    private readonly lengthOf: (hdr: Buffer) => number,
+    private readonly max: number,
+    private readonly make: (hdr: Buffer, payload: Buffer) => T,
+    private readonly what: string,
+  ) {}
+
+  push(chunk: Uint8Array): T[] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
+    const out: T[] = [];
+    for (;;) {
+      if (this.buf.length < this.headerLength) break;
+      const len = this.lengthOf(this.buf);
+      if (len > this.max) throw new FramingError(`${this.what} announces ${len} bytes, more than the ${this.max} allowed`);
+      if (this.buf.length < this.headerLength + len) break;
+      const hdr = this.buf.subarray(0, this.headerLength);
+      // Copy: the payload outlives this buffer, which is replaced below.
+      const payload = Buffer.from(this.buf.subarray(this.headerLength, this.headerLength + len));
+      out.push(this.make(hdr, payload));
+      this.buf = this.buf.subarray(this.headerLength + len);
+    }
+    return out;
+  }
+
+  /** Bytes received but not yet part of a whole unit. */
+  get pending(): number {
+    return this.buf.length;
+  }
+}
+
+export interface MuxFrame {
+  connId: number;
+  payload: Buffer;
+}
+
+export class MuxReader extends LengthPrefixedReader<MuxFrame> {
+  constructor() {
+    super(MUX_HEADER_LENGTH, (h) => h.readUInt32BE(4), MUX_MAX_PAYLOAD, (h, payload) => ({ connId: h.readUInt32BE(0), payload }), 'mux frame');
+  }
+}
+
+export interface TtrpcMessage {
+  streamId: number;
+  type: number;
+  flags: number;
+  payload: Buffer;
+}
+
+export function encodeTtrpcMessage(m: TtrpcMessage): Buffer {
+  if (m.payload.length > TTRPC_MAX_MESSAGE) throw new FramingError(`ttrpc message of ${m.payload.length} bytes exceeds ${TTRPC_MAX_MESSAGE}`);
+  const hdr = Buffer.alloc(TTRPC_HEADER_LENGTH);
+  hdr.writeUInt32BE(m.payload.length, 0);
+  hdr.writeUInt32BE(m.streamId, 4);
+  hdr.writeUInt8(m.type, 8);
+  hdr.writeUInt8(m.flags, 9);
+  return Buffer.concat([hdr, m.payload]);
+}
+
+export class TtrpcReader extends LengthPrefixedReader<TtrpcMessage> {
+  constructor() {
+    super(
+      TTRPC_HEADER_LENGTH,
+      (h) => h.readUInt32BE(0),
+      TTRPC_MAX_MESSAGE,
+      (h, payload) => ({ streamId: h.readUInt32BE(4), type: h.readUInt8(8), flags: h.readUInt8(9), payload }),
+      'ttrpc message',
+    );
+  }
+}
