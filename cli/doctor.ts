@@ -8,7 +8,7 @@ import { FUSE_DEVICE } from "../fuse/kernel/mount.js";
 import { detectLayout } from "../fuse/cgroup/layout.js";
 import { serviceHealth } from "../fuse/keeper/health.js";
 import { DEFAULT_RUNTIME_DIR } from "../fuse/keeper/status-file.js";
-import { REMOUNT_HELPER } from "../fuse/keeper/restore.js";
+import { NSMOUNT_HELPER } from "../fuse/keeper/restore.js";
 import { podmanHooksDirs } from "../install/hooks-dir.js";
 import { HooksFileSchema } from "../install/hooks-file.js";
 import { HOOKS_FILE_NAME } from "../install/cli.js";
@@ -118,9 +118,9 @@ export function registerDoctorCommand(program: Command): void {
           ok: health.mount === "answering",
         },
         {
-          label: "restore helper",
-          value: existsSync(REMOUNT_HELPER) ? REMOUNT_HELPER : `${REMOUNT_HELPER} missing (npm run build): views of running containers cannot come back after a full restart`,
-          ok: existsSync(REMOUNT_HELPER),
+          label: "mount helper",
+          value: existsSync(NSMOUNT_HELPER) ? NSMOUNT_HELPER : `${NSMOUNT_HELPER} missing (npm run build): the hook falls back to nsenter, and views of running containers cannot come back after a full restart`,
+          ok: existsSync(NSMOUNT_HELPER),
         },
         ...(await runtimes(flags.containerdConfig)),
       ];

@@ -1,6 +1,20 @@
 // Bind mounts inside the container's mount namespace, all or nothing.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { tool } from './tools.js';
+
+// procview's native helper (fuse/native/procview-nsmount.c) makes every bind in one process
+// (open_tree + setns + move_mount) and undoes them itself on a failure: one exec instead of
+// two per file, on the path of every container start. Next to the bundle (dist/) or one
+// level up from the compiled module (dist/hook/).
+const NSMOUNT_CANDIDATES = ['./native/procview-nsmount', '../native/procview-nsmount'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+/** PROCVIEW_NSMOUNT names the helper elsewhere, or, empty, makes the hook use nsenter + mount. */
+export function nsmountHelper(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const chosen = env.PROCVIEW_NSMOUNT;
+  if (chosen !== undefined) return chosen !== '' && existsSync(chosen) ? chosen : undefined;
+  return NSMOUNT_CANDIDATES.find((p) => existsSync(p));
+}
 
 export interface Bind {
   /** Host path of the served file. */
@@ -27,6 +41,30 @@ export class BindError extends Error {}
 
 /** Bind every source over its target; on the first failure undo the binds already made and throw. */
 export async function bindAll(pid: number, binds: readonly Bind[]): Promise<void> {
+  const helper = nsmountHelper();
+  if (helper) return bindWithHelper(helper, pid, binds);
+  return bindWithNsenter(pid, binds);
+}
+
+async function bindWithHelper(helper: string, pid: number, binds: readonly Bind[]): Promise<void> {
+  const r = await execa(helper, ['bind', String(pid), ...binds.flatMap((b) => [b.source, b.target])], {
+    timeout: STEP_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+    reject: false,
+    stdin: 'ignore',
+  });
+  if (r.exitCode === 0) return;
+  if (r.timedOut) {
+    // Killed mid-way: we cannot tell how far it got, so undo every target that may be bound.
+    const undo = await unbindAll(pid, binds);
+    throw new BindError(`binding the views timed out after ${STEP_TIMEOUT_MS} ms${undo ? `; ${undo}` : ''}`);
+  }
+  // Exit 1: the helper undid its own binds; exit 2: it bound nothing. Either way, nothing is left.
+  const reason = String(r.stdout).split('\n').find((l) => l.startsWith('error ')) ?? String(r.stderr).trim().split('\n')[0] ?? `exit ${r.exitCode}`;
+  throw new BindError(`bind failed: ${reason.replace(/^error /, '')}`);
+}
+
+async function bindWithNsenter(pid: number, binds: readonly Bind[]): Promise<void> {
   const done: Bind[] = [];
   for (const b of binds) {
     // --no-mtab: the container's /etc is none of our business.

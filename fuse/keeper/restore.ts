@@ -11,7 +11,7 @@ import { parseMountinfo } from "../kernel/mount.js";
 import { FSTYPE } from "../kernel/mount.js";
 import { VIEW_PATHS } from "../server/tree.js";
 
-export const REMOUNT_HELPER = fileURLToPath(new URL("../../native/procview-remount", import.meta.url));
+export const NSMOUNT_HELPER = fileURLToPath(new URL("../../native/procview-nsmount", import.meta.url));
 
 const SERVED = new Set(Object.values(VIEW_PATHS).map((p) => `/${p}`));
 
@@ -73,16 +73,16 @@ export async function restoreDeadViews(options: RestoreOptions): Promise<number>
   const { mountPoint, log } = options;
   const dead = findDeadViews(options.procRoot);
   if (dead.length === 0) return 0;
-  if (!existsSync(REMOUNT_HELPER)) {
-    log(`${dead.length} dead views in running containers, but ${REMOUNT_HELPER} is not built (npm run build): they stay dead`);
+  if (!existsSync(NSMOUNT_HELPER)) {
+    log(`${dead.length} dead views in running containers, but ${NSMOUNT_HELPER} is not built (npm run build): they stay dead`);
     return 0;
   }
   const byPid = new Map<number, DeadView[]>();
   for (const view of dead) byPid.set(view.pid, [...(byPid.get(view.pid) ?? []), view]);
   let restored = 0;
   for (const [pid, views] of byPid) {
-    const args = [String(pid), ...views.flatMap((v) => [path.join(mountPoint, v.file), v.target])];
-    const result = await execa(REMOUNT_HELPER, args, { reject: false, timeout: 10_000 });
+    const args = ["replace", String(pid), ...views.flatMap((v) => [path.join(mountPoint, v.file), v.target])];
+    const result = await execa(NSMOUNT_HELPER, args, { reject: false, timeout: 10_000 });
     for (const line of result.stdout.split("\n").filter(Boolean)) {
       if (line.startsWith("ok ")) restored++;
       else log(`restoring views of pid ${pid}: ${line}`);

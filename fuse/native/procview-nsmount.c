@@ -1,7 +1,9 @@
 /*
- * procview-remount: replace file bind mounts inside another process's mount namespace.
+ * procview-nsmount: bind files into another process's mount namespace, in one process.
  *
- * Why native: after a full restart of procview, running containers still hold bind mounts
+ * Two uses. The OCI hook binds the eight views into a container being created: one exec of
+ * this helper instead of sixteen of nsenter and mount. And after a full restart of procview,
+ * running containers still hold bind mounts
  * of the old, dead FUSE connection ("Transport endpoint is not connected"). The new files
  * live in the host's mount namespace, which a container can no longer see after pivot_root,
  * so a classic mount(MS_BIND) from inside the container has no source. The new mount API
@@ -10,10 +12,13 @@
  * move_mount() attaches the copy there. Node cannot make these calls, and setns() into a
  * mount namespace refuses a multi-threaded process, which Node always is.
  *
- * usage: procview-remount PID SOURCE TARGET [SOURCE TARGET]...
+ * usage: procview-nsmount bind|replace PID SOURCE TARGET [SOURCE TARGET]...
  *   SOURCE: a path in our (host) namespace, e.g. /var/lib/procview/proc/meminfo
  *   TARGET: a path in PID's mount namespace, e.g. /proc/meminfo
- * For each pair: detach whatever is mounted on TARGET (the dead view), attach SOURCE there.
+ * bind:    attach SOURCE on each TARGET, all or nothing: on the first failure, the ones
+ *          attached are detached again, and nothing already mounted is ever touched.
+ * replace: for each pair, detach whatever is mounted on TARGET (the dead view), then attach
+ *          SOURCE there; pairs are independent.
  * Prints one line per pair: "ok TARGET" or "error TARGET: reason". Exit 0 when every pair
  * succeeded, 1 when any failed, 2 on a usage error or when the namespace cannot be entered.
  */
@@ -30,14 +35,18 @@
 #define MAX_PAIRS 64
 
 int main(int argc, char **argv) {
-  if (argc < 4 || (argc - 2) % 2 != 0 || (argc - 2) / 2 > MAX_PAIRS) {
-    fprintf(stderr, "usage: %s PID SOURCE TARGET [SOURCE TARGET]...\n", argv[0]);
+  if (argc < 5 || (argc - 3) % 2 != 0 || (argc - 3) / 2 > MAX_PAIRS ||
+      (strcmp(argv[1], "bind") != 0 && strcmp(argv[1], "replace") != 0)) {
+    fprintf(stderr, "usage: %s bind|replace PID SOURCE TARGET [SOURCE TARGET]...\n", argv[0]);
     return 2;
   }
+  int replace = strcmp(argv[1], "replace") == 0;
+  argv++;
+  argc--;
   char *end = NULL;
   long pid = strtol(argv[1], &end, 10);
   if (*argv[1] == '\0' || *end != '\0' || pid <= 0) {
-    fprintf(stderr, "procview-remount: bad pid %s\n", argv[1]);
+    fprintf(stderr, "procview-nsmount: bad pid %s\n", argv[1]);
     return 2;
   }
   int pairs = (argc - 2) / 2;
@@ -48,7 +57,7 @@ int main(int argc, char **argv) {
     const char *source = argv[2 + 2 * i];
     trees[i] = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (trees[i] < 0) {
-      fprintf(stderr, "procview-remount: open_tree %s: %s\n", source, strerror(errno));
+      fprintf(stderr, "procview-nsmount: open_tree %s: %s\n", source, strerror(errno));
       return 2;
     }
   }
@@ -57,11 +66,11 @@ int main(int argc, char **argv) {
   snprintf(ns_path, sizeof ns_path, "/proc/%ld/ns/mnt", pid);
   int ns = open(ns_path, O_RDONLY | O_CLOEXEC);
   if (ns < 0) {
-    fprintf(stderr, "procview-remount: %s: %s\n", ns_path, strerror(errno));
+    fprintf(stderr, "procview-nsmount: %s: %s\n", ns_path, strerror(errno));
     return 2;
   }
   if (setns(ns, CLONE_NEWNS) != 0) {
-    fprintf(stderr, "procview-remount: setns into %s: %s\n", ns_path, strerror(errno));
+    fprintf(stderr, "procview-nsmount: setns into %s: %s\n", ns_path, strerror(errno));
     return 2;
   }
 
@@ -69,15 +78,22 @@ int main(int argc, char **argv) {
   for (int i = 0; i < pairs; i++) {
     const char *target = argv[3 + 2 * i];
     /* EINVAL: nothing mounted there (the view was already gone); attach anyway. */
-    if (umount2(target, MNT_DETACH) != 0 && errno != EINVAL) {
+    if (replace && umount2(target, MNT_DETACH) != 0 && errno != EINVAL) {
       printf("error %s: detaching the old view: %s\n", target, strerror(errno));
       failed = 1;
       continue;
     }
     if (move_mount(trees[i], "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
-      printf("error %s: attaching the new view: %s\n", target, strerror(errno));
+      printf("error %s: attaching: %s\n", target, strerror(errno));
       failed = 1;
-      continue;
+      if (replace) continue;
+      /* bind: all or nothing. Undo what this run attached, newest first. */
+      for (int j = i - 1; j >= 0; j--) {
+        const char *done = argv[3 + 2 * j];
+        if (umount2(done, MNT_DETACH) == 0) printf("undone %s\n", done);
+        else printf("error %s: undoing: %s\n", done, strerror(errno));
+      }
+      return 1;
     }
     printf("ok %s\n", target);
   }

@@ -60,12 +60,27 @@ const who = (req: CreateContainerRequest): string => {
   return `${pod}/${req.container.name || req.container.id.slice(0, 12)}`;
 };
 
-/** What planViews says for this container, as NRI mounts. Pure. */
+// Keys the runtime itself puts on the sandbox's annotations (containerd sends
+// the sandbox container's spec annotations as the pod's, including
+// io.kubernetes.cri.container-type=sandbox, which must not reach the containers).
+const RUNTIME_ANNOTATION = /^io\.kubernetes\.(cri|cri-o|docker)\./;
+
+/**
+ * The annotations the opt-out rules see: the pod's (kubelet puts a pod's
+ * annotations on its sandbox only, never on its containers) less the
+ * runtime's own keys, overridden by the container's.
+ */
+export function effectiveAnnotations(req: CreateContainerRequest): Record<string, string> {
+  const fromPod = Object.entries(req.pod?.annotations ?? {}).filter(([k]) => !RUNTIME_ANNOTATION.test(k));
+  return { ...Object.fromEntries(fromPod), ...req.container.annotations };
+}
+
+/** What planViews says for this container. Pure. */
 export function planFor(req: CreateContainerRequest, source: string): Plan {
   const c = req.container;
   return planViews({
     source,
-    annotations: c.annotations,
+    annotations: effectiveAnnotations(req),
     mounts: c.mounts.map((m) => ({ destination: m.destination, type: m.type })),
     // NRI does not pass linux.maskedPaths; none of the runtimes' default masks covers our files.
     namespaces: c.namespaces,

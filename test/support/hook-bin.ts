@@ -14,12 +14,13 @@ export interface HookRun {
   ms: number;
 }
 
-export async function runHookBin(stdin: string, args: string[]): Promise<HookRun> {
+/** `env` adds to the hook's environment (which, as under runc, is only PATH otherwise). */
+export async function runHookBin(stdin: string, args: string[], env: Record<string, string> = {}): Promise<HookRun> {
   await access(HOOK_BUNDLE).catch(() => {
     throw new Error(`${HOOK_BUNDLE} missing: run node dist/install/bundle-hook.js`);
   });
   const started = process.hrtime.bigint();
-  const r = await execa(process.execPath, [HOOK_BUNDLE, ...args], { input: stdin, reject: false, timeout: 30_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false });
+  const r = await execa(process.execPath, [HOOK_BUNDLE, ...args], { input: stdin, reject: false, timeout: 30_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, extendEnv: false });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   return { code: r.exitCode ?? -1, stderr: String(r.stderr), ms };
 }
