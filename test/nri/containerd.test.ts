@@ -87,3 +87,50 @@ test.serial('a container created through CRI reads its own limits: MemTotal 2621
     t.regex(mounts, new RegExp(` ${f.replace(/\//g, '\\/')} ro,`), `${f} is a read-only bind`);
   }
 });
+
+test.serial('the opt-out annotation io.procview.disable=true leaves the host files', async (t) => {
+  const c = need();
+  const id = await limitedContainer(c, { 'io.procview.disable': 'true' });
+  const meminfo = await execSync(c.cri, id, ['cat', '/proc/meminfo']);
+  const cpuinfo = await execSync(c.cri, id, ['cat', '/proc/cpuinfo']);
+  t.log(c.plugin.lines.filter((l) => l.includes(`ctr-${seq}`)).join('\n'));
+  t.is(memTotal(meminfo), await hostMemTotal());
+  t.is(processors(cpuinfo), await hostCpus());
+  await c.plugin.waitFor(new RegExp(`ctr-${seq}: no views: opted out by annotation io.procview.disable=true`), 1000);
+});
+
+test.serial('the opt-out annotation on the pod (where Kubernetes users put it) applies to its containers', async (t) => {
+  const c = need();
+  const n = ++seq;
+  const pod = await runPod(c.cri, `pod-${n}`, { 'io.procview.disable': 'true' });
+  const id = await startContainer(c.cri, pod, `ctr-${n}`, { image: TEST_IMAGE, memoryBytes: 256 * MiB, cpus: 1 });
+  t.is(memTotal(await execSync(c.cri, id, ['cat', '/proc/meminfo'])), await hostMemTotal());
+  await c.plugin.waitFor(new RegExp(`ctr-${n}: no views: opted out by annotation io.procview.disable=true`), 1000);
+});
+
+test.serial('containerd restarted: the plugin re-registers and the next container gets its views', async (t) => {
+  const c = need();
+  const from = c.plugin.lines.length;
+  await c.containerd.stop();
+  t.log(await c.plugin.waitFor(/reconnecting$/, 10_000, from));
+  ctx.containerd = await startContainerd(c.dirs);
+  c.containerd = ctx.containerd;
+  t.log(await c.plugin.waitFor(/registered as 10-procview/, 15_000, from));
+  c.cri.close();
+  ctx.cri = c.cri = await CriClient.connect(c.dirs.address);
+  const id = await limitedContainer(c);
+  t.is(memTotal(await execSync(c.cri, id, ['cat', '/proc/meminfo'])), 'MemTotal: 262144 kB');
+  t.is(processors(await execSync(c.cri, id, ['cat', '/proc/cpuinfo'])), 1);
+});
+
+// Last: it stops procview.
+test.serial("procview's mount down: the container still starts, with the host's files, and the plugin says why", async (t) => {
+  const c = need();
+  await c.procview.stop();
+  const started = Date.now();
+  const id = await limitedContainer(c);
+  t.log(`pod + container started in ${Date.now() - started} ms`);
+  t.is(memTotal(await execSync(c.cri, id, ['cat', '/proc/meminfo'])), await hostMemTotal());
+  t.is(processors(await execSync(c.cri, id, ['cat', '/proc/cpuinfo'])), await hostCpus());
+  t.log(await c.plugin.waitFor(new RegExp(`ctr-${seq}: no views, container starts with the host's files: source .* (is not mounted or not readable|did not answer)`), 1000));
+});
