@@ -5,7 +5,7 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MountError, mountsAt } from "../fuse/kernel/mount.js";
-import { startKeeper } from "../fuse/keeper/keeper.js";
+import { startKeeper, type Keeper } from "../fuse/keeper/keeper.js";
 import { DEFAULT_RUNTIME_DIR } from "../fuse/keeper/status-file.js";
 import { restoreDeadViews } from "../fuse/keeper/restore.js";
 
@@ -36,7 +36,25 @@ const log = (line: string): void => {
 };
 
 async function runForeground(flags: ServeFlags): Promise<void> {
-  const keeper = await startKeeper({
+  // Signals are handled from the very start: one that arrives while mounting must still end
+  // in a clean unmount, not the default action (which would leave a dead mount behind).
+  let keeper: Keeper | undefined;
+  let stopSignal: string | undefined;
+  const stop = (signal: string) => {
+    stopSignal ??= signal;
+    if (!keeper) return; // applied as soon as the keeper is up
+    log(`${signal}: unmounting`);
+    void keeper.stop().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => {
+    if (!keeper) return;
+    log("SIGHUP: replacing the serving process with the code installed now");
+    keeper.reload();
+  });
+  keeper = await startKeeper({
     mountPoint: resolve(flags.mountpoint),
     serving: {
       render: {
@@ -53,17 +71,7 @@ async function runForeground(flags: ServeFlags): Promise<void> {
     log,
     afterFirstReady: () => restoreDeadViews({ mountPoint: resolve(flags.mountpoint), procRoot: flags.procRoot, log }),
   });
-  const stop = (signal: string) => {
-    log(`${signal}: unmounting`);
-    void keeper.stop().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", () => {
-    log("SIGHUP: replacing the serving process with the code installed now");
-    keeper.reload();
-  });
+  if (stopSignal) stop(stopSignal);
   await keeper.finished;
   process.exit(0);
 }

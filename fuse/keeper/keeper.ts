@@ -38,7 +38,6 @@ export interface Keeper {
 
 export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
   const { mountPoint, log } = options;
-  protectFromOomKiller(log);
   prepareMountpoint(mountPoint);
   const state = mountpointState(mountPoint);
   if (state === "live") {
@@ -56,6 +55,7 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
     throw err;
   }
   log(`mounted at ${mountPoint}; keeper pid ${process.pid}`);
+  protectFromOomKiller(log);
 
   const status: KeeperStatus = {
     mountPoint,

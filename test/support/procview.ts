@@ -1,7 +1,7 @@
 // procview's own service (cli/procview.ts `serve`, written elsewhere) on a
 // temp mountpoint. Contract: `node dist/cli/procview.js serve --mountpoint
 // <dir> --foreground` serves the LXCFS layout at <dir> until SIGTERM.
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,10 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
   });
   const base = options.mountPoint ? null : await mkdtemp(path.join(tmpdir(), 'procview-serve-'));
   const mountpoint = options.mountPoint ?? path.join(base!, 'mnt');
-  await execa('mkdir', ['-p', mountpoint]);
+  // A stale mount (a crashed run) answers ENOTCONN: procview serve itself deals with it.
+  await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST' && err.code !== 'ENOTCONN') throw err;
+  });
   const args = [PROCVIEW_CLI, 'serve', '--mountpoint', mountpoint, '--foreground', ...(options.extraArgs ?? [])];
   const child: ResultPromise = execa(process.execPath, args, {
     reject: false,
