@@ -6,6 +6,7 @@ import { registerStatusCommands } from "./status.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerHookCommands } from "../hook/cli.js";
 import { registerInstallCommands } from "../install/cli.js";
+import { registerNriCommands } from "../hook/nri/cli.js";
 
 const program = new Command("procview")
   .description("per-container /proc and /sys views over FUSE, injected into containers by an OCI hook")
@@ -15,6 +16,8 @@ registerStatusCommands(program);
 registerDoctorCommand(program);
 registerHookCommands(program);
 registerInstallCommands(program);
+// After install: it adds `install containerd` to the install command.
+registerNriCommands(program);
 
 try {
   await program.parseAsync(process.argv);

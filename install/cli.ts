@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildHooksFile } from './hooks-file.js';
 import { defaultInstallDir, ETC_HOOKS_DIR, PODMAN_DEFAULT_HOOKS_DIR } from './hooks-dir.js';
+import { registerInstallService, stopServiceIfInstalled } from './service.js';
 import { DEFAULT_STATE_FILE, exists, mkdirTracked, readState, sha256, uninstall, writeAtomic, writeState } from './state.js';
 
 export const HOOKS_FILE_NAME = 'procview.json';
@@ -51,6 +52,8 @@ async function runUninstall(opts: { state: string }): Promise<void> {
     process.stdout.write(`nothing to uninstall: ${opts.state} does not exist\n`);
     return;
   }
+  // A running unit must stop before its file goes.
+  for (const line of await stopServiceIfInstalled((await readState(opts.state)).files.map((f) => f.path))) process.stdout.write(`${line}\n`);
   const report = await uninstall(opts.state);
   for (const p of report.restored) process.stdout.write(`restored ${p}\n`);
   for (const p of report.removed) process.stdout.write(`removed ${p}\n`);
@@ -64,6 +67,7 @@ function fail(err: unknown): never {
 
 export function registerInstallCommands(program: Command): void {
   const install = program.command('install').description('install procview integrations');
+  registerInstallService(install);
   install
     .command('hooks')
     .description(
