@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `procview` command: every subcommand registers itself from the folder that owns it.
 import { Command } from "commander";
+import { runProgram } from "./run.js";
 import { registerServeCommand } from "./serve.js";
 import { registerStatusCommands } from "./status.js";
 import { registerDoctorCommand } from "./doctor.js";
@@ -19,11 +20,4 @@ registerInstallCommands(program);
 // After install: it adds `install containerd` to the install command.
 registerNriCommands(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  // One line a person can act on; the stack only helps us, and only with PROCVIEW_DEBUG.
-  process.stderr.write(`procview: ${err instanceof Error ? err.message : String(err)}\n`);
-  if (process.env.PROCVIEW_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  process.exit(1);
-}
+await runProgram(program);

@@ -5,13 +5,9 @@
 import { Command } from 'commander';
 import { registerInstallCommands } from '../../install/cli.js';
 import { registerNriCommands } from './cli.js';
+import { runProgram } from '../../cli/run.js';
 
 const program = new Command('procview').showHelpAfterError();
 registerInstallCommands(program);
 registerNriCommands(program);
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  process.stderr.write(`procview: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-}
+await runProgram(program);

@@ -1,13 +1,14 @@
 // Against this machine's real cgroup v1 memory hierarchy (needs root and a v1 memory mount).
 import test, { type ExecutionContext } from "ava";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { detectLayout } from "../../fuse/cgroup/layout.js";
 import { resolveCaller } from "../../fuse/cgroup/caller.js";
 import { readMemoryNumbers } from "../../fuse/cgroup/memory.js";
 import { readTaskNumbers } from "../../fuse/cgroup/tasks.js";
+import { removeCgroupDir } from "../support/cgroups.js";
 
 const MEMORY_ROOT = "/sys/fs/cgroup/memory";
 // This tier is never skipped: on a machine that cannot run it, it fails and says why.
@@ -16,21 +17,6 @@ test.before(() => {
   if (!existsSync(join(MEMORY_ROOT, "memory.limit_in_bytes"))) throw new Error(`the live cgroup tests need a cgroup v1 memory hierarchy at ${MEMORY_ROOT}`);
 });
 const live = test.serial;
-
-async function removeDir(dir: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return;
-      // A killed task leaves the group a moment after it is reaped.
-      if (code !== "EBUSY" || attempt >= 100) throw new Error(`cannot remove ${dir}: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
 
 /** Makes `relative` (and parents, deepest removed first at teardown) and a sleep inside the leaf. */
 async function sleeperIn(t: ExecutionContext, parts: string[], limits: Record<string, number>): Promise<ChildProcess> {
@@ -44,7 +30,7 @@ async function sleeperIn(t: ExecutionContext, parts: string[], limits: Record<st
         await exited;
       }
     }
-    for (const dir of made.reverse()) await removeDir(dir);
+    for (const dir of made.reverse()) await removeCgroupDir(dir);
   });
   let dir = MEMORY_ROOT;
   for (const part of parts) {

@@ -64,22 +64,25 @@ export function createCgroup(settings: CgroupSettings = {}): TestCgroup {
     dir,
     procsFiles: () => V1_CONTROLLERS.map((c) => join(dir(c), "cgroup.procs")),
     async remove() {
-      // Deepest first; a group still holding a dying reader needs a moment.
-      for (const directory of created.reverse()) {
-        for (let attempt = 0; attempt < 50; attempt++) {
-          try {
-            rmdirSync(directory);
-            break;
-          } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            if (code === "ENOENT") break;
-            if (code !== "EBUSY" || attempt === 49) throw new Error(`cannot remove cgroup ${directory}: ${String(err)}`);
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        }
-      }
+      // Deepest first.
+      for (const directory of created.reverse()) await removeCgroupDir(directory);
     },
   };
+}
+
+/** rmdir with retries: a group still holding a task that was just killed is busy a moment. */
+export async function removeCgroupDir(directory: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(directory);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY" || attempt >= 100) throw new Error(`cannot remove cgroup ${directory}: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 /** The root group of every controller: where host processes sit. */
