@@ -9,12 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { defaultInstallDir, parseHooksDir } from '../../install/hooks-dir.js';
 import { HooksFileSchema } from '../../install/hooks-file.js';
-import { startLxcfs, type RunningLxcfs } from '../support/lxcfs.js';
+import { startLxcfs } from '../support/lxcfs.js';
+import { PROCVIEW_CLI, startProcview } from '../support/procview.js';
+import type { RunningServer } from '../support/fuse-server.js';
 import { assertPodmanWorks, parseView, podmanRun, PROBE_SCRIPT } from '../support/podman.js';
 import { busyboxRootfs } from '../support/rootfs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const INSTALL_CLI = path.resolve(here, '..', 'support', 'install-cli.js');
 const REPO = path.resolve(here, '..', '..', '..');
 
 async function snapshot(dir: string): Promise<string[] | 'absent'> {
@@ -39,29 +40,33 @@ test('containers.conf hooks_dir parsing', (t) => {
   t.is(parseHooksDir('[containers]\nhooks_dir = ["/a"]\n'), undefined);
 });
 
-test.serial('install hooks → plain podman run gets the views → uninstall restores the directory', async (t) => {
+for (const [label, start] of [
+  ['procview', () => startProcview()],
+  ['lxcfs', startLxcfs],
+] as const) {
+test.serial(`${label} as the source: install hooks → plain podman run gets the views → uninstall restores the directory`, async (t) => {
   const rootfs = await busyboxRootfs();
   await assertPodmanWorks(rootfs);
   const dir = defaultInstallDir();
   const before = await snapshot(dir);
   const stateDir = await mkdtemp(path.join(tmpdir(), 'procview-installstate-'));
   const stateFile = path.join(stateDir, 'installed.json');
-  let lxcfs: RunningLxcfs | undefined;
+  let source: RunningServer | undefined;
   t.teardown(async () => {
-    await execa(process.execPath, [INSTALL_CLI, 'uninstall', '--state', stateFile], { reject: false });
-    await lxcfs?.stop();
+    await execa(process.execPath, [PROCVIEW_CLI, 'uninstall', '--state', stateFile], { reject: false });
+    await source?.stop();
     await rm(stateDir, { recursive: true, force: true });
   });
-  lxcfs = await startLxcfs();
+  source = await start();
   // policy ignore: should this test die before its teardown, containers on the machine still start.
-  const inst = await execa(process.execPath, [INSTALL_CLI, 'install', 'hooks', '--source', lxcfs.mountPoint, '--policy', 'ignore', '--state', stateFile], { reject: false });
+  const inst = await execa(process.execPath, [PROCVIEW_CLI, 'install', 'hooks', '--source', source.mountPoint, '--policy', 'ignore', '--state', stateFile], { reject: false });
   t.is(inst.exitCode, 0, inst.stderr);
   t.regex(inst.stdout, new RegExp(`wrote ${dir}/procview.json`));
   const written = JSON.parse(await readFile(path.join(dir, 'procview.json'), 'utf8'));
   t.true(HooksFileSchema.safeParse(written).success);
   t.is(written.hook.path, process.execPath);
 
-  const again = await execa(process.execPath, [INSTALL_CLI, 'install', 'hooks', '--source', lxcfs.mountPoint, '--policy', 'ignore', '--state', stateFile], { reject: false });
+  const again = await execa(process.execPath, [PROCVIEW_CLI, 'install', 'hooks', '--source', source.mountPoint, '--policy', 'ignore', '--state', stateFile], { reject: false });
   t.is(again.exitCode, 0, 'reinstalling over our own file is fine');
 
   const r = await podmanRun({ rootfs, args: ['-m', '256m', '--cpus', '1'], cmd: ['/bin/sh', '-c', PROBE_SCRIPT] });
@@ -69,17 +74,18 @@ test.serial('install hooks → plain podman run gets the views → uninstall res
   t.regex(r.stdout, /^meminfo: MemTotal:\s+262144 kB$/m);
   t.is(parseView(r.stdout).processors, 1);
 
-  const un = await execa(process.execPath, [INSTALL_CLI, 'uninstall', '--state', stateFile], { reject: false });
+  const un = await execa(process.execPath, [PROCVIEW_CLI, 'uninstall', '--state', stateFile], { reject: false });
   t.is(un.exitCode, 0, un.stderr);
   t.deepEqual(await snapshot(dir), before, `${dir} is back to its previous state`);
   await t.throwsAsync(readFile(stateFile), undefined, 'state file removed');
 });
+}
 
 test.serial('install refuses to overwrite a procview.json it did not write', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'procview-foreign-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await execa('sh', ['-c', 'echo "{}" > "$1"', 'sh', path.join(dir, 'procview.json')]);
-  const r = await execa(process.execPath, [INSTALL_CLI, 'install', 'hooks', '--dir', dir, '--state', path.join(dir, 'state.json')], { reject: false });
+  const r = await execa(process.execPath, [PROCVIEW_CLI, 'install', 'hooks', '--dir', dir, '--state', path.join(dir, 'state.json')], { reject: false });
   t.is(r.exitCode, 1);
   t.regex(r.stderr, /exists and was not written by procview install/);
   t.is(await readFile(path.join(dir, 'procview.json'), 'utf8'), '{}\n');
