@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { PROCVIEW_CLI } from "../support/procview.js";
+import { REPO_ROOT } from "../support/paths.js";
 
 test("the unit is valid for systemd, runs this install's serve, and uninstall removes exactly it", async (t) => {
   const base = mkdtempSync(join(tmpdir(), "procview-unit-"));
@@ -30,4 +31,10 @@ test("the unit is valid for systemd, runs this install's serve, and uninstall re
   t.regex(removed.stdout, /^removed .*\/procview\.service$/m);
   t.false(existsSync(unitFile));
   t.false(existsSync(state));
+});
+
+test("install/procview.service is the unit install writes for the default paths", async (t) => {
+  const { buildUnit } = await import("../../install/systemd-unit.js");
+  const committed = readFileSync(join(REPO_ROOT, "install/procview.service"), "utf8");
+  t.is(committed, buildUnit({ node: "/usr/bin/node", cli: "/usr/lib/node_modules/procview/dist/cli/procview.js", mountPoint: "/var/lib/procview" }));
 });
