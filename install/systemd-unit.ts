@@ -27,6 +27,9 @@ RestartSec=1
 # Applies to the keeper; its serving process gives the protection back (it is replaceable).
 OOMScoreAdjust=-1000
 TimeoutStopSec=10
+# Each serving thread keeps the cgroup files of the containers it serves open (re-read with
+# pread): room for thousands of containers.
+LimitNOFILE=65536
 
 [Install]
 WantedBy=multi-user.target

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { CpuNumbers, CpuQuota, CpuTime } from "./types.js";
 import type { CgroupLayout } from "./layout.js";
 import type { CgroupPaths } from "./caller.js";
-import { CgroupReadError, cgroupDir, parseFlatKeyed, readOptional, readValue, selfAndAncestors } from "./read.js";
+import { CgroupReadError, cgroupDir, parseFlatKeyed, readCgroupFile, readCgroupValue, selfAndAncestors } from "./read.js";
 
 /** USER_HZ is 100 on every Linux ABI; cpuacct.stat counts in it. */
 const NS_PER_USER_HZ_TICK = 10_000_000;
@@ -36,7 +36,7 @@ export function readCpuset(layout: CgroupLayout, path: string, sysRoot = "/sys")
       const dir = cgroupDir(mount.dir, p);
       for (const file of [effective, configured]) {
         const where = `${dir}/${file}`;
-        const text = readOptional(where);
+        const text = readCgroupFile(where);
         if (text === null) continue;
         const cpus = parseCpuList(text, where);
         if (cpus.length > 0) return cpus;
@@ -44,7 +44,7 @@ export function readCpuset(layout: CgroupLayout, path: string, sysRoot = "/sys")
     }
   }
   const online = join(sysRoot, "devices/system/cpu/online");
-  const text = readOptional(online);
+  const text = readCgroupFile(online);
   if (text === null) throw new CgroupReadError(online, "no cpuset anywhere and no online CPU list");
   return parseCpuList(text, online);
 }
@@ -76,11 +76,11 @@ export function readQuota(layout: CgroupLayout, path: string): CpuQuota | null {
     const dir = cgroupDir(mount.dir, p);
     let quota: CpuQuota | null;
     if (mount.version === 1) {
-      const q = readValue(`${dir}/cpu.cfs_quota_us`);
-      const period = readValue(`${dir}/cpu.cfs_period_us`);
+      const q = readCgroupValue(`${dir}/cpu.cfs_quota_us`);
+      const period = readCgroupValue(`${dir}/cpu.cfs_period_us`);
       quota = q === null || period === null ? null : parseV1Quota(q, period, `${dir}/cpu.cfs_quota_us`);
     } else {
-      const max = readValue(`${dir}/cpu.max`);
+      const max = readCgroupValue(`${dir}/cpu.max`);
       quota = max === null ? null : parseCpuMax(max, `${dir}/cpu.max`);
     }
     if (quota !== null && (best === null || quota.quotaUs * best.periodUs < best.quotaUs * quota.periodUs)) best = quota;
@@ -127,12 +127,12 @@ export function readCpuUsage(layout: CgroupLayout, paths: CgroupPaths): { usage:
   const path = layout.mounts.cpuacct !== undefined ? paths.cpuacct : paths.cpu;
   const dir = cgroupDir(mount.dir, path);
   if (mount.version === 2) {
-    const text = readOptional(`${dir}/cpu.stat`);
+    const text = readCgroupFile(`${dir}/cpu.stat`);
     return text === null ? null : { usage: parseCpuStatV2(text), perCpu: null };
   }
-  const all = readOptional(`${dir}/cpuacct.usage_all`);
+  const all = readCgroupFile(`${dir}/cpuacct.usage_all`);
   if (all !== null) return parseUsageAll(all, `${dir}/cpuacct.usage_all`);
-  const stat = readOptional(`${dir}/cpuacct.stat`);
+  const stat = readCgroupFile(`${dir}/cpuacct.stat`);
   return stat === null ? null : { usage: parseCpuacctStat(stat), perCpu: null };
 }
 

@@ -2,7 +2,7 @@
 import type { IoDeviceNumbers } from "./types.js";
 import type { CgroupLayout } from "./layout.js";
 import type { CgroupPaths } from "./caller.js";
-import { cgroupDir, readOptional } from "./read.js";
+import { cgroupDir, readCgroupFile } from "./read.js";
 
 function device(map: Map<string, IoDeviceNumbers>, dev: string): IoDeviceNumbers | null {
   let entry = map.get(dev);
@@ -94,15 +94,15 @@ export function readIoNumbers(layout: CgroupLayout, paths: CgroupPaths): IoDevic
   if (mount === undefined) return [];
   const dir = cgroupDir(mount.dir, paths.blkio);
   if (mount.version === 2) {
-    const text = readOptional(`${dir}/io.stat`);
+    const text = readCgroupFile(`${dir}/io.stat`);
     if (text !== null) return parseIoStat(text);
     // io not enabled for this cgroup: no file, but the cgroup exists.
-    return readOptional(`${dir}/cgroup.procs`) === null ? null : [];
+    return readCgroupFile(`${dir}/cgroup.procs`) === null ? null : [];
   }
   let anyFile = false;
   for (const [bytesFile, iosFile] of V1_PAIRS) {
-    const bytes = readOptional(`${dir}/${bytesFile}`);
-    const ios = readOptional(`${dir}/${iosFile}`);
+    const bytes = readCgroupFile(`${dir}/${bytesFile}`);
+    const ios = readCgroupFile(`${dir}/${iosFile}`);
     if (bytes === null && ios === null) continue;
     anyFile = true;
     const map = new Map<string, IoDeviceNumbers>();

@@ -34,6 +34,7 @@ export function parseProcCgroup(text: string): Membership {
 
 /** null when the process is gone. */
 export function readMembership(procRoot: string, pid: number): Membership | null {
-  const text = readOptional(join(procRoot, String(pid), "cgroup"));
+  // One piece (proc_cgroup_show), read on every open: no second read() to find EOF.
+  const text = readOptional(join(procRoot, String(pid), "cgroup"), true);
   return text === null ? null : parseProcCgroup(text);
 }

@@ -3,7 +3,7 @@
 import type { MemoryNumbers, MemoryStat, SwapNumbers } from "./types.js";
 import type { CgroupLayout } from "./layout.js";
 import type { CgroupPaths } from "./caller.js";
-import { cgroupDir, parseCount, parseFlatKeyed, readOptional, readValue, selfAndAncestors } from "./read.js";
+import { cgroupDir, parseCount, parseFlatKeyed, readCgroupFile, readCgroupValue, selfAndAncestors } from "./read.js";
 
 /**
  * v2 "max", or v1's "unlimited" (PAGE_COUNTER_MAX pages rounded to bytes, 9223372036854771712 on
@@ -30,7 +30,7 @@ export function hierarchicalLimit(mountDir: string, path: string, file: string):
   let limit: number | null = null;
   for (const p of selfAndAncestors(path)) {
     const where = `${cgroupDir(mountDir, p)}/${file}`;
-    const text = readValue(where);
+    const text = readCgroupValue(where);
     if (text !== null) limit = minLimit(limit, parseLimit(text, where));
   }
   return limit;
@@ -91,7 +91,7 @@ export function memoryStatFromV2(text: string | Map<string, number>): MemoryStat
 }
 
 function readNumber(path: string): number | null {
-  const text = readValue(path);
+  const text = readCgroupValue(path);
   return text === null ? null : parseCount(text, path);
 }
 
@@ -107,7 +107,7 @@ export function readMemoryNumbers(layout: CgroupLayout, paths: CgroupPaths): Mem
   const dir = cgroupDir(mount.dir, path);
   const v1 = mount.version === 1;
 
-  const statText = readOptional(`${dir}/memory.stat`);
+  const statText = readCgroupFile(`${dir}/memory.stat`);
   if (statText === null && path !== "/") return null;
   const statMap = parseFlatKeyed(statText ?? "");
   const stat = v1 ? memoryStatFromV1(statMap) : memoryStatFromV2(statMap);

@@ -61,13 +61,13 @@ export function stateOfStat(text: string): string | null {
 
 export function readStatus(procRoot: string, pid: number): ProcessStatus | null {
   const path = join(procRoot, String(pid), "status");
-  const text = readOptional(path);
+  const text = readOptional(path, true); // status and stat are written in one piece
   return text === null ? null : parseStatus(text, path);
 }
 
 export function readStat(procRoot: string, pid: number): ProcessStat | null {
   const path = join(procRoot, String(pid), "stat");
-  const text = readOptional(path);
+  const text = readOptional(path, true); // status and stat are written in one piece
   return text === null ? null : parseStat(text, path);
 }
 

@@ -1,28 +1,96 @@
-// Reads a small kernel file (procfs, cgroupfs) into text with one reused buffer: open, read
-// until EOF, close. readFileSync also fstat()s the file to size a fresh buffer, which buys
-// nothing here (these files report a size of 0 or 4096 whatever they hold) and costs a syscall
-// and an allocation per file on the request path. Each thread has its own module instance, so
-// the buffer is never shared.
+// Reading small kernel files (procfs, cgroupfs) into text with one reused buffer per thread.
+//
+// readSmallFile: open, read until EOF, close. readFileSync also fstat()s the file to size a fresh
+// buffer, which buys nothing here (these files report a size of 0 or 4096 whatever they hold).
+//
+// readKeptFile: for cgroup files, which a container's reads come back to again and again, the
+// descriptor is kept and the file re-read with pread at offset 0, which makes the kernel
+// generate the text afresh (seq_file restarts at position 0): one syscall instead of three.
+// Never for /proc/<pid> files: a pid is reused, a cgroup path names one cgroup. A cgroup that
+// was removed answers ENODEV on its old descriptor; the path is then opened again, since a
+// cgroup of the same name may exist by now.
 import { closeSync, openSync, readSync } from "node:fs";
 
 let buffer = Buffer.allocUnsafe(64 * 1024);
 
-export function readSmallFile(path: string): string {
+/** Reads `fd` from offset 0 to EOF. `singleRecord`: the file is one seq_file record (every
+ * cgroup file procview keeps), so a short read is the end. Not so for files of many records
+ * (/proc/cpuinfo, /proc/diskstats): the kernel stops short when the next record does not fit. */
+function readAll(fd: number, singleRecord: boolean): string {
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger, 0, 0, length);
+      buffer = bigger;
+    }
+    const n = readSync(fd, buffer, length, buffer.length - length, length);
+    if (n === 0) break;
+    length += n;
+    // Saves the syscall that would return 0.
+    if (singleRecord && length < buffer.length) break;
+  }
+  return buffer.toString("utf8", 0, length);
+}
+
+/** `singleRecord`: see readAll; true only for files the kernel writes in one piece. */
+export function readSmallFile(path: string, singleRecord = false): string {
   const fd = openSync(path, "r");
   try {
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, length);
-        buffer = bigger;
-      }
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    return buffer.toString("utf8", 0, length);
+    return readAll(fd, singleRecord);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Open descriptors by path, least recently used first (Map keeps insertion order). */
+const kept = new Map<string, number>();
+let keptLimit = 4096;
+
+function errorCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
+function forget(path: string, fd: number): void {
+  kept.delete(path);
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing held.
+  }
+}
+
+export function readKeptFile(path: string): string {
+  const fd = kept.get(path);
+  if (fd !== undefined) {
+    kept.delete(path);
+    try {
+      const text = readAll(fd, true);
+      kept.set(path, fd);
+      return text;
+    } catch (err) {
+      forget(path, fd);
+      // ENODEV: the cgroup behind this descriptor was removed; open the path afresh below.
+      if (errorCode(err) !== "ENODEV") throw err;
+    }
+  }
+  let opened: number;
+  try {
+    opened = openSync(path, "r");
+  } catch (err) {
+    // Out of descriptors: keep fewer from now on, and read this one the plain way.
+    if (errorCode(err) !== "EMFILE" && errorCode(err) !== "ENFILE") throw err;
+    keptLimit = Math.max(64, kept.size >> 1);
+    while (kept.size > keptLimit) {
+      const [oldest, oldFd] = kept.entries().next().value as [string, number];
+      forget(oldest, oldFd);
+    }
+    return readSmallFile(path);
+  }
+  if (kept.size >= keptLimit) {
+    const [oldest, oldFd] = kept.entries().next().value as [string, number];
+    forget(oldest, oldFd);
+  }
+  kept.set(path, opened);
+  return readAll(opened, true);
 }

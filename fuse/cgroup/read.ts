@@ -2,7 +2,7 @@
 // request path, so everything is blocking and allocation-light. "Gone" (a process or cgroup that
 // vanished between listing and reading) is an ordinary outcome, reported as null, never thrown.
 import { readlinkSync } from "node:fs";
-import { readSmallFile } from "./read-small.js";
+import { readKeptFile, readSmallFile } from "./read-small.js";
 
 /** Codes that mean "the thing is not there (any more)": a vanished pid, a removed cgroup, a file the kernel does not offer. */
 const GONE = new Set(["ENOENT", "ESRCH", "ENOTDIR", "ENODEV"]);
@@ -23,14 +23,31 @@ export class CgroupReadError extends Error {
   }
 }
 
-/** File text, or null when the file (or the process/cgroup holding it) does not exist. */
-export function readOptional(path: string): string | null {
+/** File text, or null when the file (or the process/cgroup holding it) does not exist.
+ * `singleRecord`: the kernel writes the file in one piece (see read-small.ts). */
+export function readOptional(path: string, singleRecord = false): string | null {
   try {
-    return readSmallFile(path);
+    return readSmallFile(path, singleRecord);
   } catch (err) {
     if (isGone(err)) return null;
     throw new CgroupReadError(path, `cannot read: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** A cgroup file's text, or null when the file (or its cgroup) does not exist. The descriptor is
+ * kept for the next read (see read-small.ts): only for cgroup files, never /proc/<pid> ones. */
+export function readCgroupFile(path: string): string | null {
+  try {
+    return readKeptFile(path);
+  } catch (err) {
+    if (isGone(err)) return null;
+    throw new CgroupReadError(path, `cannot read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** First line of a single-value cgroup file, trimmed; null when absent. */
+export function readCgroupValue(path: string): string | null {
+  return firstLine(readCgroupFile(path));
 }
 
 /** Symlink target, or null when the link (or its process) does not exist. */
@@ -45,7 +62,10 @@ export function readlinkOptional(path: string): string | null {
 
 /** First line of a single-value file, trimmed; null when absent. */
 export function readValue(path: string): string | null {
-  const text = readOptional(path);
+  return firstLine(readOptional(path));
+}
+
+function firstLine(text: string | null): string | null {
   if (text === null) return null;
   const nl = text.indexOf("\n");
   return (nl === -1 ? text : text.slice(0, nl)).trim();
