@@ -43,9 +43,13 @@ export function readSmallFile(path: string, singleRecord = false): string {
   }
 }
 
-/** Open descriptors by path, least recently used first (Map keeps insertion order). */
-const kept = new Map<string, number>();
+/** Open descriptors by path with when each was last read, least recently used first (a Map
+ * keeps insertion order). */
+const kept = new Map<string, { fd: number; usedAt: number }>();
 let keptLimit = 4096;
+/** A descriptor of a removed cgroup keeps the kernel's dead cgroup (and, for memory, its
+ * charged pages) alive: none is kept longer than this without being read. */
+const KEPT_IDLE_MS = 30_000;
 
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
@@ -60,13 +64,23 @@ function forget(path: string, fd: number): void {
   }
 }
 
+function closeIdle(now: number): void {
+  for (const [path, entry] of kept) {
+    if (now - entry.usedAt < KEPT_IDLE_MS) break;
+    forget(path, entry.fd);
+  }
+}
+
 export function readKeptFile(path: string): string {
-  const fd = kept.get(path);
-  if (fd !== undefined) {
+  const now = Date.now();
+  closeIdle(now);
+  const entry = kept.get(path);
+  if (entry !== undefined) {
+    const fd = entry.fd;
     kept.delete(path);
     try {
       const text = readAll(fd, true);
-      kept.set(path, fd);
+      kept.set(path, { fd, usedAt: now });
       return text;
     } catch (err) {
       forget(path, fd);
@@ -82,15 +96,15 @@ export function readKeptFile(path: string): string {
     if (errorCode(err) !== "EMFILE" && errorCode(err) !== "ENFILE") throw err;
     keptLimit = Math.max(64, kept.size >> 1);
     while (kept.size > keptLimit) {
-      const [oldest, oldFd] = kept.entries().next().value as [string, number];
-      forget(oldest, oldFd);
+      const [oldest, old] = kept.entries().next().value as [string, { fd: number }];
+      forget(oldest, old.fd);
     }
     return readSmallFile(path);
   }
   if (kept.size >= keptLimit) {
-    const [oldest, oldFd] = kept.entries().next().value as [string, number];
-    forget(oldest, oldFd);
+    const [oldest, old] = kept.entries().next().value as [string, { fd: number }];
+    forget(oldest, old.fd);
   }
-  kept.set(path, opened);
+  kept.set(path, { fd: opened, usedAt: now });
   return readAll(opened, true);
 }

@@ -58,6 +58,22 @@ export function createFilesystem(
     },
 
     read(fh, offset, size, out, outOffset, ino, caller) {
+      // A read from offset 0 of a handle already read is a reader coming back for fresh numbers
+      // (procps' top and free keep /proc/meminfo open and lseek to 0), as procfs regenerates a
+      // file read from 0. A first read keeps what OPEN rendered, so one pass in chunks sees one file.
+      if (offset === 0 && store.wasRead(fh)) {
+        const view = node(ino)?.view;
+        if (view) {
+          try {
+            const replaced = store.replace(fh, render(view, caller));
+            if (replaced < 0) return replaced;
+          } catch (err) {
+            stats.add("renderFailures");
+            log(`render ${view} for pid ${caller.pid} failed: ${err instanceof Error ? err.message : String(err)}`);
+            return -Errno.EIO;
+          }
+        }
+      }
       const count = store.read(fh, offset, size, out, outOffset);
       if (count !== -Errno.EBADF) return count;
       // A handle opened through a serving process that has since died (or been replaced):

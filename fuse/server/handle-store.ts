@@ -19,12 +19,15 @@ const FREE_PAGE_HEAD = 1;
 const FREE_HANDLE_HEAD = 2;
 const HANDLES_IN_USE = 3;
 const HEADER = 4;
-// Per handle: generation, byte length, first page, next free handle.
+// Per handle: generation, byte length, first page, next free handle, read yet (0/1).
 const H_GEN = 0;
 const H_LENGTH = 1;
 const H_FIRST = 2;
 const H_NEXT = 3;
-const H_FIELDS = 4;
+const H_READ = 4;
+const H_FIELDS = 5;
+/** H_LENGTH of a slot no open file holds: a handle naming it is refused. */
+const FREE = -1;
 
 export interface HandleStoreBuffers {
   epoch: number;
@@ -55,6 +58,7 @@ export function createHandleStoreBuffers(size: HandleStoreSize, epoch = 1): Hand
   for (let h = 1; h < size.handles; h++) {
     m[table + h * H_FIELDS + H_NEXT] = h + 1 < size.handles ? h + 1 : -1;
     m[table + h * H_FIELDS + H_GEN] = 1;
+    m[table + h * H_FIELDS + H_LENGTH] = FREE;
   }
   m[FREE_HANDLE_HEAD] = size.handles > 1 ? 1 : -1;
   return { epoch, meta, data, pages: size.pages, handles: size.handles };
@@ -77,12 +81,7 @@ export class HandleStore {
 
   /** Stores `content` and returns its file handle, or -errno (ENFILE when the store is full). */
   store(content: string): number {
-    let length = this.scratch.write(content, 0, "utf8");
-    if (length === this.scratch.length) {
-      this.scratch = Buffer.allocUnsafe(Math.max(Buffer.byteLength(content), this.scratch.length * 2));
-      length = this.scratch.write(content, 0, "utf8");
-    }
-    const pagesNeeded = Math.max(1, Math.ceil(length / PAGE_SIZE));
+    const length = this.encode(content);
     const m = this.meta;
     this.lock();
     let slot: number;
@@ -90,28 +89,94 @@ export class HandleStore {
     try {
       slot = m[FREE_HANDLE_HEAD]!;
       if (slot < 0) return -23; // ENFILE
-      // Take pagesNeeded pages off the free list, leaving them chained in order.
-      first = m[FREE_PAGE_HEAD]!;
-      let last = first;
-      for (let i = 1; i < pagesNeeded && last >= 0; i++) last = m[this.pageNextBase + last]!;
-      if (last < 0) return -23;
-      m[FREE_PAGE_HEAD] = m[this.pageNextBase + last]!;
-      m[this.pageNextBase + last] = -1;
+      first = this.takePages(length);
+      if (first < 0) return -23;
       const h = this.tableBase + slot * H_FIELDS;
       m[FREE_HANDLE_HEAD] = m[h + H_NEXT]!;
       m[h + H_LENGTH] = length;
       m[h + H_FIRST] = first;
+      m[h + H_READ] = 0;
       m[HANDLES_IN_USE]!++;
     } finally {
       this.unlock();
     }
+    this.writePages(first, length);
+    const gen = Atomics.load(m, this.tableBase + slot * H_FIELDS + H_GEN);
+    return this.epochBase + gen * SLOT_SPAN + slot;
+  }
+
+  /** Whether the handle's content was read at least once (false for an unknown handle). */
+  wasRead(fh: number): boolean {
+    const h = this.handleIndex(fh);
+    return h >= 0 && Atomics.load(this.meta, h + H_READ) === 1;
+  }
+
+  /** Gives an open handle new content (a reader that re-reads from offset 0); 0 or -errno. */
+  replace(fh: number, content: string): number {
+    const h = this.handleIndex(fh);
+    if (h < 0) return -9; // EBADF
+    const length = this.encode(content);
+    const m = this.meta;
+    this.lock();
+    let first: number;
+    try {
+      first = this.takePages(length);
+    } finally {
+      this.unlock();
+    }
+    if (first < 0) return -23; // ENFILE
+    this.writePages(first, length);
+    this.lock();
+    try {
+      const old = m[h + H_FIRST]!;
+      m[h + H_FIRST] = first;
+      m[h + H_LENGTH] = length;
+      this.freeChain(old);
+    } finally {
+      this.unlock();
+    }
+    return 0;
+  }
+
+  /** UTF-8 of `content` into the scratch buffer; returns its length. */
+  private encode(content: string): number {
+    let length = this.scratch.write(content, 0, "utf8");
+    if (length === this.scratch.length) {
+      this.scratch = Buffer.allocUnsafe(Math.max(Buffer.byteLength(content) + 1, this.scratch.length * 2));
+      length = this.scratch.write(content, 0, "utf8");
+    }
+    return length;
+  }
+
+  /** Under the lock: enough pages for `length` bytes off the free list, chained in order; -1 if short. */
+  private takePages(length: number): number {
+    const m = this.meta;
+    const pagesNeeded = Math.max(1, Math.ceil(length / PAGE_SIZE));
+    const first = m[FREE_PAGE_HEAD]!;
+    let last = first;
+    for (let i = 1; i < pagesNeeded && last >= 0; i++) last = m[this.pageNextBase + last]!;
+    if (last < 0) return -1;
+    m[FREE_PAGE_HEAD] = m[this.pageNextBase + last]!;
+    m[this.pageNextBase + last] = -1;
+    return first;
+  }
+
+  /** Copies the scratch buffer's first `length` bytes into the chain starting at `first`. */
+  private writePages(first: number, length: number): void {
     let page = first;
     for (let copied = 0; copied < length; copied += PAGE_SIZE) {
       this.scratch.copy(this.data, page * PAGE_SIZE, copied, Math.min(length, copied + PAGE_SIZE));
-      page = m[this.pageNextBase + page]!;
+      page = this.meta[this.pageNextBase + page]!;
     }
-    const gen = Atomics.load(m, this.tableBase + slot * H_FIELDS + H_GEN);
-    return this.epochBase + gen * SLOT_SPAN + slot;
+  }
+
+  /** Under the lock: puts a whole chain back on the free list. */
+  private freeChain(first: number): void {
+    const m = this.meta;
+    let last = first;
+    while (m[this.pageNextBase + last]! >= 0) last = m[this.pageNextBase + last]!;
+    m[this.pageNextBase + last] = m[FREE_PAGE_HEAD]!;
+    m[FREE_PAGE_HEAD] = first;
   }
 
   /** Copies up to `size` bytes at `offset` of the handle's content into `out`; -EBADF for a
@@ -120,6 +185,7 @@ export class HandleStore {
     const h = this.handleIndex(fh);
     if (h < 0) return -9; // EBADF
     const m = this.meta;
+    if (m[h + H_READ] === 0) Atomics.store(m, h + H_READ, 1);
     const length = m[h + H_LENGTH]!;
     if (offset >= length) return 0;
     const end = Math.min(length, offset + size);
@@ -145,10 +211,8 @@ export class HandleStore {
     const m = this.meta;
     this.lock();
     try {
-      let last = m[h + H_FIRST]!;
-      while (m[this.pageNextBase + last]! >= 0) last = m[this.pageNextBase + last]!;
-      m[this.pageNextBase + last] = m[FREE_PAGE_HEAD]!;
-      m[FREE_PAGE_HEAD] = m[h + H_FIRST]!;
+      this.freeChain(m[h + H_FIRST]!);
+      Atomics.store(m, h + H_LENGTH, FREE);
       // A new generation makes any late use of the old fh fail instead of reading another file.
       Atomics.store(m, h + H_GEN, (m[h + H_GEN]! + 1) % SLOT_SPAN || 1);
       m[h + H_NEXT] = m[FREE_HANDLE_HEAD]!;
@@ -169,7 +233,7 @@ export class HandleStore {
     const gen = Math.floor((fh - this.epochBase) / SLOT_SPAN);
     if (slot <= 0 || this.tableBase + slot * H_FIELDS >= this.meta.length) return -1;
     const h = this.tableBase + slot * H_FIELDS;
-    return Atomics.load(this.meta, h + H_GEN) === gen ? h : -1;
+    return Atomics.load(this.meta, h + H_GEN) === gen && Atomics.load(this.meta, h + H_LENGTH) !== FREE ? h : -1;
   }
 
   private lock(): void {

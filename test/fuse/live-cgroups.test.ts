@@ -114,3 +114,21 @@ test("the load average of a busy container rises once it has been sampled", asyn
   t.true(load1 >= 0.25, `loadavg ${loadavg}`);
   t.regex(loadavg, /\d+\/\d+ \d+$/);
 });
+
+test("a reader that keeps the file open and reads it again from offset 0 gets fresh numbers, as top and free do", async (t) => {
+  const limited = group({ memoryLimitBytes: 256 * 1024 * 1024 });
+  const limitFile = join(limited.dir("memory"), "memory.limit_in_bytes");
+  // Inside the cgroup: read meminfo, change the cgroup's limit, wait out the cache, pread from 0.
+  const script = `
+    const fs = require("fs");
+    const [file, limit] = process.argv.slice(1);
+    const fd = fs.openSync(file, "r");
+    const read = () => { const b = Buffer.alloc(65536); return b.toString("utf8", 0, fs.readSync(fd, b, 0, b.length, 0)); };
+    const total = (text) => /^MemTotal:\\s+(\\d+) kB$/m.exec(text)[1];
+    const before = total(read());
+    fs.writeFileSync(limit, String(128 * 1024 * 1024));
+    setTimeout(() => { console.log(before + " " + total(read())); fs.closeSync(fd); }, 300);
+  `;
+  const out = await runInCgroup(limited.procsFiles(), [process.execPath, "-e", script, file("proc/meminfo"), limitFile]);
+  t.is(out, "262144 131072");
+});

@@ -60,13 +60,11 @@ test("every file reads to the end with cat even though its size is 0", async (t)
   t.regex(meminfo, /^HugePages_Total:\s+\d+$/m, "lines after the first page of text arrive too");
 });
 
-test("chunked reads at odd offsets reassemble to the same text as one read of the same handle", (t) => {
-  for (const file of ["proc/cpuinfo", "proc/meminfo", "proc/stat"]) {
+test("chunked reads at odd offsets reassemble to the same text as one read", (t) => {
+  for (const file of ["proc/cpuinfo", "proc/meminfo", "proc/stat", "proc/uptime"]) {
     const fd = openSync(join(service.mountPoint, file), "r");
     try {
-      const whole = Buffer.alloc(256 * 1024);
-      const wholeLength = readSync(fd, whole, 0, whole.length, 0);
-      t.true(wholeLength > 0);
+      // One pass in odd chunks from offset 0: the text OPEN rendered.
       const parts: Buffer[] = [];
       let offset = 0;
       for (const size of [7, 1, 13, 4093, 3, 4099, 1000]) {
@@ -82,13 +80,24 @@ test("chunked reads at odd offsets reassemble to the same text as one read of th
         parts.push(chunk.subarray(0, n));
         offset += n;
       }
-      t.is(Buffer.concat(parts).toString(), whole.subarray(0, wholeLength).toString(), file);
+      const chunked = Buffer.concat(parts).toString();
+      t.true(chunked.length > 0);
+      // The same handle read in one go from offset 1 (offset 0 would ask for fresh numbers).
+      const whole = Buffer.alloc(256 * 1024);
+      const wholeLength = readSync(fd, whole, 0, whole.length, 1);
+      t.is(chunked.slice(1), whole.subarray(0, wholeLength).toString(), file);
       // A read past the end is empty, not an error.
-      t.is(readSync(fd, Buffer.alloc(10), 0, 10, wholeLength + 100), 0);
+      t.is(readSync(fd, Buffer.alloc(10), 0, 10, chunked.length + 100), 0);
     } finally {
       closeSync(fd);
     }
   }
+  // cpuinfo does not change: a fresh open reads the very same text.
+  const fd = openSync(join(service.mountPoint, "proc/cpuinfo"), "r");
+  const again = Buffer.alloc(256 * 1024);
+  const n = readSync(fd, again, 0, again.length, 0);
+  closeSync(fd);
+  t.is(again.subarray(0, n).toString(), readFileSync(join(service.mountPoint, "proc/cpuinfo"), "utf8"));
 });
 
 function errnoOf(fn: () => unknown): string | undefined {

@@ -1,0 +1,30 @@
+// Cgroup files read through kept descriptors, on the real cgroup v1 memory hierarchy: every read
+// is fresh, a removed cgroup reads as gone, and a new cgroup of the same name is read, not the old.
+import test from "ava";
+import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readCgroupValue } from "../../fuse/cgroup/read.js";
+import { uniqueName } from "../support/cgroups.js";
+
+test("a kept descriptor reads the value of now, and follows the cgroup being removed and made again", (t) => {
+  const dir = join("/sys/fs/cgroup/memory", uniqueName("procview-kept"));
+  const limit = join(dir, "memory.limit_in_bytes");
+  mkdirSync(dir);
+  try {
+    writeFileSync(limit, String(256 * 1024 * 1024));
+    t.is(readCgroupValue(limit), "268435456");
+    writeFileSync(limit, String(128 * 1024 * 1024));
+    t.is(readCgroupValue(limit), "134217728", "the same descriptor, read again from 0, sees the change");
+    rmdirSync(dir);
+    t.is(readCgroupValue(limit), null, "removed: gone, not an error and not the old value");
+    mkdirSync(dir);
+    writeFileSync(limit, String(64 * 1024 * 1024));
+    t.is(readCgroupValue(limit), "67108864", "made again: the new cgroup's value");
+  } finally {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // already removed by the test
+    }
+  }
+});
