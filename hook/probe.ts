@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import { tool } from './tools.js';
+import { CONTAINERS_DIR, CONTAINER_ID } from '../fuse/server/tree.js';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
@@ -62,4 +63,17 @@ export async function existingSources(paths: readonly string[], timeoutMs: numbe
   const result = await Promise.race([checks, late.promise]);
   late.cancel();
   return result ? new Set(result.filter((p): p is string => p !== undefined)) : undefined;
+}
+
+/**
+ * Where a container's views come from: procview serves every container a copy of the layout
+ * with inodes of its own under <source>/containers/<id>/ (so no two containers ever share a
+ * page of the page cache); a plain LXCFS-layout source has none, and its top level is used.
+ * Bounded by the same deadline as the other checks; only called after probeSource succeeded.
+ */
+export async function containerSource(source: string, containerId: string, timeoutMs: number): Promise<string> {
+  if (!CONTAINER_ID.test(containerId)) return source;
+  const own = `${source}/${CONTAINERS_DIR}/${containerId}`;
+  const present = await existingSources([`${own}/proc/meminfo`], timeoutMs);
+  return present?.has(`${own}/proc/meminfo`) ? own : source;
 }

@@ -4,10 +4,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, DEFAULT_POLICY, loadSettings, policyFromFlags, type HookFlags, type HookSettings } from './config.js';
 import { bindAll, BindError } from './mounter.js';
-import { existingSources, probeSource } from './probe.js';
+import { containerSource, existingSources, probeSource } from './probe.js';
 import { checkContainerProcess, InputError, resolveRootfs, targetSkipReason } from './rootfs-check.js';
 import { describeZodError, OciConfigSchema, OciStateSchema, type Policy } from './schemas.js';
-import { planViews, type PlannedMount, type SkippedMount } from './targets.js';
+import { planViews, rebasePlan, type PlannedMount, type SkippedMount } from './targets.js';
 
 export interface Outcome {
   /** Process exit code: 0 lets the runtime start the container. */
@@ -63,15 +63,15 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
   idOut.id = state.id;
 
   const config = await readBundleConfig(state.bundle);
-  const plan = planViews({
+  const sharedPlan = planViews({
     source: settings.source,
     annotations: { ...(config.annotations ?? {}), ...(state.annotations ?? {}) },
     mounts: config.mounts,
     maskedPaths: config.linux?.maskedPaths,
     namespaces: config.linux?.namespaces,
   });
-  if (plan.kind === 'opt-out') {
-    return { code: 0, stderr: [`${PREFIX}no views for ${state.id.slice(0, 12)}: ${plan.reason}`], bound: [], skipped: [] };
+  if (sharedPlan.kind === 'opt-out') {
+    return { code: 0, stderr: [`${PREFIX}no views for ${state.id.slice(0, 12)}: ${sharedPlan.reason}`], bound: [], skipped: [] };
   }
 
   const rootfs = await resolveRootfs(state.bundle, config.root.path);
@@ -79,6 +79,7 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
 
   const probe = await probeSource(settings.source, settings.probeTimeoutMs);
   if (!probe.ok) throw new Refusal(probe.reason);
+  const plan = rebasePlan(sharedPlan, await containerSource(settings.source, state.id, settings.probeTimeoutMs));
   const present = await existingSources(plan.mounts.map((m) => m.source), settings.probeTimeoutMs);
   if (!present) throw new Refusal(`source ${settings.source} stopped answering after the first read`);
 

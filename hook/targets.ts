@@ -137,3 +137,10 @@ export function planViews(input: PlanInput): Plan {
   }
   return { kind: 'mount', mounts, skipped };
 }
+
+/** The same plan with every source taken from `source` instead (a container's own copy of the
+ * layout, `<source>/containers/<id>`, once it is known to exist). */
+export function rebasePlan<P extends Plan>(plan: P, source: string): P {
+  if (plan.kind !== 'mount') return plan;
+  return { ...plan, mounts: plan.mounts.map((m) => ({ ...m, source: path.posix.join(source, m.file) })) };
+}

@@ -9,18 +9,24 @@ import path from "node:path";
 import { execa } from "execa";
 import { parseMountinfo } from "../kernel/mount.js";
 import { FSTYPE } from "../kernel/mount.js";
-import { VIEW_PATHS } from "../server/tree.js";
+import { CONTAINER_ID, VIEW_PATHS } from "../server/tree.js";
 
 export const NSMOUNT_HELPER = fileURLToPath(new URL("../../native/procview-nsmount", import.meta.url));
 
 const SERVED = new Set(Object.values(VIEW_PATHS).map((p) => `/${p}`));
+
+/** A mount root of one of our files: /proc/meminfo, or a container's copy /containers/<id>/proc/meminfo. */
+export function isServedFile(root: string): boolean {
+  const own = /^\/containers\/([^/]+)(\/.+)$/.exec(root);
+  return own ? CONTAINER_ID.test(own[1]!) && SERVED.has(own[2]!) : SERVED.has(root);
+}
 
 export interface DeadView {
   /** One process of the mount namespace holding the dead mount. */
   pid: number;
   /** Where it is mounted, as that namespace sees it. */
   target: string;
-  /** Which served file it was, e.g. "/proc/meminfo". */
+  /** Which served file it was, e.g. "/proc/meminfo" or "/containers/<id>/proc/meminfo". */
   file: string;
 }
 
@@ -61,7 +67,7 @@ export function findDeadViews(procRoot = "/proc"): DeadView[] {
       const entry = parseMountinfo(line)[0];
       if (!entry || entry.fstype !== FSTYPE) continue;
       const root = line.split(" ")[3] ?? "";
-      if (!SERVED.has(root)) continue;
+      if (!isServedFile(root)) continue;
       if (isDead(procRoot, pid, entry.mountPoint)) dead.push({ pid, target: entry.mountPoint, file: root });
     }
   }

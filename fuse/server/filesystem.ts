@@ -2,30 +2,30 @@
 // files whose content is rendered for the caller at OPEN and kept with the handle.
 import type { FuseOps, OpenReply, RequestCaller } from "../kernel/request-loop.js";
 import type { NodeAttributes } from "../kernel/encode.js";
-import { Errno, FUSE_ROOT_ID, O_ACCMODE, O_TRUNC, OpenFlag, W_OK } from "../kernel/protocol.js";
+import { Errno, O_ACCMODE, O_TRUNC, OpenFlag, W_OK } from "../kernel/protocol.js";
 import { HandleStore } from "./handle-store.js";
-import { TreeNode, ViewName } from "./tree.js";
+import { Tree, TreeNode, ViewName } from "./tree.js";
 import type { SharedStats } from "./stats.js";
 
 /** Renders one view for the process that opened it. */
 export type Renderer = (view: ViewName, caller: RequestCaller) => string;
 
 export function createFilesystem(
-  tree: TreeNode[],
+  tree: Tree,
   store: HandleStore,
   render: Renderer,
   log: (line: string) => void,
   /** opens; renderFailures; rerendered: reads of handles a previous serving process issued. */
   stats: SharedStats,
 ): FuseOps {
-  const node = (ino: number): TreeNode | undefined => tree[ino - FUSE_ROOT_ID];
+  const node = (ino: number): TreeNode | undefined => tree.node(ino);
 
   return {
     lookup(parent, name): NodeAttributes | number {
       const dir = node(parent);
       if (!dir) return Errno.ENOENT;
       if (!dir.children) return Errno.ENOTDIR;
-      const child = dir.children.get(name);
+      const child = tree.child(parent, name);
       return child === undefined ? Errno.ENOENT : node(child)!.attr;
     },
 

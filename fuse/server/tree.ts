@@ -48,8 +48,120 @@ export interface TreeNode {
 const FILE_MODE = S_IFREG | 0o444;
 const DIR_MODE = S_IFDIR | 0o555;
 
+/** The directory holding one copy of the whole layout per container: containers/<id>/proc/meminfo. */
+export const CONTAINERS_DIR = "containers";
+
+/**
+ * A container id as OCI runtimes and CRI allow it (runc: [\w+.-]+; podman, containerd: 64 hex);
+ * anything else gets no directory of its own.
+ */
+export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
+
+// Dynamic node ids: BASE + hash(id) · SPAN + the static node id it mirrors. Decoding needs no
+// state, so every serving thread, and every later serving process, reads them alike.
+const DYNAMIC_BASE = 2 ** 45;
+const DYNAMIC_SPAN = 32;
+const HASH_SPACE = 2 ** 40;
+
+/** 40-bit hash of a container id: two FNV-1a variants, so ids differing anywhere differ. */
+export function containerHash(id: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+  }
+  return ((a * 256) + (b & 0xff)) % HASH_SPACE;
+}
+
+/**
+ * The served tree. The top level is LXCFS's layout (proc/…, sys/…), so manifests written for
+ * /var/lib/lxcfs work unchanged. containers/<id>/ repeats it with inodes of its own for each
+ * container: bind mounts taken from there never share an inode — and so never a page of the
+ * page cache — with another container's (sendfile/splice readers go through the page cache).
+ */
+export class Tree {
+  private readonly nodes: TreeNode[];
+  private readonly containersIno: number;
+  private readonly dynamic = new Map<number, TreeNode>();
+
+  constructor() {
+    this.nodes = buildStaticTree();
+    this.containersIno = this.nodes.length + FUSE_ROOT_ID;
+    const root = this.nodes[0]!;
+    const containers: TreeNode = {
+      attr: { ino: this.containersIno, mode: DIR_MODE, nlink: 2, size: 0 },
+      parent: FUSE_ROOT_ID,
+      children: new Map(),
+    };
+    containers.entries = [
+      { name: ".", attr: containers.attr },
+      { name: "..", attr: root.attr },
+    ];
+    this.nodes.push(containers);
+    root.children!.set(CONTAINERS_DIR, this.containersIno);
+    root.attr.nlink++;
+    root.entries!.push({ name: CONTAINERS_DIR, attr: containers.attr });
+    if (this.nodes.length > DYNAMIC_SPAN) throw new Error("the static tree outgrew the dynamic node id span");
+  }
+
+  node(ino: number): TreeNode | undefined {
+    if (ino < DYNAMIC_BASE) return this.nodes[ino - FUSE_ROOT_ID];
+    return this.dynamicNode(ino);
+  }
+
+  /** The child's node id, or undefined. */
+  child(parent: number, name: string): number | undefined {
+    if (parent === this.containersIno) {
+      return CONTAINER_ID.test(name) ? dynamicIno(containerHash(name), FUSE_ROOT_ID) : undefined;
+    }
+    if (parent < DYNAMIC_BASE) return this.nodes[parent - FUSE_ROOT_ID]?.children?.get(name);
+    const { hash, mirrored } = decode(parent);
+    // Only the top-level layout repeats inside a container's directory, not containers/ itself.
+    const child = this.nodes[mirrored - FUSE_ROOT_ID]?.children?.get(name);
+    return child === undefined || child === this.containersIno ? undefined : dynamicIno(hash, child);
+  }
+
+  private dynamicNode(ino: number): TreeNode | undefined {
+    const cached = this.dynamic.get(ino);
+    if (cached) return cached;
+    const { hash, mirrored } = decode(ino);
+    const template = this.nodes[mirrored - FUSE_ROOT_ID];
+    if (!template || mirrored === this.containersIno || hash >= HASH_SPACE) return undefined;
+    const parent = mirrored === FUSE_ROOT_ID ? this.containersIno : dynamicIno(hash, template.parent);
+    const node: TreeNode = { attr: { ...template.attr, ino }, parent };
+    if (template.view) node.view = template.view;
+    if (template.children) {
+      node.children = new Map();
+      node.entries = [
+        { name: ".", attr: node.attr },
+        { name: "..", attr: this.node(parent)!.attr },
+      ];
+      for (const entry of template.entries!.slice(2)) {
+        if (entry.attr.ino === this.containersIno) continue;
+        node.entries.push({ name: entry.name, attr: { ...entry.attr, ino: dynamicIno(hash, entry.attr.ino) } });
+      }
+      if (mirrored === FUSE_ROOT_ID) node.attr.nlink--; // no containers/ inside
+    }
+    // Bounded: a node is rebuilt on demand, so forgetting them all costs nothing but time.
+    if (this.dynamic.size >= 16_384) this.dynamic.clear();
+    this.dynamic.set(ino, node);
+    return node;
+  }
+}
+
+function dynamicIno(hash: number, mirrored: number): number {
+  return DYNAMIC_BASE + hash * DYNAMIC_SPAN + mirrored;
+}
+
+function decode(ino: number): { hash: number; mirrored: number } {
+  const offset = ino - DYNAMIC_BASE;
+  return { hash: Math.floor(offset / DYNAMIC_SPAN), mirrored: offset % DYNAMIC_SPAN };
+}
+
 /** Node ids are assigned in a fixed order, so they are the same in every procview process. */
-export function buildTree(): TreeNode[] {
+function buildStaticTree(): TreeNode[] {
   const nodes: TreeNode[] = [];
   const addNode = (parent: number, mode: number, view?: ViewName): number => {
     const ino = nodes.length === 0 ? FUSE_ROOT_ID : nodes.length + FUSE_ROOT_ID;

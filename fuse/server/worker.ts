@@ -6,7 +6,7 @@ import { writeSync } from "node:fs";
 import { runRequestLoop } from "../kernel/request-loop.js";
 import { HandleStore } from "./handle-store.js";
 import { createFilesystem } from "./filesystem.js";
-import { buildTree } from "./tree.js";
+import { Tree } from "./tree.js";
 import { createRenderer } from "./render.js";
 import { LoadTable } from "./load-table.js";
 import { LoadView } from "./load-view.js";
@@ -20,7 +20,7 @@ const log = (line: string): void => {
 };
 const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
 
-const tree = buildTree();
+const tree = new Tree();
 const store = new HandleStore(config.store);
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
 const render = createRenderer(config.render, loads);

@@ -8,8 +8,8 @@
 import { appendFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { planViews, type Plan } from '../targets.js';
-import { existingSources, probeSource, type ProbeResult } from '../probe.js';
+import { planViews, rebasePlan, type Plan } from '../targets.js';
+import { containerSource, existingSources, probeSource, type ProbeResult } from '../probe.js';
 import { NriConnection, RpcError } from './connection.js';
 import {
   Code,
@@ -97,11 +97,12 @@ export type Prober = (source: string, timeoutMs: number) => Promise<ProbeResult>
 /** Decide one CreateContainer: the plan, then the health of the source; never throws. */
 export async function decide(req: CreateContainerRequest, opts: Pick<PluginOptions, 'source' | 'probeTimeoutMs'>, probe: Prober = probeSource): Promise<Decision> {
   const name = who(req);
-  const plan = planFor(req, opts.source);
-  if (plan.kind === 'opt-out') return { mounts: [], line: `${name}: no views: ${plan.reason}` };
-  if (plan.mounts.length === 0) return { mounts: [], line: `${name}: no views: every target skipped (${plan.skipped.map((s) => `${s.destination}: ${s.reason}`).join('; ')})` };
+  const sharedPlan = planFor(req, opts.source);
+  if (sharedPlan.kind === 'opt-out') return { mounts: [], line: `${name}: no views: ${sharedPlan.reason}` };
+  if (sharedPlan.mounts.length === 0) return { mounts: [], line: `${name}: no views: every target skipped (${sharedPlan.skipped.map((s) => `${s.destination}: ${s.reason}`).join('; ')})` };
   const health = await probe(opts.source, opts.probeTimeoutMs);
   if (!health.ok) return { mounts: [], line: `${name}: no views, container starts with the host's files: ${health.reason}` };
+  const plan = rebasePlan(sharedPlan, await containerSource(opts.source, req.container.id, opts.probeTimeoutMs));
   // A bind of a missing source would fail the whole container start in runc.
   const present = await existingSources(plan.mounts.map((m) => m.source), opts.probeTimeoutMs);
   if (!present) return { mounts: [], line: `${name}: no views: checking the files under ${opts.source} took longer than ${opts.probeTimeoutMs} ms` };

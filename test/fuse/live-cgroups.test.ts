@@ -132,3 +132,20 @@ test("a reader that keeps the file open and reads it again from offset 0 gets fr
   const out = await runInCgroup(limited.procsFiles(), [process.execPath, "-e", script, file("proc/meminfo"), limitFile]);
   t.is(out, "262144 131072");
 });
+
+test("sendfile readers (busybox cat) in two containers reading at the same time each get their own", async (t) => {
+  const small = group({ memoryLimitBytes: 200 * 1024 * 1024 });
+  const large = group({ memoryLimitBytes: 300 * 1024 * 1024 });
+  // busybox cat copies with sendfile, which goes through the page cache of the file's inode:
+  // each container reads its own copy of the layout, as the hook and the NRI plugin bind it.
+  const loop = (id: string) => ["/bin/sh", "-c", 'i=0; while [ $i -lt 300 ]; do busybox cat "$1"; i=$((i+1)); done', "sh", file(`containers/${id}/proc/meminfo`)];
+  const [smallOut, largeOut] = await Promise.all([
+    runInCgroup(small.procsFiles(), loop("ctr-small"), { timeoutMs: 60_000 }),
+    runInCgroup(large.procsFiles(), loop("ctr-large"), { timeoutMs: 60_000 }),
+  ]);
+  const totals = (text: string) => text.split("\n").filter((l) => l.startsWith("MemTotal:")).map((l) => l.replace(/\s+/g, " "));
+  t.is(totals(smallOut).length, 300);
+  t.deepEqual(new Set(totals(smallOut)), new Set(["MemTotal: 204800 kB"]));
+  t.is(totals(largeOut).length, 300);
+  t.deepEqual(new Set(totals(largeOut)), new Set(["MemTotal: 307200 kB"]));
+});

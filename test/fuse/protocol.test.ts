@@ -141,3 +141,20 @@ test("the service survives readers killed mid-read", async (t) => {
   t.regex(stdout, /^processor\s*: 0$/m);
   t.true(service.alive(), "the serving process is still running");
 });
+
+test("containers/<id>/ repeats the layout with inodes of its own per container id", (t) => {
+  const ino = (relative: string) => statSync(join(service.mountPoint, relative)).ino;
+  const shared = ino("proc/meminfo");
+  const a = ino("containers/4f1c0a9e2b7d/proc/meminfo");
+  const b = ino("containers/podman-test_1.2/proc/meminfo");
+  t.not(a, shared);
+  t.not(a, b);
+  t.is(ino("containers/4f1c0a9e2b7d/proc/meminfo"), a, "stable for an id");
+  t.deepEqual(readdirSync(join(service.mountPoint, "containers/4f1c0a9e2b7d")).sort(), ["proc", "sys"]);
+  t.regex(readFileSync(join(service.mountPoint, "containers/4f1c0a9e2b7d/proc/meminfo"), "utf8"), /^MemTotal:/);
+  t.deepEqual(readdirSync(join(service.mountPoint, "containers")), [], "ids are not listed");
+  for (const bad of ["-leading-dash", "a".repeat(129), "sp ace", "..."]) {
+    t.is(errnoOf(() => statSync(join(service.mountPoint, "containers", bad))), "ENOENT", bad);
+  }
+  t.is(errnoOf(() => statSync(join(service.mountPoint, "containers/abc/containers"))), "ENOENT", "no nesting");
+});

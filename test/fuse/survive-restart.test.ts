@@ -169,6 +169,8 @@ test.serial("a podman container started before a full stop and restart of the se
     // Exactly the eight views, nothing extra left inside the container.
     const mounts = (await exec("cat", "/proc/self/mountinfo")).stdout.split("\n").filter((l) => l.includes(" - fuse.procview "));
     t.is(mounts.length, 8);
+    // Each from the container's own copy of the layout (inodes shared with no other container).
+    t.true(mounts.every((l) => l.split(" ")[3]!.startsWith(`/containers/${container}/`)), mounts.join("\n"));
   } finally {
     await execa("podman", [...PODMAN_BASE_ARGS, "rm", "-f", "-t", "0", container], { reject: false });
     await service.stop();
