@@ -1,6 +1,6 @@
 // `procview doctor`: everything procview needs on this machine, one row each, with what to do
 // about a failure. Exits 1 when anything a container's views depend on is wrong.
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { execa } from "execa";
@@ -12,6 +12,7 @@ import { NSMOUNT_HELPER } from "../fuse/keeper/restore.js";
 import { podmanHooksDirs } from "../install/hooks-dir.js";
 import { HooksFileSchema } from "../install/hooks-file.js";
 import { HOOKS_FILE_NAME } from "../install/cli.js";
+import { DEFAULT_NRI_PLUGIN_DIR } from "../hook/nri/install.js";
 import { DEFAULT_MOUNTPOINT } from "./serve.js";
 import { renderTable, type Row } from "./table.js";
 
@@ -87,10 +88,17 @@ async function runtimes(containerdConfig: string): Promise<Row[]> {
     const config = containerdConfig;
     const text = existsSync(config) ? readFileSync(config, "utf8") : "";
     const nri = /\[plugins\."io\.containerd\.nri\.v1\.nri"\][^[]*disable\s*=\s*false/s.test(text);
+    // The plugin directory containerd starts plugins from: plugin_path, else NRI's default.
+    const pluginDir = /\[plugins\."io\.containerd\.nri\.v1\.nri"\][^[]*plugin_path\s*=\s*"([^"]+)"/s.exec(text)?.[1] ?? DEFAULT_NRI_PLUGIN_DIR;
+    const launcher = existsSync(pluginDir) ? readdirSync(pluginDir).find((f) => /^\d\d-procview$/.test(f)) : undefined;
+    const problems = [
+      ...(nri ? [] : [`NRI not enabled in ${config}`]),
+      ...(launcher ? [] : [`no procview plugin in ${pluginDir}`]),
+    ];
     rows.push({
       label: "containerd",
-      value: `${containerd}; NRI ${nri ? "enabled" : `not enabled in ${config} (procview install containerd)`}`,
-      ok: nri,
+      value: `${containerd}; ${problems.length ? `${problems.join(", ")} (procview install containerd)` : `NRI enabled, plugin ${pluginDir}/${launcher}`}`,
+      ok: problems.length === 0,
     });
   } else rows.push({ label: "containerd", value: "not installed" });
   return rows;

@@ -16,7 +16,10 @@ function podmanConfig(withHook: boolean): { env: Record<string, string>; contain
   if (withHook) writeFileSync(join(hooks, "procview.json"), JSON.stringify(buildHooksFile({ node: process.execPath, hook: HOOK_BUNDLE })));
   writeFileSync(join(base, "containers.conf"), `[engine]\nhooks_dir = ["${hooks}"]\n`);
   const containerdConfig = join(base, "containerd.toml");
-  writeFileSync(containerdConfig, `version = 2\n[plugins."io.containerd.nri.v1.nri"]\n  disable = false\n`);
+  const pluginDir = join(base, "nri-plugins");
+  mkdirSync(pluginDir);
+  if (withHook) writeFileSync(join(pluginDir, "10-procview"), "#!/bin/sh\n", { mode: 0o755 });
+  writeFileSync(containerdConfig, `version = 2\n[plugins."io.containerd.nri.v1.nri"]\n  disable = false\n  plugin_path = "${pluginDir}"\n`);
   return { env: { CONTAINERS_CONF: join(base, "containers.conf") }, containerdConfig };
 }
 
@@ -35,6 +38,7 @@ test.serial("a healthy setup: every check passes and doctor exits 0", async (t) 
     t.regex(result.stdout, /^ok\s+cgroups\s+(v1|v2|hybrid) at/m);
     t.regex(result.stdout, /^ok\s+service\s+.* answering/m);
     t.regex(result.stdout, /^ok\s+podman\s+podman version .*hook: installed in /m);
+    t.regex(result.stdout, /^ok\s+containerd\s+containerd .*NRI enabled, plugin .*\/10-procview$/m);
     t.notRegex(result.stdout, /^FAIL/m);
     t.is(result.exitCode, 0);
   } finally {
@@ -46,6 +50,7 @@ test.serial("no mount and no hook: both are named and doctor exits 1", async (t)
   const result = await doctor(mkdtempSync(join(tmpdir(), "procview-nomount-")), podmanConfig(false));
   t.regex(result.stdout, /^FAIL service\s+.*: not-mounted/m);
   t.regex(result.stdout, /^FAIL podman\s+.*hook: no procview\.json in .* \(procview install hooks\)/m);
+  t.regex(result.stdout, /^FAIL containerd\s+.*no procview plugin in .*\(procview install containerd\)$/m);
   t.regex(result.stdout, /^ok\s+FUSE\s/m, "what is fine is still said to be fine");
   t.is(result.exitCode, 1);
 });
