@@ -8,18 +8,21 @@ import { CgroupReadError, cgroupDir, parseFlatKeyed, readCgroupFile, readCgroupV
 /** USER_HZ is 100 on every Linux ABI; cpuacct.stat counts in it. */
 const NS_PER_USER_HZ_TICK = 10_000_000;
 
-/** Kernel CPU list ("0-3,5,7-8", "" or "\n" for none) → ascending unique ids. */
+/** Kernel CPU list ("0-3,5,7-8", "" or "\n" for none) → ascending unique ids. Anything else
+ * throws, so a misread file is never taken as "no CPUs" or as CPU 0. */
 export function parseCpuList(text: string, where = "cpu list"): number[] {
   const out: number[] = [];
   const trimmed = text.trim();
   if (trimmed === "") return out;
+  const id = (digits: string): number => {
+    if (!/^\d+$/.test(digits)) throw new CgroupReadError(where, `bad CPU list ${JSON.stringify(trimmed)}`);
+    return Number(digits);
+  };
   for (const part of trimmed.split(",")) {
     const dash = part.indexOf("-");
-    const from = Number(dash < 0 ? part : part.slice(0, dash));
-    const to = dash < 0 ? from : Number(part.slice(dash + 1));
-    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to - from > 65536) {
-      throw new CgroupReadError(where, `bad CPU list ${JSON.stringify(trimmed)}`);
-    }
+    const from = id(dash < 0 ? part : part.slice(0, dash));
+    const to = dash < 0 ? from : id(part.slice(dash + 1));
+    if (to < from || to - from > 65536) throw new CgroupReadError(where, `bad CPU list ${JSON.stringify(trimmed)}`);
     for (let cpu = from; cpu <= to; cpu++) out.push(cpu);
   }
   out.sort((a, b) => a - b);

@@ -72,12 +72,6 @@ function countStates(layout: CgroupLayout, paths: CgroupPaths, procRoot: string,
   return found ? count : null;
 }
 
-/** R + D tasks, the load average's "active" count; null when the cgroup is gone. */
-export function countActiveTasks(layout: CgroupLayout, paths: CgroupPaths, procRoot = "/proc"): number | null {
-  const count = countStates(layout, paths, procRoot);
-  return count === null ? null : count.running + count.blocked;
-}
-
 /** null when the cgroup is gone. lastPid is 0 when no process is left. */
 export function readTaskNumbers(layout: CgroupLayout, paths: CgroupPaths, procRoot = "/proc"): TaskNumbers | null {
   let lastPid = 0;

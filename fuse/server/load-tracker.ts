@@ -55,17 +55,16 @@ export class LoadTracker {
 
   /** One 5-second step: count each container's tasks, decay its loads, publish; drop the gone. */
   sampleAll(): void {
+    const targets = [...this.tracked].map(([key, { paths }]) => ({ key, paths }));
+    const { tasks, gone } = this.sampler.sampleCgroups(targets, { layout: this.layout, procRoot: this.options.procRoot });
+    for (const key of gone) {
+      const entry = this.tracked.get(key)!;
+      this.tracked.delete(key);
+      this.table.release(entry.slot);
+      this.freeSlots.push(entry.slot);
+    }
     for (const [key, entry] of this.tracked) {
-      const tasks = this.count(entry.paths);
-      if (tasks === null) {
-        this.tracked.delete(key);
-        this.sampler.forget(key);
-        this.table.release(entry.slot);
-        this.freeSlots.push(entry.slot);
-        continue;
-      }
-      entry.tasks = tasks;
-      this.sampler.sample(key, tasks.running + tasks.blocked);
+      entry.tasks = tasks.get(key) ?? entry.tasks;
       this.publish(key, entry);
     }
   }

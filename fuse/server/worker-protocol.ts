@@ -4,16 +4,11 @@ import type { Timestamp } from "../kernel/encode.js";
 import type { NegotiatedInit } from "../kernel/request-loop.js";
 import type { LoadTableBuffers } from "./load-table.js";
 import type { CgroupPaths } from "../cgroup/caller.js";
+import type { ServingConfig } from "../keeper/messages.js";
 
-export interface RenderOptions {
-  procRoot: string;
-  sysRoot: string;
-  cgroupRoot: string;
-  /** Cut the visible CPUs to ceil(quota/period) when a CFS quota is set. */
-  useCpuQuota: boolean;
-  /** How long one container's numbers are reused, in milliseconds. */
-  cacheMs: number;
-}
+/** procRoot, sysRoot, cgroupRoot; useCpuQuota (cut the CPUs shown to ceil(quota/period));
+ * cacheMs (how long one container's numbers are reused). Validated where it crosses processes. */
+export type RenderOptions = ServingConfig["render"];
 
 export interface WorkerConfig {
   index: number;

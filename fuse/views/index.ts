@@ -1,5 +1,5 @@
 export { bytesToKb, bytesToSectors, formatHundredths, nsToTicks } from "./units.js";
-export { parseCpuList, formatCpuList, formatCpuRange, visibleCpus } from "./cpus.js";
+export { formatCpuList, formatCpuRange, visibleCpus } from "./cpus.js";
 export { swapView, type SwapView } from "./swap-view.js";
 export { renderMeminfo } from "./meminfo.js";
 export { renderCpuinfo } from "./cpuinfo.js";

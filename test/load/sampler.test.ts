@@ -42,15 +42,15 @@ for (const tree of ["v1", "v2"] as const) {
   });
 }
 
-test("forgetVanished drops keys whose cgroup directory was removed", (t) => {
+test("sampleCgroups drops keys whose cgroup directory was removed", (t) => {
   const tmp = mkdtempSync(join(tmpdir(), "procview-sampler-"));
   t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
   cpSync(join(FIXTURES_DIR, "v2"), tmp, { recursive: true, verbatimSymlinks: true });
   const layout = detectLayout(join(tmp, "cgroup"));
   const s = new LoadSampler();
-  s.sampleCgroups([{ key: "a", paths: at("/ctr-small") }, { key: "b", paths: at("/ctr-swap") }], { layout, procRoot: join(tmp, "proc") });
-  t.deepEqual(s.forgetVanished(layout), []);
+  const targets = [{ key: "a", paths: at("/ctr-small") }, { key: "b", paths: at("/ctr-swap") }];
+  t.deepEqual(s.sampleCgroups(targets, { layout, procRoot: join(tmp, "proc") }).gone, []);
   rmSync(join(tmp, "cgroup", "ctr-swap"), { recursive: true });
-  t.deepEqual(s.forgetVanished(layout), ["b"]);
+  t.deepEqual(s.sampleCgroups(targets, { layout, procRoot: join(tmp, "proc") }).gone, ["b"]);
   t.deepEqual(s.keys(), ["a"]);
 });

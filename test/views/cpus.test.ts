@@ -1,6 +1,7 @@
 import test from "ava";
 import type { CpuNumbers, CpuQuota } from "../../fuse/cgroup/types.js";
-import { formatCpuList, parseCpuList, visibleCpus } from "../../fuse/views/index.js";
+import { formatCpuList, visibleCpus } from "../../fuse/views/index.js";
+import { parseCpuList } from "../../fuse/cgroup/cpu.js";
 
 const cpu = (cpuset: number[], quota: CpuQuota | null): CpuNumbers => ({
   cpuset,
