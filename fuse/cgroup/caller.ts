@@ -10,7 +10,7 @@
 // processes in procview's own pid namespace, e.g. --pid=host containers, see their own cgroup).
 import { readdirSync } from "node:fs";
 import { CONTROLLERS, type CgroupLayout, type Controller } from "./layout.js";
-import { readMembership, type Membership } from "./membership.js";
+import { readMembership, readReaderMembership, type Membership } from "./membership.js";
 import { readPidNs, readStat, readStatus, type ProcessStatus } from "./process.js";
 import { CgroupReadError, isGone } from "./read.js";
 
@@ -56,6 +56,10 @@ export interface CallerOptions {
   /** procview's own pid namespace; default readlink <procRoot>/self/ns/pid. Pass it to save the readlink per call. */
   selfPidNs?: string;
   nsInits?: NsInitCache;
+  /** pid → its pid namespace, for a long-running caller: kept only while the reader's cgroup file
+   * is read through the descriptor opened on the same process (a process never changes its own
+   * pid namespace), which saves the readlink per open. */
+  pidNamespaces?: Map<number, string>;
 }
 
 /** null when the reader (or its namespace's init) vanished while being resolved. */
@@ -65,11 +69,23 @@ export function resolveCaller(pid: number, options: CallerOptions): Caller | nul
   const selfPidNs = options.selfPidNs ?? readPidNs(procRoot, "self");
   if (selfPidNs === null) throw new CgroupReadError(`${procRoot}/self/ns/pid`, "procview's own pid namespace is unreadable");
 
-  const pidNs = readPidNs(procRoot, pid);
-  if (pidNs === null) return null;
   // The reader's membership is read every time: a process can move to another cgroup at any moment.
-  const membership = readMembership(procRoot, pid);
-  if (membership === null) return null;
+  const read = readReaderMembership(procRoot, pid);
+  if (read === null) return null;
+  const { membership } = read;
+  const known = options.pidNamespaces;
+  // Read after the descriptor was opened: if the pid was reused in between, the descriptor names
+  // the exited process, fails on the next open, and both are read afresh.
+  let pidNs = read.opened ? undefined : known?.get(pid);
+  if (pidNs === undefined) {
+    const linked = readPidNs(procRoot, pid);
+    if (linked === null) return null;
+    pidNs = linked;
+    if (known !== undefined) {
+      if (known.size >= 16_384) known.clear();
+      known.set(pid, pidNs);
+    }
+  }
   const ownPaths = pathsOf(layout, membership);
   const sameNsAsSelf = pidNs === selfPidNs;
 

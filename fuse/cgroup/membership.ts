@@ -1,6 +1,6 @@
 // Parsing /proc/<pid>/cgroup into per-hierarchy paths.
 import { join } from "node:path";
-import { readOptional } from "./read.js";
+import { readKeptOptional, readOptional } from "./read.js";
 
 export interface Membership {
   /** v1 hierarchies by controller or name ("memory", "cpu", "name=systemd", …) → path. */
@@ -37,4 +37,31 @@ export function readMembership(procRoot: string, pid: number): Membership | null
   // One piece (proc_cgroup_show), read on every open: no second read() to find EOF.
   const text = readOptional(join(procRoot, String(pid), "cgroup"), true);
   return text === null ? null : parseProcCgroup(text);
+}
+
+/** Parsed texts, by text: the readers of one container all have the same lines. */
+const parsed = new Map<string, Membership>();
+
+export interface ReaderMembership {
+  membership: Membership;
+  /** Read through a descriptor opened just now: the pid may name another process than last time. */
+  opened: boolean;
+}
+
+/**
+ * For the reader of every open: /proc/<pid>/cgroup through a kept descriptor, so that a reader
+ * that comes back costs one pread (the text is generated afresh each time: a process can move to
+ * another cgroup at any moment). The descriptor stays bound to the process it was opened on.
+ * null when the process is gone.
+ */
+export function readReaderMembership(procRoot: string, pid: number): ReaderMembership | null {
+  const read = readKeptOptional(join(procRoot, String(pid), "cgroup"));
+  if (read === null) return null;
+  let membership = parsed.get(read.text);
+  if (membership === undefined) {
+    if (parsed.size >= 4096) parsed.clear();
+    membership = parseProcCgroup(read.text);
+    parsed.set(read.text, membership);
+  }
+  return { membership, opened: read.opened };
 }

@@ -3,12 +3,14 @@
 // readSmallFile: open, read until EOF, close. readFileSync also fstat()s the file to size a fresh
 // buffer, which buys nothing here (these files report a size of 0 or 4096 whatever they hold).
 //
-// readKeptFile: for cgroup files, which a container's reads come back to again and again, the
-// descriptor is kept and the file re-read with pread at offset 0, which makes the kernel
-// generate the text afresh (seq_file restarts at position 0): one syscall instead of three.
-// Never for /proc/<pid> files: a pid is reused, a cgroup path names one cgroup. A cgroup that
-// was removed answers ENODEV on its old descriptor; the path is then opened again, since a
-// cgroup of the same name may exist by now.
+// readKept: for files a container's reads come back to again and again (its cgroup files, a
+// reader's /proc/<pid>/cgroup), the descriptor is kept and the file re-read with pread at
+// offset 0, which makes the kernel generate the text afresh (seq_file restarts at position 0):
+// one syscall instead of three. A kept descriptor names the object it was opened on, not the
+// path: a removed cgroup answers ENODEV on it and an exited process ESRCH, even when a new
+// cgroup of the same name or a new process with the same pid exists by now. The path is then
+// opened again, and the caller is told (`opened`) so that what it derived from the old object
+// (a process's pid namespace) is derived afresh.
 import { closeSync, openSync, readSync } from "node:fs";
 
 let buffer = Buffer.allocUnsafe(64 * 1024);
@@ -71,7 +73,20 @@ function closeIdle(now: number): void {
   }
 }
 
+/** Errors of a kept descriptor whose object is gone while its path may name a new one. */
+const REOPEN = new Set(["ENODEV", "ESRCH"]);
+
+export interface KeptRead {
+  text: string;
+  /** The descriptor was opened by this call, so it may name another object than the last read of this path did. */
+  opened: boolean;
+}
+
 export function readKeptFile(path: string): string {
+  return readKept(path).text;
+}
+
+export function readKept(path: string): KeptRead {
   const now = Date.now();
   closeIdle(now);
   const entry = kept.get(path);
@@ -81,11 +96,10 @@ export function readKeptFile(path: string): string {
     try {
       const text = readAll(fd, true);
       kept.set(path, { fd, usedAt: now });
-      return text;
+      return { text, opened: false };
     } catch (err) {
       forget(path, fd);
-      // ENODEV: the cgroup behind this descriptor was removed; open the path afresh below.
-      if (errorCode(err) !== "ENODEV") throw err;
+      if (!REOPEN.has(errorCode(err) ?? "")) throw err;
     }
   }
   let opened: number;
@@ -99,12 +113,17 @@ export function readKeptFile(path: string): string {
       const [oldest, old] = kept.entries().next().value as [string, { fd: number }];
       forget(oldest, old.fd);
     }
-    return readSmallFile(path);
+    return { text: readSmallFile(path, true), opened: true };
   }
   if (kept.size >= keptLimit) {
     const [oldest, old] = kept.entries().next().value as [string, { fd: number }];
     forget(oldest, old.fd);
   }
   kept.set(path, { fd: opened, usedAt: now });
-  return readAll(opened, true);
+  try {
+    return { text: readAll(opened, true), opened: true };
+  } catch (err) {
+    forget(path, opened);
+    throw err;
+  }
 }

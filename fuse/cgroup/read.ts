@@ -2,7 +2,7 @@
 // request path, so everything is blocking and allocation-light. "Gone" (a process or cgroup that
 // vanished between listing and reading) is an ordinary outcome, reported as null, never thrown.
 import { readlinkSync } from "node:fs";
-import { readKeptFile, readSmallFile } from "./read-small.js";
+import { readKept, readKeptFile, readSmallFile, type KeptRead } from "./read-small.js";
 
 /** Codes that mean "the thing is not there (any more)": a vanished pid, a removed cgroup, a file the kernel does not offer. */
 const GONE = new Set(["ENOENT", "ESRCH", "ENOTDIR", "ENODEV"]);
@@ -35,10 +35,21 @@ export function readOptional(path: string, singleRecord = false): string | null 
 }
 
 /** A cgroup file's text, or null when the file (or its cgroup) does not exist. The descriptor is
- * kept for the next read (see read-small.ts): only for cgroup files, never /proc/<pid> ones. */
+ * kept for the next read (see read-small.ts). */
 export function readCgroupFile(path: string): string | null {
   try {
     return readKeptFile(path);
+  } catch (err) {
+    if (isGone(err)) return null;
+    throw new CgroupReadError(path, `cannot read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A file re-read through a kept descriptor (see read-small.ts), or null when it is gone. Only
+ * for files of one seq_file record. */
+export function readKeptOptional(path: string): KeptRead | null {
+  try {
+    return readKept(path);
   } catch (err) {
     if (isGone(err)) return null;
     throw new CgroupReadError(path, `cannot read: ${(err as Error).message}`, { cause: err });

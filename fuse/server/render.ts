@@ -53,6 +53,7 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
   const host = new HostFiles(options.procRoot, options.sysRoot, options.cacheMs);
   const numbers = new ContainerNumbers(layout, options.procRoot, options.sysRoot, options.cacheMs);
   const nsInits = new ExpiringNsInitCache(Math.max(options.cacheMs, 1000));
+  const pidNamespaces = new Map<number, string>();
 
   const hostView = (view: ViewName, now: number): string => {
     const source = HOST_SOURCE[view];
@@ -137,7 +138,7 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
     // It gets what it would read without procview rather than anyone else's numbers.
     if (requestCaller.pid === 0) return hostView(view, now);
     nsInits.now = now;
-    const caller = resolveCaller(requestCaller.pid, { layout, procRoot: options.procRoot, selfPidNs, nsInits });
+    const caller = resolveCaller(requestCaller.pid, { layout, procRoot: options.procRoot, selfPidNs, nsInits, pidNamespaces });
     // A caller that vanished mid-resolution cannot read the result anyway.
     if (caller === null || caller.isHost) return hostView(view, now);
     loads.touch(caller.key, caller.paths);

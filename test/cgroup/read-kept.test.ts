@@ -4,6 +4,9 @@ import test from "ava";
 import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readCgroupValue } from "../../fuse/cgroup/read.js";
+import { readReaderMembership } from "../../fuse/cgroup/membership.js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { uniqueName } from "../support/cgroups.js";
 
 test("a kept descriptor reads the value of now, and follows the cgroup being removed and made again", (t) => {
@@ -26,5 +29,30 @@ test("a kept descriptor reads the value of now, and follows the cgroup being rem
     } catch {
       // already removed by the test
     }
+  }
+});
+
+test("a reader's /proc/<pid>/cgroup is re-read through its kept descriptor, and a process that exited is gone", async (t) => {
+  const dir = join("/sys/fs/cgroup/memory", uniqueName("procview-kept-pid"));
+  mkdirSync(dir);
+  const child = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    const pid = child.pid!;
+    const first = readReaderMembership("/proc", pid);
+    t.truthy(first);
+    t.true(first!.opened, "first read opens the file");
+    const target = dir.slice("/sys/fs/cgroup/memory".length);
+    t.not(first!.membership.v1.get("memory"), target);
+    writeFileSync(join(dir, "cgroup.procs"), String(pid));
+    const moved = readReaderMembership("/proc", pid);
+    t.false(moved!.opened, "the kept descriptor is read again");
+    t.is(moved!.membership.v1.get("memory"), target, "and sees the move at once");
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    // The kept descriptor names the exited process (ESRCH), never a process that reuses its pid.
+    t.is(readReaderMembership("/proc", pid), null);
+  } finally {
+    child.kill("SIGKILL");
+    rmdirSync(dir);
   }
 });
