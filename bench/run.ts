@@ -36,7 +36,7 @@ async function lxcfsVersion(): Promise<string> {
 
 const loadavg = () => readFile("/proc/loadavg", "utf8").then((s) => s.split(" ").slice(0, 3).join(" "), () => "unknown");
 
-async function bench(settings: Settings, out: string, skip: Set<string>): Promise<void> {
+async function bench(settings: Settings, out: string, skip: Set<string>, procviewArgs: string[]): Promise<void> {
   const began = Date.now();
   const cpuCount = cpus().length;
   const results: BenchResults = {
@@ -54,6 +54,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>): Promis
         `throughput: proc/meminfo, ${settings.throughputSeconds} s per point, readers ${settings.throughputReaders.join("/")}, each in a cgroup of its own`,
         `scale: ${Math.max(...settings.scaleCounts)} cgroups with memory limits 64…${64 + Math.max(...settings.scaleCounts) - 1} MiB; at each point the first N take turns reading proc/meminfo, ≥ ${settings.scaleReads} timed reads per system after a warm-up round`,
         `idle CPU: utime+stime over ${settings.idleSeconds} s with no reads, right after the scale run (resolution: one clock tick, 10 ms at USER_HZ 100); RSS: VmRSS from /proc/<pid>/status; for procview both of its processes are summed (the keeper that owns the mount, and the serving process)`,
+        ...(procviewArgs.length > 0 ? [`procview started with extra options: \`${procviewArgs.join(" ")}\``] : []),
         `hook: \`podman run --rm -m 256m --cpus 1 … /bin/true\` (runc, busybox rootfs), ${settings.hookRuns} runs with the hook and ${settings.hookRuns} without, alternating`,
       ],
     },
@@ -88,7 +89,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>): Promis
       pool = made.value;
       log(`cgroups under ${pool.parent}`);
     }
-    targets.procview = await attempt(startProcviewTarget);
+    targets.procview = await attempt(() => startProcviewTarget(procviewArgs));
     targets.lxcfs = await attempt(startLxcfsTarget);
     for (const n of ["procview", "lxcfs"] as const) {
       const t = targets[n];
@@ -151,7 +152,8 @@ const program = new Command("bench")
   .option("--throughput-seconds <n>", "seconds per throughput point", positive)
   .option("--hook-runs <n>", "podman runs with and without the hook", positive)
   .option("--skip <scenarios>", "comma-separated: latency,throughput,scale,memory,hook", "")
-  .action(async (o: { quick: boolean; out: string; latencyCount?: number; throughputSeconds?: number; hookRuns?: number; skip: string }) => {
+  .option("--procview-args <args>", "extra `procview serve` options, space-separated, for experiments (recorded in the report)", "")
+  .action(async (o: { quick: boolean; out: string; latencyCount?: number; throughputSeconds?: number; hookRuns?: number; skip: string; procviewArgs: string }) => {
     const settings: Settings = { ...(o.quick ? QUICK : FULL) };
     if (o.latencyCount) settings.latencyCount = o.latencyCount;
     if (o.throughputSeconds) settings.throughputSeconds = o.throughputSeconds;
@@ -159,7 +161,7 @@ const program = new Command("bench")
     const skip = new Set(o.skip.split(",").map((s) => s.trim()).filter(Boolean));
     for (const s of skip) if (!["latency", "throughput", "scale", "memory", "hook"].includes(s)) throw new InvalidArgumentError(`unknown scenario ${s}`);
     if (process.getuid?.() !== 0) log("not root: cgroups cannot be created, most rows will be not measured");
-    await bench(settings, resolve(o.out), skip);
+    await bench(settings, resolve(o.out), skip, o.procviewArgs.split(" ").filter(Boolean));
   });
 
 await program.parseAsync(process.argv).catch((err: unknown) => {

@@ -67,8 +67,9 @@ async function stopAndUnmount(stop: () => Promise<void>, mountPoint: string): Pr
   }
 }
 
-export async function startProcviewTarget(): Promise<ReadTarget> {
-  const running = await startProcview();
+/** `extraArgs`: more `procview serve` options, for experiments (e.g. a longer --cache-ms). */
+export async function startProcviewTarget(extraArgs: string[] = []): Promise<ReadTarget> {
+  const running = await startProcview({ extraArgs });
   // test/support/procview.ts does not hand out the pid; the serving process is the node
   // running dist/cli/procview.js serve on this mountpoint (its worker threads share the pid).
   // Two processes serve procview: the keeper (the `serve` process, owner of the mount) and the
