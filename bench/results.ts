@@ -55,8 +55,11 @@ export interface IdleCpu {
 
 export interface HookTiming {
   runs: number;
+  /** With the hooks file `procview install hooks` writes: procview-hook asking the service. */
   withMedianMs: number;
   withoutMedianMs: number;
+  /** With a hooks file that runs the Node hook itself (--no-client), for comparison. */
+  nodeHookMedianMs?: number;
 }
 
 export interface BenchMeta {

@@ -1,5 +1,5 @@
 // The results as one markdown table, with each figure's target and verdict beside it. Pure.
-import type { BenchResults, Outcome } from "./results.js";
+import type { BenchResults, HookTiming, Outcome } from "./results.js";
 import type { LatencySummary } from "./stats.js";
 import { ratio } from "./stats.js";
 import {
@@ -158,11 +158,14 @@ export function buildRows(r: BenchResults): Row[] {
     ),
   });
 
+  const signed = (ms: number) => `${ms >= 0 ? "+" : ""}${ms.toFixed(1)}`;
+  const nodeHookNote = (h: HookTiming) =>
+    h.nodeHookMedianMs === undefined ? "" : `; the Node hook run directly (--no-client): ${signed(h.nodeHookMedianMs - h.withoutMedianMs)} ms`;
   const hook = r.hook;
   const added = hook.ok ? hook.value.withMedianMs - hook.value.withoutMedianMs : NaN;
   rows.push({
     measure: `hook: time added to \`podman run --rm … true\`${hook.ok ? ` (median of ${hook.value.runs} runs each)` : ""}`,
-    procview: hook.ok ? `${added >= 0 ? "+" : ""}${added.toFixed(1)} ms (${hook.value.withMedianMs.toFixed(0)} vs ${hook.value.withoutMedianMs.toFixed(0)} ms)` : NONE,
+    procview: hook.ok ? `${signed(added)} ms (${hook.value.withMedianMs.toFixed(0)} vs ${hook.value.withoutMedianMs.toFixed(0)} ms)${nodeHookNote(hook.value)}` : NONE,
     lxcfs: NONE,
     kernel: NONE,
     ratio: NONE,

@@ -10,7 +10,7 @@ import { serviceHealth } from "../fuse/keeper/health.js";
 import { DEFAULT_RUNTIME_DIR } from "../fuse/keeper/status-file.js";
 import { NSMOUNT_HELPER } from "../fuse/keeper/restore.js";
 import { podmanHooksDirs } from "../install/hooks-dir.js";
-import { HooksFileSchema } from "../install/hooks-file.js";
+import { HooksFileSchema, hookPrograms } from "../install/hooks-file.js";
 import { HOOKS_FILE_NAME } from "../install/cli.js";
 import { DEFAULT_NRI_PLUGIN_DIR } from "../hook/nri/install.js";
 import { DEFAULT_MOUNTPOINT } from "./serve.js";
@@ -61,7 +61,7 @@ function hookIn(dirs: string[]): { dir: string | null; problem: string | null } 
     if (!existsSync(file)) continue;
     const parsed = HooksFileSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
     if (!parsed.success) return { dir, problem: `${file} is not a valid hooks file` };
-    const missing = [parsed.data.hook.path, parsed.data.hook.args[1] ?? ""].filter((p) => !existsSync(p));
+    const missing = hookPrograms(parsed.data.hook).filter((p) => !existsSync(p));
     if (missing.length) return { dir, problem: `${file} runs ${missing.join(", ")}, which does not exist (procview install hooks)` };
     return { dir, problem: null };
   }

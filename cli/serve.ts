@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MountError, mountsAt } from "../fuse/kernel/mount.js";
 import { startKeeper, type Keeper } from "../fuse/keeper/keeper.js";
-import { DEFAULT_RUNTIME_DIR } from "../fuse/keeper/status-file.js";
+import { DEFAULT_RUNTIME_DIR, hookSocketPath } from "../fuse/keeper/status-file.js";
 import { restoreDeadViews } from "../fuse/keeper/restore.js";
 
 export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
@@ -23,6 +23,8 @@ interface ServeFlags {
   cacheMs: number;
   logFile: string;
   runtimeDir: string;
+  /** false: --no-hook-socket. */
+  hookSocket: string | boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -66,6 +68,7 @@ async function runForeground(flags: ServeFlags): Promise<void> {
       },
       threads: flags.threads,
       loadIntervalSeconds: 5,
+      hookSocket: flags.hookSocket === false ? null : typeof flags.hookSocket === "string" ? resolve(flags.hookSocket) : hookSocketPath(resolve(flags.mountpoint), flags.runtimeDir),
     },
     runtimeDir: flags.runtimeDir,
     log,
@@ -119,9 +122,14 @@ export function registerServeCommand(program: Command): void {
     .option("--threads <n>", "serving threads, each keeping a read outstanding on /dev/fuse", positiveInteger, Math.min(4, Math.max(2, cpus().length)))
     .option("--cache-ms <ms>", "how long one container's cgroup numbers are reused between reads", positiveInteger, 100)
     .option("--log-file <file>", "where a background server logs", DEFAULT_LOG_FILE)
-    .option("--runtime-dir <dir>", "where the status file read by `procview status` and `reload` is kept", DEFAULT_RUNTIME_DIR)
+    .option("--runtime-dir <dir>", "where the status file read by `procview status` and `reload` is kept, and the hook socket", DEFAULT_RUNTIME_DIR)
+    .option("--hook-socket <path>", "the unix socket on which procview-hook has the service run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)")
+    .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook")
     .action(async (flags: ServeFlags) => {
       if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
+      if (typeof flags.hookSocket === "string" && Buffer.byteLength(resolve(flags.hookSocket)) > 107) {
+        throw new InvalidArgumentError(`--hook-socket: ${resolve(flags.hookSocket)} is longer than a unix socket path may be (107 bytes)`);
+      }
       if (flags.foreground) await runForeground(flags);
       else await runInBackground(flags, process.argv);
     });

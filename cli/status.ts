@@ -36,6 +36,7 @@ export function registerStatusCommands(program: Command): void {
           { label: "restarts / reloads", value: `${s.restarts} / ${s.reloads}` },
           { label: "containers being served", value: String(s.containers) },
           { label: "opens served", value: `${s.opens} (${s.rerendered} re-rendered after a restart, ${s.renderFailures} failed)` },
+          { label: "hooks served", value: s.hookSocket ? `${s.hooksServed} on ${s.hookSocket}` : "no hook socket (procview-hook runs the Node hook)" },
           { label: "views restored at start", value: String(s.restoredViews) },
         );
       }

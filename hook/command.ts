@@ -21,7 +21,7 @@ mutating.lxcfs-admission-webhook.io/enable=false), Kubernetes sandbox (pause)
 containers, targets the container mounts itself or lists in linux.maskedPaths,
 targets missing from the container or reached through a symlink.`;
 
-export function addHookOptions(cmd: Command): Command {
+function defineHookOptions(cmd: Command): Command {
   return cmd
     .description(HOOK_DESCRIPTION)
     .option('--config <file>', `hook config file, JSON {"source","policy","probeTimeoutMs"}; a missing default file means defaults`, DEFAULT_CONFIG_PATH)
@@ -29,18 +29,37 @@ export function addHookOptions(cmd: Command): Command {
     .addOption(
       new Option('--policy <policy>', `what to do when the views cannot be set up: "fail" refuses to start the container (exit 1, reason on stderr); "ignore" starts it without views and logs the reason to stderr and syslog [config "policy", default ${DEFAULT_POLICY}]`).choices(['fail', 'ignore']),
     )
-    .option('--probe-timeout <ms>', `how long the source may take to answer the first read before it counts as dead [config "probeTimeoutMs", default ${DEFAULT_PROBE_TIMEOUT_MS}]`)
-    .action(async (opts: { config?: string; source?: string; policy?: string; probeTimeout?: string }, command: Command) => {
-      // The default config path is optional, an explicit one is not.
-      const explicitConfig = command.getOptionValueSource('config') === 'cli';
-      const flags: HookFlags = {
-        config: explicitConfig ? opts.config : undefined,
-        source: opts.source,
-        policy: opts.policy,
-        probeTimeout: opts.probeTimeout,
-      };
-      await runAsProcess(flags);
-    });
+    .option('--probe-timeout <ms>', `how long the source may take to answer the first read before it counts as dead [config "probeTimeoutMs", default ${DEFAULT_PROBE_TIMEOUT_MS}]`);
+}
+
+type HookOptionValues = { config?: string; source?: string; policy?: string; probeTimeout?: string };
+
+function flagsOf(opts: HookOptionValues, command: Command): HookFlags {
+  // The default config path is optional, an explicit one is not.
+  const explicitConfig = command.getOptionValueSource('config') === 'cli';
+  return { config: explicitConfig ? opts.config : undefined, source: opts.source, policy: opts.policy, probeTimeout: opts.probeTimeout };
+}
+
+export function addHookOptions(cmd: Command): Command {
+  return defineHookOptions(cmd).action(async (opts: HookOptionValues, command: Command) => {
+    await runAsProcess(flagsOf(opts, command));
+  });
+}
+
+/** The hook's arguments as the service receives them from procview-hook (the C client): the
+ * same options, parsed by the same definitions, into flags or a one-line error. */
+export function parseHookArgs(args: readonly string[]): { ok: true; flags: HookFlags } | { ok: false; error: string } {
+  let error: string | undefined;
+  const cmd = defineHookOptions(new Command('procview-hook'))
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: (text) => (error ??= text.trim().split('\n')[0]) });
+  try {
+    cmd.parse([...args], { from: 'user' });
+  } catch (err) {
+    return { ok: false, error: error ?? (err as Error).message };
+  }
+  if (cmd.args.length > 0) return { ok: false, error: `unexpected arguments: ${cmd.args.join(' ')}` };
+  return { ok: true, flags: flagsOf(cmd.opts<HookOptionValues>(), cmd) };
 }
 
 async function readStdin(): Promise<string> {

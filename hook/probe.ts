@@ -4,7 +4,7 @@
 // is SIGKILLed at the deadline, and we stop waiting for it even if the kill
 // cannot land (the caller ends with process.exit, which does not wait for
 // children).
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import { tool } from './tools.js';
 import { CONTAINERS_DIR, CONTAINER_ID } from '../fuse/server/tree.js';
@@ -43,6 +43,24 @@ export async function probeSource(source: string, timeoutMs: number): Promise<Pr
     return { ok: false, reason: `source ${source} is not mounted or not readable: ${why.replace(/^head: /, '')}` };
   }
   if (!String(outcome.stdout).startsWith('MemTotal:')) {
+    return { ok: false, reason: `source ${source} does not look like an LXCFS-layout directory (${file} does not start with MemTotal:)` };
+  }
+  return { ok: true };
+}
+
+/**
+ * The same check for the mountpoint this very process serves (procview-hook's requests, run in
+ * the service): its FUSE threads answer while the process lives, so the read cannot hang on a
+ * dead server and needs no child process (a spawn costs ~10 ms here). Still bounded.
+ */
+export async function probeOwnSource(source: string, timeoutMs: number): Promise<ProbeResult> {
+  const file = `${source}/proc/meminfo`;
+  const late = deadline(timeoutMs, 'late' as const);
+  const outcome = await Promise.race([readFile(file, 'utf8').catch((err: Error) => err), late.promise]);
+  late.cancel();
+  if (outcome === 'late') return { ok: false, reason: `source ${source} did not answer within ${timeoutMs} ms (reading ${file})` };
+  if (outcome instanceof Error) return { ok: false, reason: `source ${source} is not mounted or not readable: ${outcome.message}` };
+  if (!outcome.startsWith('MemTotal:')) {
     return { ok: false, reason: `source ${source} does not look like an LXCFS-layout directory (${file} does not start with MemTotal:)` };
   }
   return { ok: true };

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, DEFAULT_POLICY, loadSettings, policyFromFlags, type HookFlags, type HookSettings } from './config.js';
 import { bindAll, BindError } from './mounter.js';
-import { containerSource, existingSources, probeSource } from './probe.js';
+import { containerSource, existingSources, probeOwnSource, probeSource } from './probe.js';
 import { checkContainerProcess, InputError, resolveRootfs, targetSkipReason } from './rootfs-check.js';
 import { describeZodError, OciConfigSchema, OciStateSchema, type Policy } from './schemas.js';
 import { planViews, rebasePlan, type PlannedMount, type SkippedMount } from './targets.js';
@@ -56,7 +56,14 @@ async function readBundleConfig(bundle: string) {
   return parsed.data;
 }
 
-async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: string }): Promise<Outcome> {
+/** Where the hook runs. */
+export interface HookContext {
+  /** The mountpoint served by the process running the hook (the service, for procview-hook):
+   * that source is alive while we are, and is probed in-process rather than by a child. */
+  ownSource?: string;
+}
+
+async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: string }, context: HookContext): Promise<Outcome> {
   const stateParsed = OciStateSchema.safeParse(parseJson(stdinText, 'OCI state on stdin'));
   if (!stateParsed.success) throw new Refusal(`OCI state on stdin is invalid: ${describeZodError(stateParsed.error)}`);
   const state = stateParsed.data;
@@ -77,7 +84,10 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
   const rootfs = await resolveRootfs(state.bundle, config.root.path);
   await checkContainerProcess(state.pid);
 
-  const probe = await probeSource(settings.source, settings.probeTimeoutMs);
+  const probe =
+    context.ownSource !== undefined && path.resolve(settings.source) === context.ownSource
+      ? await probeOwnSource(settings.source, settings.probeTimeoutMs)
+      : await probeSource(settings.source, settings.probeTimeoutMs);
   if (!probe.ok) throw new Refusal(probe.reason);
   const plan = rebasePlan(sharedPlan, await containerSource(settings.source, state.id, settings.probeTimeoutMs));
   const present = await existingSources(plan.mounts.map((m) => m.source), settings.probeTimeoutMs);
@@ -108,7 +118,7 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
 }
 
 /** `seen.settings` is filled in as soon as the settings are known, so a watchdog can apply the right policy. */
-export async function runHook(stdinText: string, flags: HookFlags, seen: { settings?: HookSettings } = {}): Promise<Outcome> {
+export async function runHook(stdinText: string, flags: HookFlags, seen: { settings?: HookSettings } = {}, context: HookContext = {}): Promise<Outcome> {
   let settings: HookSettings;
   try {
     settings = await loadSettings(flags);
@@ -119,7 +129,7 @@ export async function runHook(stdinText: string, flags: HookFlags, seen: { setti
   }
   const ids: { id?: string } = {};
   try {
-    return await attempt(stdinText, settings, ids);
+    return await attempt(stdinText, settings, ids, context);
   } catch (err) {
     if (err instanceof Refusal || err instanceof InputError || err instanceof BindError) {
       return applyPolicy(settings.policy, err.message, ids.id);

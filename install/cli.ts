@@ -3,7 +3,9 @@ import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildHooksFile } from './hooks-file.js';
+import { buildHooksFile, HOOK_CLIENT, hookCommand, type HookInvocation } from './hooks-file.js';
+import { hookSocketPath } from '../fuse/keeper/status-file.js';
+import { DEFAULT_SOURCE } from '../hook/targets.js';
 import { defaultInstallDir, ETC_HOOKS_DIR, PODMAN_DEFAULT_HOOKS_DIR } from './hooks-dir.js';
 import { registerInstallService, stopServiceIfInstalled } from './service.js';
 import { DEFAULT_STATE_FILE, exists, mkdirTracked, readState, sha256, uninstall, writeAtomic, writeState } from './state.js';
@@ -21,6 +23,9 @@ interface InstallHooksOptions {
   state: string;
   node: string;
   hook?: string;
+  /** false: --no-client. */
+  client: boolean;
+  socket?: string;
 }
 
 async function installHooks(opts: InstallHooksOptions): Promise<void> {
@@ -32,6 +37,15 @@ async function installHooks(opts: InstallHooksOptions): Promise<void> {
   if (opts.config) hookArgs.push('--config', path.resolve(opts.config));
   if (opts.source) hookArgs.push('--source', path.resolve(opts.source));
   if (opts.policy) hookArgs.push('--policy', opts.policy);
+  let client: HookInvocation['client'];
+  if (opts.client) {
+    const clientPath = HOOK_CLIENT;
+    if (!(await exists(clientPath))) throw new Error(`hook client ${clientPath} not found; run npm run build first (or pass --no-client)`);
+    // Any procview service can run any container's hook (the arguments travel with the
+    // request); the one serving the source is the natural one to ask.
+    const socket = path.resolve(opts.socket ?? hookSocketPath(path.resolve(opts.source ?? DEFAULT_SOURCE)));
+    client = { path: clientPath, socket };
+  }
 
   const target = path.join(dir, HOOKS_FILE_NAME);
   const state = await readState(opts.state);
@@ -39,12 +53,14 @@ async function installHooks(opts: InstallHooksOptions): Promise<void> {
   if (!ours && (await exists(target))) {
     throw new Error(`${target} exists and was not written by procview install; remove it or choose --dir`);
   }
-  const text = JSON.stringify(buildHooksFile({ node: opts.node, hook, hookArgs }), null, 2) + '\n';
+  const invocation: HookInvocation = { node: opts.node, hook, hookArgs, client };
+  const text = JSON.stringify(buildHooksFile(invocation), null, 2) + '\n';
   const createdDirs = await mkdirTracked(dir);
   await writeAtomic(target, text);
   const files = [...state.files.filter((f) => f.path !== target), { path: target, sha256: sha256(text) }];
   await writeState(opts.state, { ...state, files }, createdDirs);
-  process.stdout.write(`wrote ${target} (hook: ${opts.node} ${hook}${hookArgs.length ? ' ' + hookArgs.join(' ') : ''}); recorded in ${opts.state}\n`);
+  const command = hookCommand(invocation);
+  process.stdout.write(`wrote ${target} (hook: ${[command.path, ...command.args.slice(1)].join(' ')}); recorded in ${opts.state}\n`);
 }
 
 async function runUninstall(opts: { state: string }): Promise<void> {
@@ -76,7 +92,7 @@ export function registerInstallCommands(program: Command): void {
         '',
         `Default directory: the last entry of engine.hooks_dir from containers.conf ($CONTAINERS_CONF, else /usr/share/containers/containers.conf, /etc/containers/containers.conf, /etc/containers/containers.conf.d/*.conf), or ${PODMAN_DEFAULT_HOOKS_DIR} when hooks_dir is not set: the only directory podman 4.x and CRI-O (crio.conf hooks_dir) read by default. ${ETC_HOOKS_DIR} is the usual drop-in place but is read only when listed in hooks_dir; add it there, then pass --dir ${ETC_HOOKS_DIR}.`,
         '',
-        'The file runs "<node> <dist/procview-hook.mjs> [flags]" with PATH set, because runc gives a hook no environment but its own. What was written is recorded in the state file; "procview uninstall" removes exactly that.',
+        'The file runs dist/native/procview-hook, which has the running procview service do the hook\'s work over its unix socket (a few ms) and runs "<node> <dist/procview-hook.mjs> [flags]" itself when the service does not answer; with --no-client the file runs the Node hook directly. PATH is set, because runc gives a hook no environment but its own. What was written is recorded in the state file; "procview uninstall" removes exactly that.',
       ].join('\n'),
     )
     .option('--dir <dir>', 'hooks directory to write procview.json into (default: see above)')
@@ -85,6 +101,8 @@ export function registerInstallCommands(program: Command): void {
     .option('--config <file>', 'bake --config <file> into the hook (default: the hook reads /etc/procview/hook.json if present)')
     .option('--node <path>', 'absolute path of the node binary the hook runs with', process.execPath)
     .option('--hook <path>', 'path of the bundled hook (default: dist/procview-hook.mjs next to this CLI)')
+    .option('--socket <path>', 'the service socket procview-hook asks (default: the one `procview serve` opens for the source, /run/procview/<source>.hook.sock)')
+    .option('--no-client', 'run the Node hook directly instead of procview-hook (no service fast path)')
     .option('--state <file>', 'where to record what was written', DEFAULT_STATE_FILE)
     .action((opts: InstallHooksOptions) => installHooks(opts).catch(fail));
 

@@ -1,6 +1,10 @@
 // The containers/common hooks file (pkg/hooks, schema version 1.0.0) that
 // makes podman and CRI-O add procview-hook to every container's config.
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+
+/** procview-hook, the hook's C client (hook/native/procview-hook.c), as `npm run build` leaves it. */
+export const HOOK_CLIENT = fileURLToPath(new URL('../native/procview-hook', import.meta.url));
 
 // runc runs a hook with exactly this env (libcontainer/configs Command.Run
 // sets cmd.Env = hook env), so no PATH unless we give one. The hook itself
@@ -41,18 +45,42 @@ export interface HookInvocation {
   hook: string;
   /** Extra hook flags baked into the entry, e.g. ["--source", "/var/lib/lxcfs"]. */
   hookArgs?: string[];
+  /** Run procview-hook (the C client, dist/native/procview-hook), which has the running service
+   * do the work over `socket` and runs `node hook` itself when nobody answers there. Without
+   * it, the runtime runs the Node hook directly (~50-75 ms of Node start-up per container). */
+  client?: { path: string; socket: string };
+}
+
+/** The hook's argv as the hooks file gives it to the runtime. */
+export function hookCommand(inv: HookInvocation): { path: string; args: string[] } {
+  const hookArgs = inv.hookArgs ?? [];
+  if (!inv.client) return { path: inv.node, args: ['node', inv.hook, ...hookArgs] };
+  return {
+    path: inv.client.path,
+    args: ['procview-hook', '--socket', inv.client.socket, '--node', inv.node, '--bundle', inv.hook, '--', ...hookArgs],
+  };
 }
 
 export function buildHooksFile(inv: HookInvocation): HooksFile {
   return HooksFileSchema.parse({
     version: '1.0.0',
     hook: {
-      path: inv.node,
-      args: ['node', inv.hook, ...(inv.hookArgs ?? [])],
+      ...hookCommand(inv),
       env: HOOK_ENV,
       timeout: HOOK_TIMEOUT_S,
     },
     when: { always: true },
     stages: HOOK_STAGES,
   });
+}
+
+/** The files a hooks entry needs to run: the program, and the Node hook it runs (directly, or
+ * from procview-hook's --node/--bundle when the service does not answer). */
+export function hookPrograms(hook: HooksFile['hook']): string[] {
+  const valueOf = (flag: string): string | undefined => {
+    const at = hook.args.indexOf(flag);
+    return at >= 0 ? hook.args[at + 1] : undefined;
+  };
+  if (hook.args[0] === 'procview-hook') return [hook.path, valueOf('--node') ?? '', valueOf('--bundle') ?? ''];
+  return [hook.path, hook.args[1] ?? ''];
 }

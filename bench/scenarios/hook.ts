@@ -1,10 +1,13 @@
 // What the OCI hook adds to `podman run --rm … true`: runs with a hooks dir holding procview's
-// hooks file (the hook bound to this run's procview mount, policy fail) alternate with runs
-// with an empty hooks dir, same container otherwise; the figure is the difference of medians.
+// hooks file as `procview install hooks` writes it (procview-hook asking this run's procview
+// service, policy fail) alternate with runs with an empty hooks dir, and, for comparison, with
+// a hooks file that runs the Node hook directly; same container otherwise. The figures are
+// differences of medians.
 import { mkdir, mkdtemp, rm, writeFile, access } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { buildHooksFile } from "../../install/hooks-file.js";
+import { buildHooksFile, HOOK_CLIENT } from "../../install/hooks-file.js";
+import { hookSocketPath, readStatus, statusPath } from "../../fuse/keeper/status-file.js";
 import { HOOK_BUNDLE } from "../../test/support/hook-bin.js";
 import { podmanRun } from "../../test/support/podman.js";
 import { busyboxRootfs } from "../../test/support/rootfs.js";
@@ -27,13 +30,23 @@ export async function hookScenario(ctx: TargetsContext): Promise<HookTiming> {
     // Same shape as test/support/podman-suite.ts's hooks dir: only procview.json (podman parses
     // every *.json there) from install/hooks-file.ts, and an empty hook config beside it.
     const withDir = path.join(base, "hooks.d");
+    const nodeDir = path.join(base, "node-hooks.d");
     const withoutDir = path.join(base, "empty-hooks.d");
-    await mkdir(withDir);
-    await mkdir(withoutDir);
+    for (const dir of [withDir, nodeDir, withoutDir]) await mkdir(dir);
     const config = path.join(base, "hook.json");
     await writeFile(config, "{}");
-    const file = buildHooksFile({ node: process.execPath, hook: HOOK_BUNDLE, hookArgs: ["--config", config, "--source", source, "--policy", "fail"] });
-    await writeFile(path.join(withDir, "procview.json"), JSON.stringify(file, null, 2));
+    await access(HOOK_CLIENT).catch(() => {
+      throw new Error(`${HOOK_CLIENT} missing (npm run build compiles it)`);
+    });
+    const invocation = { node: process.execPath, hook: HOOK_BUNDLE, hookArgs: ["--config", config, "--source", source, "--policy", "fail"] };
+    const client = { path: HOOK_CLIENT, socket: hookSocketPath(source) };
+    await writeFile(path.join(withDir, "procview.json"), JSON.stringify(buildHooksFile({ ...invocation, client }), null, 2));
+    await writeFile(path.join(nodeDir, "procview.json"), JSON.stringify(buildHooksFile(invocation), null, 2));
+    const hooksServed = async () => {
+      // The keeper publishes the serving process's counters once a second.
+      await new Promise((r) => setTimeout(r, 1200));
+      return readStatus(statusPath(source))?.hooksServed ?? 0;
+    };
 
     const rootfs = await busyboxRootfs();
     const run = async (hooksDir: string, cmd: string[]) => {
@@ -44,26 +57,33 @@ export async function hookScenario(ctx: TargetsContext): Promise<HookTiming> {
       return { ms, stdout: r.stdout };
     };
 
-    // The hook must really bind the views, or the timing would be of a hook doing nothing.
+    // The hook must really bind the views, or the timing would be of a hook doing nothing; and
+    // the installed form must really be served by the service, not by its Node fallback.
+    const servedBefore = await hooksServed();
     const probe = await run(withDir, ["/bin/sh", "-c", "grep -c ' fuse.procview ' /proc/self/mountinfo || true"]);
     const bound = Number(probe.stdout.trim());
     if (!(bound > 0)) throw new Error(`the hook bound no procview file into the container (mountinfo count ${probe.stdout.trim() || "empty"})`);
+    if ((await hooksServed()) !== servedBefore + 1) throw new Error(`procview-hook did not get its answer from the service on ${client.socket} (it fell back to the Node hook)`);
+    const viaNode = await run(nodeDir, ["/bin/sh", "-c", "grep -c ' fuse.procview ' /proc/self/mountinfo || true"]);
+    if (Number(viaNode.stdout.trim()) !== bound) throw new Error(`the Node hook bound ${viaNode.stdout.trim()} files, procview-hook ${bound}`);
     const none = await run(withoutDir, ["/bin/sh", "-c", "grep -c ' fuse.procview ' /proc/self/mountinfo || true"]);
     if (Number(none.stdout.trim()) !== 0) throw new Error("procview files are bound even without the hook (is a procview hook in podman's default hooks dirs?)");
     ctx.log(`hook: binds ${bound} procview files; timing ${ctx.settings.hookRuns} runs with and without`);
 
     const withMs: number[] = [];
+    const nodeMs: number[] = [];
     const withoutMs: number[] = [];
     for (let i = 0; i < ctx.settings.hookRuns; i++) {
-      // Alternate which goes first so neither always follows the other.
-      const pair: Array<[string, number[]]> = [
+      // Rotate which goes first so none always follows another.
+      const order: Array<[string, number[]]> = [
         [withDir, withMs],
         [withoutDir, withoutMs],
+        [nodeDir, nodeMs],
       ];
-      if (i % 2 === 1) pair.reverse();
-      for (const [dir, into] of pair) into.push((await run(dir, ["/bin/true"])).ms);
+      for (let k = 0; k < i % order.length; k++) order.push(order.shift()!);
+      for (const [dir, into] of order) into.push((await run(dir, ["/bin/true"])).ms);
     }
-    return { runs: ctx.settings.hookRuns, withMedianMs: median(withMs), withoutMedianMs: median(withoutMs) };
+    return { runs: ctx.settings.hookRuns, withMedianMs: median(withMs), withoutMedianMs: median(withoutMs), nodeHookMedianMs: median(nodeMs) };
   } finally {
     await rm(base, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@
 // mount alive while this process holds the descriptor, and requests simply wait in the
 // kernel's queue while a serving process is being replaced.
 import { fork, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
   MountError,
@@ -22,7 +22,7 @@ const SERVING_MAIN = fileURLToPath(new URL("../server/main.js", import.meta.url)
 
 export interface KeeperOptions {
   mountPoint: string;
-  serving: Omit<ServingConfig, "fd" | "epoch">;
+  serving: Omit<ServingConfig, "fd" | "epoch" | "mountPoint">;
   runtimeDir: string;
   log: (line: string) => void;
   /** Runs once the first serving process answers: brings back views of running containers. */
@@ -70,6 +70,8 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
     rerendered: 0,
     renderFailures: 0,
     containers: 0,
+    hooksServed: 0,
+    hookSocket: options.serving.hookSocket,
     updatedAt: Date.now(),
   };
   const statusFile = statusPath(mountPoint, options.runtimeDir);
@@ -83,7 +85,7 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
   };
 
   // Counters of serving processes that are gone, so the totals survive replacements.
-  const retired = { opens: 0, rerendered: 0, renderFailures: 0 };
+  const retired = { opens: 0, rerendered: 0, renderFailures: 0, hooksServed: 0 };
   const lastStats = new Map<ChildProcess, typeof retired>();
   let epoch = 0;
   let current: ChildProcess | null = null;
@@ -99,8 +101,13 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
 
   const spawnServing = (why: string): ChildProcess => {
     epoch = (epoch % 4095) + 1;
-    const config: ServingConfig = { ...options.serving, fd: SERVING_FUSE_FD, epoch };
+    const config: ServingConfig = { ...options.serving, mountPoint, fd: SERVING_FUSE_FD, epoch };
     const child = fork(SERVING_MAIN, [JSON.stringify(config)], {
+      // Requests allocate little and briefly; V8 would otherwise grow each isolate's young
+      // generation (main thread and every serving thread) to 16 MiB semi-spaces under load and
+      // keep them. 1 MiB keeps scavenges short and the serving process ~35 MiB smaller after
+      // the bench's 500-cgroup run (measured: 185 → 148 MiB, keeper included).
+      execArgv: [...process.execArgv, "--max-semi-space-size=1"],
       stdio: ["ignore", "inherit", "inherit", fd, "ipc"],
       serialization: "json",
     });
@@ -125,13 +132,14 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
         }
         return;
       }
-      const { opens, rerendered, renderFailures, containers } = message.data;
-      lastStats.set(child, { opens, rerendered, renderFailures });
+      const { opens, rerendered, renderFailures, containers, hooksServed } = message.data;
+      lastStats.set(child, { opens, rerendered, renderFailures, hooksServed });
       if (child !== current) return;
       status.opens = retired.opens + opens;
       status.rerendered = retired.rerendered + rerendered;
       status.renderFailures = retired.renderFailures + renderFailures;
       status.containers = containers;
+      status.hooksServed = retired.hooksServed + hooksServed;
       publish();
     });
     child.on("exit", (code, signal) => {
@@ -140,6 +148,7 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
         retired.opens += last.opens;
         retired.rerendered += last.rerendered;
         retired.renderFailures += last.renderFailures;
+        retired.hooksServed += last.hooksServed;
         lastStats.delete(child);
       }
       // Whatever it took from the kernel and never answered must be queued again, for the
@@ -198,6 +207,9 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
     }
     current?.kill("SIGKILL");
     closeDevice(fd);
+    // Killed, the serving process cannot remove its socket: procview-hook would find a dead
+    // one (and fall back to the Node hook anyway), but nothing should be left behind.
+    if (options.serving.hookSocket) rmSync(options.serving.hookSocket, { force: true });
     status.servingPid = null;
     publish();
     log(`unmounted ${mountPoint}`);

@@ -9,6 +9,10 @@ export const ServingConfigSchema = z.object({
   epoch: z.number().int().min(1).max(4095),
   threads: z.number().int().min(1).max(64),
   loadIntervalSeconds: z.number().positive(),
+  /** The mountpoint served (the hook probes it in-process). */
+  mountPoint: z.string().startsWith("/"),
+  /** Where procview-hook (the C client) finds us; null: no hook socket. */
+  hookSocket: z.string().startsWith("/").max(107).nullable(),
   render: z.object({
     procRoot: z.string().min(1),
     sysRoot: z.string().min(1),
@@ -27,6 +31,7 @@ export const FromServingSchema = z.discriminatedUnion("type", [
     rerendered: z.number(),
     renderFailures: z.number(),
     containers: z.number(),
+    hooksServed: z.number(),
   }),
 ]);
 export type FromServing = z.infer<typeof FromServingSchema>;

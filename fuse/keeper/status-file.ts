@@ -22,14 +22,25 @@ export const KeeperStatusSchema = z.object({
   rerendered: z.number(),
   renderFailures: z.number(),
   containers: z.number(),
+  /** Hooks the serving processes ran for procview-hook, and where it asks them (null: not listening). */
+  hooksServed: z.number(),
+  hookSocket: z.string().nullable(),
   updatedAt: z.number(),
 });
 export type KeeperStatus = z.infer<typeof KeeperStatusSchema>;
 
+function runtimeName(mountPoint: string): string {
+  // One name per mountpoint: "/var/lib/procview" → "var-lib-procview".
+  return mountPoint.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-") || "root";
+}
+
 export function statusPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
-  // One file per mountpoint: "/var/lib/procview" → "var-lib-procview.json".
-  const name = mountPoint.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-") || "root";
-  return join(runtimeDir, `${name}.json`);
+  return join(runtimeDir, `${runtimeName(mountPoint)}.json`);
+}
+
+/** The socket procview-hook asks the service serving this mountpoint on. */
+export function hookSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
+  return join(runtimeDir, `${runtimeName(mountPoint)}.hook.sock`);
 }
 
 export function writeStatus(path: string, status: KeeperStatus): void {

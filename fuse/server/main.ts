@@ -1,8 +1,10 @@
 // Entry of a serving process started by the keeper: the /dev/fuse descriptor arrives as fd 3,
 // the config as argv[2], and the IPC channel to the keeper is set up by fork().
-import { writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, writeFileSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 import { startServing } from "./service.js";
 import { FromServing, ServingConfigSchema, ToServingSchema } from "../keeper/messages.js";
+import { startHookSocket, type HookSocket } from "../../hook/socket/server.js";
 
 const log = (line: string): void => {
   writeSync(2, `procview[${process.pid}] ${line}\n`);
@@ -27,9 +29,6 @@ const send = (message: FromServing): void => {
 };
 
 const serving = startServing({ ...config, log });
-// Whatever a predecessor read and never answered goes back to the queue, to us.
-serving.resend();
-send({ type: "ready" });
 
 process.on("message", (raw) => {
   const message = ToServingSchema.safeParse(raw);
@@ -39,9 +38,29 @@ process.on("message", (raw) => {
 // The keeper is our only reason to live: when it goes, the descriptor it owns goes too.
 process.on("disconnect", () => process.exit(0));
 
-const reporter = setInterval(() => send({ type: "stats", ...serving.stats() }), 1000);
-void serving.finished.then(() => {
+// After the handlers above, so that no message from the keeper arrives while nobody listens;
+// before "ready", on which the keeper retires a predecessor (and its socket) after a reload.
+// The socket is a fast path: procview-hook runs the Node hook whenever nobody answers on it.
+let hookSocket: HookSocket | undefined;
+if (config.hookSocket) {
+  const path = config.hookSocket;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    hookSocket = await startHookSocket({ path, log, ownSource: config.mountPoint });
+    process.on("exit", () => hookSocket?.removeFile());
+  } catch (err) {
+    log(`cannot listen for procview-hook on ${path}: ${(err as Error).message}; container starts run the Node hook`);
+  }
+}
+
+// Whatever a predecessor read and never answered goes back to the queue, to us.
+serving.resend();
+send({ type: "ready" });
+
+const reporter = setInterval(() => send({ type: "stats", ...serving.stats(), hooksServed: hookSocket?.served() ?? 0 }), 1000);
+void serving.finished.then(async () => {
   clearInterval(reporter);
+  await hookSocket?.close();
   log("the filesystem is gone; serving process exits");
   process.exit(0);
 });

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { defaultInstallDir, parseHooksDir } from '../../install/hooks-dir.js';
-import { HooksFileSchema } from '../../install/hooks-file.js';
+import { HOOK_CLIENT, HooksFileSchema } from '../../install/hooks-file.js';
+import { hookSocketPath, readStatus, statusPath } from '../../fuse/keeper/status-file.js';
+import { HOOK_BUNDLE } from '../support/hook-bin.js';
 import { startLxcfs } from '../support/lxcfs.js';
 import { PROCVIEW_CLI, startProcview } from '../support/procview.js';
 import type { RunningServer } from '../support/fuse-server.js';
@@ -64,15 +66,29 @@ test.serial(`${label} as the source: install hooks → plain podman run gets the
   t.regex(inst.stdout, new RegExp(`wrote ${dir}/procview.json`));
   const written = JSON.parse(await readFile(path.join(dir, 'procview.json'), 'utf8'));
   t.true(HooksFileSchema.safeParse(written).success);
-  t.is(written.hook.path, process.execPath);
+  // The C client, asking the service that serves the source and running the Node hook itself
+  // when nobody answers (with lxcfs as the source, nobody ever does).
+  t.is(written.hook.path, HOOK_CLIENT);
+  t.deepEqual(written.hook.args.slice(0, 8), ['procview-hook', '--socket', hookSocketPath(source.mountPoint), '--node', process.execPath, '--bundle', HOOK_BUNDLE, '--']);
 
   const again = await execa(process.execPath, [PROCVIEW_CLI, 'install', 'hooks', '--source', source.mountPoint, '--policy', 'ignore', '--state', stateFile], { reject: false });
   t.is(again.exitCode, 0, 'reinstalling over our own file is fine');
 
+  const served = () => readStatus(statusPath(source!.mountPoint))?.hooksServed ?? 0;
+  const servedBefore = served();
   const r = await podmanRun({ rootfs, args: ['-m', '256m', '--cpus', '1'], cmd: ['/bin/sh', '-c', PROBE_SCRIPT] });
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stdout, /^meminfo: MemTotal:\s+262144 kB$/m);
   t.is(parseView(r.stdout).processors, 1);
+  if (label === 'procview') {
+    // The keeper publishes the count once a second: the service, not the fallback, did the work.
+    let now = served();
+    for (let waited = 0; now === servedBefore && waited < 3000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      now = served();
+    }
+    t.is(now, servedBefore + 1, 'the hook ran in the service');
+  }
 
   const un = await execa(process.execPath, [PROCVIEW_CLI, 'uninstall', '--state', stateFile], { reject: false });
   t.is(un.exitCode, 0, un.stderr);

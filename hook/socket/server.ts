@@ -1,0 +1,153 @@
+// The service's end of procview-hook: a unix socket on which the running service does the
+// hook's work (the same runHook as the Node hook) for a client that only forwards its arguments
+// and stdin. See hook/native/procview-hook.c for why and for the fallback when nobody listens.
+//
+// The socket is root's only (mode 0600, made under a temporary name and renamed into place, so
+// it is never reachable with looser permissions). A successor process (a restart or a reload)
+// renames its own socket over ours: new hooks go to it while ours finish their requests.
+import { chmodSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { HookSettings } from '../config.js';
+import { decodeRequest, encodeReply, SERVICE_WATCHDOG_MS, type HookRequest } from './protocol.js';
+
+export interface HookAnswer {
+  code: number;
+  stderr: string[];
+}
+
+export type HookHandler = (request: HookRequest) => Promise<HookAnswer>;
+
+export interface HookSocket {
+  /** Requests answered so far. */
+  served(): number;
+  /** Stops listening; removes the socket file unless a successor has replaced it. */
+  close(): Promise<void>;
+  /** The removal alone, for a process that is exiting now. */
+  removeFile(): void;
+}
+
+export interface HookSocketOptions {
+  path: string;
+  log: (line: string) => void;
+  /** Default: the hook itself (runHook), loaded on the first request. */
+  handle?: HookHandler;
+  /** The mountpoint this process serves, for the default handler. */
+  ownSource?: string;
+}
+
+/** The hook's work for one request, with the policy applied to whatever goes wrong.
+ * `ownSource`: the mountpoint this process serves (see HookContext). */
+export const hookRequestRunner = (ownSource?: string): HookHandler => async (request) => {
+  const [{ parseHookArgs }, { applyPolicy, runHook }, { DEFAULT_POLICY, policyFromFlags }, { toSyslog }] = await Promise.all([
+    import('../command.js'),
+    import('../run.js'),
+    import('../config.js'),
+    import('../syslog.js'),
+  ]);
+  const parsed = parseHookArgs(request.args);
+  if (!parsed.ok) return applyPolicy(DEFAULT_POLICY, `bad hook arguments: ${parsed.error}`);
+  const seen: { settings?: HookSettings } = {};
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Awaited<ReturnType<typeof runHook>>>((resolve) => {
+    timer = setTimeout(() => {
+      const policy = seen.settings?.policy ?? policyFromFlags(parsed.flags) ?? DEFAULT_POLICY;
+      resolve(applyPolicy(policy, `hook gave up after ${SERVICE_WATCHDOG_MS} ms`));
+    }, SERVICE_WATCHDOG_MS);
+  });
+  const outcome = await Promise.race([runHook(request.stdin, parsed.flags, seen, { ownSource }), late]);
+  clearTimeout(timer);
+  if (outcome.syslog) await toSyslog(outcome.syslog, outcome.code === 0 ? 'user.warning' : 'user.err');
+  return outcome;
+};
+
+export async function startHookSocket(options: HookSocketOptions): Promise<HookSocket> {
+  const { path, log } = options;
+  const handle = options.handle ?? hookRequestRunner(options.ownSource);
+  let served = 0;
+  // allowHalfOpen: the client shuts down its sending side after the request and then waits for
+  // the answer; by default Node would close our side on that EOF, before we could answer.
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => serve(socket));
+
+  function serve(socket: Socket): void {
+    let received = Buffer.alloc(0);
+    let answered = false;
+    const answer = (code: number, stderr: string[]) => {
+      if (answered) return;
+      answered = true;
+      // Counted once the answer is handed to the kernel: a client that went away falls back and
+      // counts nothing. Destroyed then, since a paused socket would never see the client's EOF.
+      socket.end(encodeReply(code, stderr), () => {
+        served++;
+        socket.destroy();
+      });
+    };
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      if (answered) return;
+      received = Buffer.concat([received, chunk]);
+      const decoded = decodeRequest(received);
+      if (decoded.kind === 'incomplete') return;
+      if (decoded.kind === 'invalid') {
+        // Not our client: no answer, so a real client would fall back to the Node hook.
+        log(`hook socket: dropping a malformed request: ${decoded.why}`);
+        answered = true;
+        socket.destroy();
+        return;
+      }
+      socket.pause();
+      handle(decoded.request).then(
+        (outcome) => answer(outcome.code, outcome.stderr),
+        (err: unknown) => {
+          // The handler applies the policy itself; this is a bug. No answer: the client falls back.
+          log(`hook socket: request failed: ${(err as Error).stack ?? String(err)}`);
+          answered = true;
+          socket.destroy();
+        },
+      );
+    });
+    socket.on('end', () => {
+      if (!answered && decodeRequest(received).kind === 'incomplete') socket.destroy();
+    });
+  }
+
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    unlinkSync(temporary);
+  } catch {
+    // none left over
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(temporary, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  let ino: number;
+  try {
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, path);
+    ino = statSync(path).ino;
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  server.on('error', (err) => log(`hook socket: ${err.message}`));
+
+  const removeFile = (): void => {
+    try {
+      if (statSync(path).ino === ino) unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    served: () => served,
+    removeFile,
+    close: () =>
+      new Promise<void>((resolve) => {
+        removeFile();
+        server.close(() => resolve());
+      }),
+  };
+}
