@@ -53,6 +53,11 @@ export interface IdleCpu {
   windowSeconds: number;
 }
 
+export interface MemoryDetail {
+  pssBytes: number;
+  privateBytes: number;
+}
+
 export interface HookTiming {
   runs: number;
   /** With the hooks file `procview install hooks` writes: procview-hook asking the service. */
@@ -82,6 +87,9 @@ export interface BenchResults {
   rss: { procview: Outcome<number>; lxcfs: Outcome<number> };
   /** VmRSS right after start-up, for context beside the figure after the many-cgroup run. */
   rssAtStart?: { procview: Outcome<number>; lxcfs: Outcome<number> };
+  /** Beside VmRSS, which counts the node binary's shared pages once per process: PSS (shared
+   * pages split among the processes mapping them) and private memory, summed, after the run. */
+  memoryDetail?: { procview: Outcome<MemoryDetail>; lxcfs: Outcome<MemoryDetail> };
   idle: { procview: Outcome<IdleCpu>; lxcfs: Outcome<IdleCpu> };
   hook: Outcome<HookTiming>;
 }

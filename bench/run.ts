@@ -13,7 +13,7 @@ import { buildReader } from "./reader.js";
 import { attempt, measured, notMeasured, oneLine, type BenchResults, type Outcome, type SystemName } from "./results.js";
 import { hookScenario } from "./scenarios/hook.js";
 import { latencyScenario } from "./scenarios/latency.js";
-import { idleScenario, rssScenario } from "./scenarios/memory-idle.js";
+import { idleScenario, memoryDetailScenario, rssScenario } from "./scenarios/memory-idle.js";
 import { scaleScenario } from "./scenarios/scale.js";
 import { throughputScenario } from "./scenarios/throughput.js";
 import { kernel, startLxcfsTarget, startProcviewTarget, type ReadTarget } from "./systems.js";
@@ -122,6 +122,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
       results.idle = { procview: notMeasured(why), lxcfs: notMeasured(why) };
     } else {
       results.rss = await rssScenario(bare);
+      results.memoryDetail = await memoryDetailScenario(bare);
       if (scale.ok && pool) for (const f of await pool.remove(scale.value.groups)) log(`cleanup: ${f}`);
       log(`idle CPU: ${settings.idleSeconds} s with no reads…`);
       results.idle = await idleScenario(bare);

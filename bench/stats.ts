@@ -92,6 +92,16 @@ export function parseVmRssBytes(status: string): number {
   return Number(m[1]) * 1024;
 }
 
+/** Pss and private (Private_Clean + Private_Dirty, the "unique set") of a /proc/<pid>/smaps_rollup text, in bytes. */
+export function parseSmapsRollup(text: string): { pssBytes: number; privateBytes: number } {
+  const kb = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(text);
+    if (!m) throw new Error(`no ${key} line in /proc/<pid>/smaps_rollup`);
+    return Number(m[1]) * 1024;
+  };
+  return { pssBytes: kb("Pss"), privateBytes: kb("Private_Clean") + kb("Private_Dirty") };
+}
+
 /**
  * utime + stime (clock ticks) from a /proc/<pid>/stat line. The command name (field 2) is in
  * parentheses and may hold spaces and parentheses itself, so fields are counted after the last ")".

@@ -1,5 +1,5 @@
 // The results as one markdown table, with each figure's target and verdict beside it. Pure.
-import type { BenchResults, HookTiming, Outcome } from "./results.js";
+import type { BenchResults, HookTiming, MemoryDetail, Outcome } from "./results.js";
 import type { LatencySummary } from "./stats.js";
 import { ratio } from "./stats.js";
 import {
@@ -142,6 +142,20 @@ export function buildRows(r: BenchResults): Row[] {
     target: `procview ≤ ${RSS_MAX_BYTES / MIB} MiB`,
     verdict: judged([["procview", r.rss.procview]], () => rssVerdict(r.rss.procview.ok ? r.rss.procview.value : NaN)),
   });
+
+  const detail = r.memoryDetail;
+  if (detail) {
+    const cell = (o: Outcome<MemoryDetail>) => (o.ok ? `${(o.value.pssBytes / MIB).toFixed(1)} / ${(o.value.privateBytes / MIB).toFixed(1)}` : NONE);
+    rows.push({
+      measure: "memory after the many-cgroup run, PSS / private (MiB; VmRSS counts the node binary's shared pages in each of procview's two processes)",
+      procview: cell(detail.procview),
+      lxcfs: cell(detail.lxcfs),
+      kernel: NONE,
+      ratio: NONE,
+      target: "—",
+      verdict: judged([["procview", detail.procview], ["lxcfs", detail.lxcfs]], () => "info"),
+    });
+  }
 
   const idleCell = (o: Outcome<{ cpuMs: number; windowSeconds: number }>) =>
     o.ok ? `${formatCount(o.value.cpuMs)} ms (${((o.value.cpuMs / (o.value.windowSeconds * 1000)) * 100).toFixed(2)} %)` : NONE;

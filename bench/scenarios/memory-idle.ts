@@ -4,8 +4,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import type { TargetsContext } from "../context.js";
 import { usable } from "../context.js";
-import { attempt, notMeasured, type IdleCpu, type Outcome } from "../results.js";
-import { parseCpuTicks, parseVmRssBytes } from "../stats.js";
+import { attempt, notMeasured, type IdleCpu, type MemoryDetail, type Outcome } from "../results.js";
+import { parseCpuTicks, parseSmapsRollup, parseVmRssBytes } from "../stats.js";
 
 const servers = ["procview", "lxcfs"] as const;
 type Server = (typeof servers)[number];
@@ -23,6 +23,20 @@ export async function rssBytes(pids: number[]): Promise<number> {
   let total = 0;
   for (const pid of pids) total += parseVmRssBytes(await readFile(`/proc/${pid}/status`, "utf8"));
   return total;
+}
+
+async function memoryDetail(pids: number[]): Promise<MemoryDetail> {
+  const total = { pssBytes: 0, privateBytes: 0 };
+  for (const pid of pids) {
+    const one = parseSmapsRollup(await readFile(`/proc/${pid}/smaps_rollup`, "utf8"));
+    total.pssBytes += one.pssBytes;
+    total.privateBytes += one.privateBytes;
+  }
+  return total;
+}
+
+export function memoryDetailScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<MemoryDetail>>> {
+  return Promise.all(servers.map((n) => attempt(() => memoryDetail(pidsOf(ctx, n))))).then(([procview, lxcfs]) => ({ procview: procview!, lxcfs: lxcfs! }));
 }
 
 export function rssScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<number>>> {

@@ -3,7 +3,7 @@
 import type { MemoryNumbers, MemoryStat, SwapNumbers } from "./types.js";
 import type { CgroupLayout } from "./layout.js";
 import type { CgroupPaths } from "./caller.js";
-import { cgroupDir, parseCount, parseFlatKeyed, readCgroupFile, readCgroupValue, selfAndAncestors } from "./read.js";
+import { cgroupDir, FlatKey, parseCount, readCgroupFile, readCgroupValue, selfAndAncestors } from "./read.js";
 
 /**
  * v2 "max", or v1's "unlimited" (PAGE_COUNTER_MAX pages rounded to bytes, 9223372036854771712 on
@@ -71,22 +71,24 @@ const V2_STAT_KEYS: Record<keyof MemoryStat, string> = {
   writebackBytes: "file_writeback",
 };
 
+const FIELDS = Object.keys(V1_STAT_KEYS) as (keyof MemoryStat)[];
+/** Per field, the hierarchical total_* key first (sub-cgroups count), then the local one. */
+const V1_LOOKUPS = FIELDS.map((field) => [field, new FlatKey(`total_${V1_STAT_KEYS[field]}`), new FlatKey(V1_STAT_KEYS[field])] as const);
+const V2_LOOKUPS = FIELDS.map((field) => [field, new FlatKey(V2_STAT_KEYS[field])] as const);
+const V1_MEMORY_LIMIT = new FlatKey("hierarchical_memory_limit");
+const V1_MEMSW_LIMIT = new FlatKey("hierarchical_memsw_limit");
+
 /** v1 memory.stat → MemoryStat, from the hierarchical total_* keys (sub-cgroups count), else the local ones. */
-export function memoryStatFromV1(text: string | Map<string, number>): MemoryStat {
-  const map = typeof text === "string" ? parseFlatKeyed(text) : text;
+export function memoryStatFromV1(text: string): MemoryStat {
   const out = {} as MemoryStat;
-  for (const field of Object.keys(V1_STAT_KEYS) as (keyof MemoryStat)[]) {
-    const key = V1_STAT_KEYS[field];
-    out[field] = map.get(`total_${key}`) ?? map.get(key) ?? 0;
-  }
+  for (const [field, total, local] of V1_LOOKUPS) out[field] = total.valueIn(text) ?? local.valueIn(text) ?? 0;
   return out;
 }
 
 /** v2 memory.stat (already hierarchical) → MemoryStat. */
-export function memoryStatFromV2(text: string | Map<string, number>): MemoryStat {
-  const map = typeof text === "string" ? parseFlatKeyed(text) : text;
+export function memoryStatFromV2(text: string): MemoryStat {
   const out = {} as MemoryStat;
-  for (const field of Object.keys(V2_STAT_KEYS) as (keyof MemoryStat)[]) out[field] = map.get(V2_STAT_KEYS[field]) ?? 0;
+  for (const [field, key] of V2_LOOKUPS) out[field] = key.valueIn(text) ?? 0;
   return out;
 }
 
@@ -109,24 +111,23 @@ export function readMemoryNumbers(layout: CgroupLayout, paths: CgroupPaths): Mem
 
   const statText = readCgroupFile(`${dir}/memory.stat`);
   if (statText === null && path !== "/") return null;
-  const statMap = parseFlatKeyed(statText ?? "");
-  const stat = v1 ? memoryStatFromV1(statMap) : memoryStatFromV2(statMap);
+  const stat = v1 ? memoryStatFromV1(statText ?? "") : memoryStatFromV2(statText ?? "");
 
   const usageBytes = readNumber(`${dir}/${v1 ? "memory.usage_in_bytes" : "memory.current"}`) ?? 0;
   // v1's memory.stat already carries the tightest limits along the path (the kernel walks the
   // ancestors for us): one read instead of one per ancestor, on the hot path.
-  const fromStat = (key: string): number | null | undefined => {
-    const value = v1 ? statMap.get(key) : undefined;
+  const fromStat = (key: FlatKey): number | null | undefined => {
+    const value = v1 && statText !== null ? key.valueIn(statText) : undefined;
     return value === undefined ? undefined : value >= UNLIMITED ? null : value;
   };
-  const statLimit = fromStat("hierarchical_memory_limit");
+  const statLimit = fromStat(V1_MEMORY_LIMIT);
   const limitBytes = statLimit !== undefined ? statLimit : hierarchicalLimit(mount.dir, path, v1 ? "memory.limit_in_bytes" : "memory.max");
 
   let swap: SwapNumbers | null = null;
   if (v1) {
     const memswUsage = readNumber(`${dir}/memory.memsw.usage_in_bytes`);
     if (memswUsage !== null) {
-      const statMemsw = fromStat("hierarchical_memsw_limit");
+      const statMemsw = fromStat(V1_MEMSW_LIMIT);
       const memswLimit = statMemsw !== undefined ? statMemsw : hierarchicalLimit(mount.dir, path, "memory.memsw.limit_in_bytes");
       swap = {
         limitBytes: memswLimit === null ? null : Math.max(0, memswLimit - (limitBytes ?? 0)),

@@ -82,10 +82,6 @@ export interface KeptRead {
   opened: boolean;
 }
 
-export function readKeptFile(path: string): string {
-  return readKept(path).text;
-}
-
 export function readKept(path: string): KeptRead {
   const now = Date.now();
   closeIdle(now);

@@ -10,6 +10,7 @@ import {
   parseLatencyOutput,
   parseThroughputOutput,
   parseTurnLine,
+  parseSmapsRollup,
   parseVmRssBytes,
   percentile,
   ratio,
@@ -83,6 +84,11 @@ test("reader turns lines: nanoseconds or an errno", (t) => {
 test("VmRSS from /proc/<pid>/status, in bytes", (t) => {
   t.is(parseVmRssBytes(fixture("status.txt")), 65536 * 1024);
   t.throws(() => parseVmRssBytes("Name:\tkthreadd\nState:\tS (sleeping)\n"), { message: /VmRSS/ });
+});
+
+test("PSS and private memory from /proc/<pid>/smaps_rollup, in bytes", (t) => {
+  t.deepEqual(parseSmapsRollup(fixture("smaps_rollup.txt")), { pssBytes: 459 * 1024, privateBytes: (40 + 112) * 1024 });
+  t.throws(() => parseSmapsRollup("Rss: 1 kB\n"), { message: /Pss/ });
 });
 
 test("utime + stime from /proc/<pid>/stat, even when the name holds spaces and parentheses", (t) => {

@@ -86,6 +86,14 @@ test("memory, idle CPU and hook rows", (t) => {
   t.is(measuredHook.procview, "+40.4 ms (420 vs 380 ms)");
   t.regex(measuredHook.measure, /median of 20 runs each/);
   t.is(measuredHook.verdict, "met");
+
+  r.hook = { ok: true, value: { runs: 20, withMedianMs: 200, withoutMedianMs: 175.5, nodeHookMedianMs: 283.5 } };
+  t.is(buildRows(r).find((x) => x.measure.startsWith("hook"))!.procview, "+24.5 ms (200 vs 176 ms); the Node hook run directly (--no-client): +108.0 ms");
+
+  r.memoryDetail = { procview: { ok: true, value: { pssBytes: 100 * 1024 * 1024, privateBytes: 60 * 1024 * 1024 } }, lxcfs: { ok: false, why: "gone" } };
+  const detail = buildRows(r).find((x) => x.measure.startsWith("memory after"))!;
+  t.is(detail.procview, "100.0 / 60.0");
+  t.deepEqual(detail.verdict, { notMeasured: "lxcfs: gone" });
 });
 
 test("cells with a pipe are escaped; the table has one line per row plus two", (t) => {

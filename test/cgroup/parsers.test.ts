@@ -10,7 +10,7 @@ import { containerPaths, isAncestorOrSelf, keyOf, type CgroupPaths } from "../..
 import { memoryStatFromV1, memoryStatFromV2, parseLimit } from "../../fuse/cgroup/memory.js";
 import { parseCpuList, parseCpuMax, parseCpuacctStat, parseCpuStatV2, parseUsageAll, parseV1Quota } from "../../fuse/cgroup/cpu.js";
 import { foldV1RwStat, parseIoStat } from "../../fuse/cgroup/io.js";
-import { CgroupReadError, selfAndAncestors } from "../../fuse/cgroup/read.js";
+import { CgroupReadError, FlatKey, parseFlatKeyed, selfAndAncestors } from "../../fuse/cgroup/read.js";
 import type { IoDeviceNumbers } from "../../fuse/cgroup/types.js";
 
 test("parseProcCgroup: v1 hybrid with comma-combined and named hierarchies, colons in paths", (t) => {
@@ -73,6 +73,20 @@ test("memory.stat: v1 prefers total_* keys; v2 keys; missing keys are 0", (t) =>
   t.is(v1.slabReclaimableBytes, 0);
   const v2 = memoryStatFromV2("anon 1\nfile 2\nfile_mapped 3\nslab_reclaimable 4\nslab_unreclaimable 5\nfile_dirty 6\nfile_writeback 7\n");
   t.like(v2, { anonBytes: 1, fileBytes: 2, mappedBytes: 3, slabReclaimableBytes: 4, slabUnreclaimableBytes: 5, dirtyBytes: 6, writebackBytes: 7, shmemBytes: 0 });
+});
+
+test("FlatKey finds a key's value in the text, never a key it is the prefix or suffix of", (t) => {
+  const text = "file 2\nfile_mapped 3\nactive_file 9\nnonsense x\nlast 7";
+  t.is(new FlatKey("file").valueIn(text), 2, "on the first line");
+  t.is(new FlatKey("file_mapped").valueIn(text), 3);
+  t.is(new FlatKey("active_file").valueIn(text), 9);
+  t.is(new FlatKey("last").valueIn(text), 7, "on a last line without newline");
+  t.is(new FlatKey("mapped").valueIn(text), undefined, "a suffix of another key is not that key");
+  t.is(new FlatKey("nonsense").valueIn(text), undefined, "not a number");
+  t.is(new FlatKey("absent").valueIn(""), undefined);
+  const real = "cache 1\nrss 2\nhierarchical_memory_limit 268435456\ntotal_cache 10\n";
+  t.is(new FlatKey("hierarchical_memory_limit").valueIn(real), 268435456);
+  for (const [key, value] of parseFlatKeyed(real)) t.is(new FlatKey(key).valueIn(real), value, `agrees with parseFlatKeyed on ${key}`);
 });
 
 test("parseCpuList", (t) => {
