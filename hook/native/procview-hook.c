@@ -14,10 +14,12 @@
  *
  * usage: procview-hook --socket PATH --node NODE --bundle BUNDLE [--] [HOOK ARGS...]
  *
- * Request, over a unix stream socket: "PVH1", u32 argument count, each argument as u32 length
- * and bytes, u32 stdin length and bytes (all integers little-endian). Reply: u32 exit code, u32
- * length and bytes of what to print on stderr. Anything else from the service is treated as no
- * answer.
+ * Request, over a unix stream socket: "PVH1", u32 length and bytes of our namespaces ("mnt:[N]
+ * pid:[N]", from /proc/self/ns), u32 argument count, each argument as u32 length and bytes, u32
+ * stdin length and bytes (all integers little-endian). The service answers only a client in its
+ * own mount and pid namespaces, where the bundle path and the container pid in the state mean
+ * the same thing to both. Reply: u32 exit code, u32 length and bytes of what to print on stderr.
+ * Anything else from the service is treated as no answer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -110,8 +112,24 @@ static int read_all(int fd, unsigned char *buf, size_t len) {
   return 0;
 }
 
+/* "mnt:[N] pid:[N]", or "" when /proc is unreadable (the service then does not answer). */
+static void namespaces(char *out, size_t size) {
+  char mnt[64], pid[64];
+  ssize_t m = readlink("/proc/self/ns/mnt", mnt, sizeof mnt - 1);
+  ssize_t p = readlink("/proc/self/ns/pid", pid, sizeof pid - 1);
+  if (m <= 0 || p <= 0) {
+    out[0] = '\0';
+    return;
+  }
+  mnt[m] = '\0';
+  pid[p] = '\0';
+  snprintf(out, size, "%s %s", mnt, pid);
+}
+
 /* Returns the exit code the service decided, or -1 when there was no complete answer. */
 static int ask(const char *socket_path, int nargs, char **args) {
+  char ns[160];
+  namespaces(ns, sizeof ns);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   if (strlen(socket_path) >= sizeof addr.sun_path) return -1;
   strcpy(addr.sun_path, socket_path);
@@ -125,13 +143,17 @@ static int ask(const char *socket_path, int nargs, char **args) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 
-  size_t size = 4 + 4 + 4 + state_len;
+  size_t ns_len = strlen(ns);
+  size_t size = 4 + 4 + ns_len + 4 + 4 + state_len;
   for (int i = 0; i < nargs; i++) size += 4 + strlen(args[i]);
   char *request = malloc(size);
   if (request == NULL) die("out of memory");
   char *p = request;
   memcpy(p, "PVH1", 4);
   p += 4;
+  put_u32(&p, (uint32_t)ns_len);
+  memcpy(p, ns, ns_len);
+  p += ns_len;
   put_u32(&p, (uint32_t)nargs);
   for (int i = 0; i < nargs; i++) {
     size_t len = strlen(args[i]);

@@ -11,6 +11,8 @@ export const MAX_STATE_BYTES = 1 << 20;
 export const SERVICE_WATCHDOG_MS = 8_000;
 
 export const HookRequestSchema = z.object({
+  /** The client's "mnt:[N] pid:[N]" (see the C source). */
+  namespaces: z.string().max(160),
   args: z.array(z.string().max(MAX_ARG_BYTES)).max(MAX_ARGS),
   stdin: z.string().max(MAX_STATE_BYTES),
 });
@@ -24,9 +26,13 @@ export function decodeRequest(buf: Buffer): Decoded {
     return { kind: 'invalid', why: 'not a procview-hook request' };
   }
   if (buf.length < 8) return { kind: 'incomplete' };
-  const count = buf.readUInt32LE(4);
+  const nsLength = buf.readUInt32LE(4);
+  if (nsLength > 160) return { kind: 'invalid', why: 'namespaces longer than 160 bytes' };
+  if (buf.length < 12 + nsLength) return { kind: 'incomplete' };
+  const namespaces = buf.toString('utf8', 8, 8 + nsLength);
+  const count = buf.readUInt32LE(8 + nsLength);
   if (count > MAX_ARGS) return { kind: 'invalid', why: `${count} arguments (at most ${MAX_ARGS})` };
-  let at = 8;
+  let at = 12 + nsLength;
   const args: string[] = [];
   for (let i = 0; i <= count; i++) {
     if (buf.length < at + 4) return { kind: 'incomplete' };
@@ -40,7 +46,7 @@ export function decodeRequest(buf: Buffer): Decoded {
     if (i < count) args.push(text);
     else {
       if (buf.length !== at) return { kind: 'invalid', why: 'bytes after the request' };
-      const parsed = HookRequestSchema.safeParse({ args, stdin: text });
+      const parsed = HookRequestSchema.safeParse({ namespaces, args, stdin: text });
       return parsed.success ? { kind: 'request', request: parsed.data } : { kind: 'invalid', why: parsed.error.issues[0]?.message ?? 'invalid request' };
     }
   }
@@ -48,7 +54,8 @@ export function decodeRequest(buf: Buffer): Decoded {
 }
 
 export function encodeRequest(request: HookRequest): Buffer {
-  const parts: Buffer[] = [Buffer.from(MAGIC, 'latin1'), u32(request.args.length)];
+  const ns = Buffer.from(request.namespaces, 'utf8');
+  const parts: Buffer[] = [Buffer.from(MAGIC, 'latin1'), u32(ns.length), ns, u32(request.args.length)];
   for (const a of request.args) {
     const bytes = Buffer.from(a, 'utf8');
     parts.push(u32(bytes.length), bytes);

@@ -5,7 +5,7 @@
 // The socket is root's only (mode 0600, made under a temporary name and renamed into place, so
 // it is never reachable with looser permissions). A successor process (a restart or a reload)
 // renames its own socket over ours: new hooks go to it while ours finish their requests.
-import { chmodSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { HookSettings } from '../config.js';
 import { decodeRequest, encodeReply, SERVICE_WATCHDOG_MS, type HookRequest } from './protocol.js';
@@ -60,9 +60,15 @@ export const hookRequestRunner = (ownSource?: string): HookHandler => async (req
   return outcome;
 };
 
+/** "mnt:[N] pid:[N]" of this process, as procview-hook sends its own. */
+export function processNamespaces(): string {
+  return `${readlinkSync('/proc/self/ns/mnt')} ${readlinkSync('/proc/self/ns/pid')}`;
+}
+
 export async function startHookSocket(options: HookSocketOptions): Promise<HookSocket> {
   const { path, log } = options;
   const handle = options.handle ?? hookRequestRunner(options.ownSource);
+  const ownNamespaces = processNamespaces();
   let served = 0;
   // allowHalfOpen: the client shuts down its sending side after the request and then waits for
   // the answer; by default Node would close our side on that EOF, before we could answer.
@@ -90,6 +96,14 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
       if (decoded.kind === 'invalid') {
         // Not our client: no answer, so a real client would fall back to the Node hook.
         log(`hook socket: dropping a malformed request: ${decoded.why}`);
+        answered = true;
+        socket.destroy();
+        return;
+      }
+      if (decoded.request.namespaces !== ownNamespaces) {
+        // The bundle path and the container pid in the state are the client's; in other
+        // namespaces they would name other things. No answer: the client runs the Node hook.
+        log(`hook socket: a client in other namespaces (${decoded.request.namespaces || 'unknown'}, ours ${ownNamespaces}) left to its Node hook`);
         answered = true;
         socket.destroy();
         return;

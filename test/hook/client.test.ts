@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { HOOK_CLIENT } from '../../install/hooks-file.js';
 import { decodeRequest, encodeReply, encodeRequest, MAX_ARGS, type HookRequest } from '../../hook/socket/protocol.js';
-import { startHookSocket, type HookHandler } from '../../hook/socket/server.js';
+import { processNamespaces, startHookSocket, type HookHandler } from '../../hook/socket/server.js';
 
 const STATE = JSON.stringify({ ociVersion: '1.0.2', id: 'abc', status: 'creating', pid: 4242, bundle: '/b', annotations: { 'x': 'é' } });
 const HOOK_ARGS = ['--source', '/var/lib/procview', '--policy', 'fail'];
@@ -35,13 +35,13 @@ async function fellBack(t: import('ava').ExecutionContext, dir: string, r: Await
 }
 
 test('protocol: a request survives encoding, every prefix is incomplete, and malformed input is refused', (t) => {
-  const request: HookRequest = { args: ['--source', '/x', 'ü'], stdin: STATE };
+  const request: HookRequest = { namespaces: 'mnt:[1] pid:[2]', args: ['--source', '/x', 'ü'], stdin: STATE };
   const bytes = encodeRequest(request);
   t.deepEqual(decodeRequest(bytes), { kind: 'request', request });
   for (let n = 0; n < bytes.length; n++) t.is(decodeRequest(bytes.subarray(0, n)).kind, 'incomplete', `prefix of ${n} bytes`);
   t.is(decodeRequest(Buffer.concat([bytes, Buffer.from('x')])).kind, 'invalid', 'bytes after the request');
   t.is(decodeRequest(Buffer.from('GET / HTTP/1.1\r\n')).kind, 'invalid', 'not our magic');
-  const tooMany = encodeRequest({ args: Array.from({ length: MAX_ARGS + 1 }, () => 'a'), stdin: '' });
+  const tooMany = encodeRequest({ namespaces: '', args: Array.from({ length: MAX_ARGS + 1 }, () => 'a'), stdin: '' });
   t.is(decodeRequest(tooMany).kind, 'invalid');
   const reply = encodeReply(1, ['one', 'two']);
   t.is(reply.readUInt32LE(0), 1);
@@ -62,7 +62,7 @@ test('answered by the service: the request carries the arguments and stdin, the 
   const r = await runClient(socket, fallback);
   t.is(r.exitCode, 3);
   t.is(r.stderr, 'procview-hook: from the service');
-  t.deepEqual(seen, [{ args: HOOK_ARGS, stdin: STATE }]);
+  t.deepEqual(seen, [{ namespaces: processNamespaces(), args: HOOK_ARGS, stdin: STATE }], 'the client (in our namespaces) says so');
   await t.throwsAsync(readFile(path.join(dir, 'fallback.stdin')), undefined, 'no fallback ran');
   // Counted once the client had the whole answer (the keeper publishes this count).
   for (let waited = 0; server.served() === 0 && waited < 1000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -104,6 +104,16 @@ test('the service fails mid-request (no answer) or answers nonsense: the Node ho
   t.teardown(() => new Promise<void>((resolve) => nonsense.close(() => resolve())));
   await rm(path.join(dir, 'fallback.stdin'));
   await fellBack(t, dir, await runClient(socket, fallback));
+});
+
+test('a client in another mount namespace gets no answer and runs the Node hook', async (t) => {
+  const { dir, socket, fallback } = await scratch(t);
+  const seen: HookRequest[] = [];
+  const server = await startHookSocket({ path: socket, log: () => undefined, handle: async (request) => (seen.push(request), { code: 0, stderr: [] }) });
+  t.teardown(() => server.close());
+  const r = await execa('unshare', ['--mount', '--', HOOK_CLIENT, '--socket', socket, '--node', '/bin/sh', '--bundle', fallback, '--', ...HOOK_ARGS], { input: STATE, reject: false });
+  await fellBack(t, dir, r);
+  t.deepEqual(seen, [], 'the service did not act on paths and pids of another namespace');
 });
 
 test('a successor takes the socket over; the predecessor closing does not remove it', async (t) => {
