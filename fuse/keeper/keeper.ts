@@ -20,6 +20,9 @@ import { statusPath, writeStatus, type KeeperStatus } from "./status-file.js";
 
 const SERVING_MAIN = fileURLToPath(new URL("../server/main.js", import.meta.url));
 
+/** A retired serving process may finish a hook under way (the hook's own watchdog is 8 s). */
+const RETIRE_GRACE_MS = 10_000;
+
 export interface KeeperOptions {
   mountPoint: string;
   serving: Omit<ServingConfig, "fd" | "epoch" | "mountPoint">;
@@ -191,8 +194,12 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
       if (FromServingSchema.safeParse(raw).data?.type !== "ready") return;
       next.off("message", retire);
       // The new process reads requests already; the old one may hold some it never answers:
-      // once it is gone, its exit handler asks the new one to have them resent.
-      old?.kill("SIGKILL");
+      // once it is gone, its exit handler asks the new one to have them resent. SIGTERM lets it
+      // finish a hook it is running (it then kills itself); SIGKILL if that takes too long.
+      if (!old) return;
+      old.kill("SIGTERM");
+      const kill = setTimeout(() => old.kill("SIGKILL"), RETIRE_GRACE_MS);
+      old.once("exit", () => clearTimeout(kill));
     };
     next.on("message", retire);
   }

@@ -37,6 +37,13 @@ process.on("message", (raw) => {
 });
 // The keeper is our only reason to live: when it goes, the descriptor it owns goes too.
 process.on("disconnect", () => process.exit(0));
+// Retired by the keeper after a reload, once the successor is ready (and owns the hook socket's
+// path). A hook under way is finished first: killed mid-way, its client would run the Node hook
+// and bind the views a second time. SIGKILL ends us at once: a clean exit would wait for the
+// serving threads, which sit in read() on /dev/fuse until the next request.
+process.on("SIGTERM", () => {
+  void (hookSocket?.drain() ?? Promise.resolve()).finally(() => process.kill(process.pid, "SIGKILL"));
+});
 
 // After the handlers above, so that no message from the keeper arrives while nobody listens;
 // before "ready", on which the keeper retires a predecessor (and its socket) after a reload.

@@ -24,6 +24,9 @@ export interface HookSocket {
   close(): Promise<void>;
   /** The removal alone, for a process that is exiting now. */
   removeFile(): void;
+  /** For a process being retired (its successor owns the path by now): accepts no more and
+   * resolves once the requests under way are answered. */
+  drain(): Promise<void>;
 }
 
 export interface HookSocketOptions {
@@ -70,6 +73,12 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
   const handle = options.handle ?? hookRequestRunner(options.ownSource);
   const ownNamespaces = processNamespaces();
   let served = 0;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const settled = (): void => {
+    inFlight--;
+    if (inFlight === 0) drained?.();
+  };
   // allowHalfOpen: the client shuts down its sending side after the request and then waits for
   // the answer; by default Node would close our side on that EOF, before we could answer.
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => serve(socket));
@@ -109,7 +118,8 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
         return;
       }
       socket.pause();
-      handle(decoded.request).then(
+      inFlight++;
+      handle(decoded.request).finally(settled).then(
         (outcome) => answer(outcome.code, outcome.stderr),
         (err: unknown) => {
           // The handler applies the policy itself; this is a bug. No answer: the client falls back.
@@ -158,6 +168,12 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
   return {
     served: () => served,
     removeFile,
+    drain: () =>
+      new Promise<void>((resolve) => {
+        server.close();
+        if (inFlight === 0) resolve();
+        else drained = resolve;
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         removeFile();

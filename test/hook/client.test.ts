@@ -128,6 +128,37 @@ test('a successor takes the socket over; the predecessor closing does not remove
   await t.throwsAsync(stat(socket), undefined, 'the last one removes the file');
 });
 
+test('a retired service finishes the hook under way before it goes, and takes no new one', async (t) => {
+  const { dir, socket, fallback } = await scratch(t);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const server = await startHookSocket({
+    path: socket,
+    log: () => undefined,
+    handle: async () => {
+      started();
+      await gate;
+      return { code: 5, stderr: ['finished'] };
+    },
+  });
+  t.teardown(() => server.close());
+  const client = runClient(socket, fallback);
+  await running;
+  let drained = false;
+  const draining = server.drain().then(() => (drained = true));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.false(drained, 'still answering the request under way');
+  release();
+  const r = await client;
+  t.is(r.exitCode, 5, 'the client got the answer, not a fallback');
+  await draining;
+  t.true(drained);
+  // A new client finds nobody accepting and runs the Node hook.
+  await fellBack(t, dir, await runClient(socket, fallback));
+});
+
 test('usage errors exit 2 without reading stdin or falling back', async (t) => {
   const r = await execa(HOOK_CLIENT, ['--socket', '/x'], { input: '{}', reject: false });
   t.is(r.exitCode, 2);
