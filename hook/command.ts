@@ -1,8 +1,8 @@
 // The hook as a command: shared by the bundled bin (main.ts) and `procview hook` (cli.ts).
 import { Command, Option } from 'commander';
 import { DEFAULT_CONFIG_PATH, DEFAULT_PROBE_TIMEOUT_MS, policyFromFlags, DEFAULT_POLICY, type HookFlags, type HookSettings } from './config.js';
-import { applyPolicy, runHook, type Outcome } from './run.js';
-import { toSyslog } from './syslog.js';
+import { applyPolicy, gaveUp, runHook, type Outcome } from './run.js';
+import { logOutcome } from './syslog.js';
 import { DEFAULT_SOURCE } from './targets.js';
 
 const MAX_STATE_BYTES = 1 << 20;
@@ -76,17 +76,14 @@ async function readStdin(): Promise<string> {
 
 async function finish(outcome: Outcome): Promise<never> {
   for (const line of outcome.stderr) process.stderr.write(line + '\n');
-  if (outcome.syslog) await toSyslog(outcome.syslog, outcome.code === 0 ? 'user.warning' : 'user.err');
+  await logOutcome(outcome);
   // Exit explicitly: a child or a filesystem call stuck on a hung FUSE server must not keep us alive.
   process.exit(outcome.code);
 }
 
 export async function runAsProcess(flags: HookFlags): Promise<never> {
   const seen: { settings?: HookSettings } = {};
-  const watchdog = setTimeout(() => {
-    const policy = seen.settings?.policy ?? policyFromFlags(flags) ?? DEFAULT_POLICY;
-    void finish(applyPolicy(policy, `hook gave up after ${WATCHDOG_MS} ms`));
-  }, WATCHDOG_MS);
+  const watchdog = setTimeout(() => void finish(gaveUp(flags, seen, WATCHDOG_MS)), WATCHDOG_MS);
   watchdog.unref();
   let stdinText: string;
   try {

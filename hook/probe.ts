@@ -19,6 +19,19 @@ function deadline<T>(ms: number, value: T): { promise: Promise<T>; cancel: () =>
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
+/** What a probe saw: the first bytes of the file, or why there are none. */
+type Probed = { text: string } | { late: true } | { unreadable: string };
+
+/** One verdict for both probes. */
+function judge(source: string, file: string, timeoutMs: number, probed: Probed): ProbeResult {
+  if ('late' in probed) return { ok: false, reason: `source ${source} did not answer within ${timeoutMs} ms (reading ${file})` };
+  if ('unreadable' in probed) return { ok: false, reason: `source ${source} is not mounted or not readable: ${probed.unreadable}` };
+  if (!probed.text.startsWith('MemTotal:')) {
+    return { ok: false, reason: `source ${source} does not look like an LXCFS-layout directory (${file} does not start with MemTotal:)` };
+  }
+  return { ok: true };
+}
+
 /** Read the first bytes of <source>/proc/meminfo within timeoutMs. */
 export async function probeSource(source: string, timeoutMs: number): Promise<ProbeResult> {
   const file = `${source}/proc/meminfo`;
@@ -36,16 +49,13 @@ export async function probeSource(source: string, timeoutMs: number): Promise<Pr
   if (outcome === 'late' || outcome.timedOut) {
     child.kill('SIGKILL');
     child.catch(() => undefined);
-    return { ok: false, reason: `source ${source} did not answer within ${timeoutMs} ms (reading ${file})` };
+    return judge(source, file, timeoutMs, { late: true });
   }
   if (outcome.exitCode !== 0) {
     const why = String(outcome.stderr ?? '').trim().split('\n')[0] || `head exited ${outcome.exitCode}`;
-    return { ok: false, reason: `source ${source} is not mounted or not readable: ${why.replace(/^head: /, '')}` };
+    return judge(source, file, timeoutMs, { unreadable: why.replace(/^head: /, '') });
   }
-  if (!String(outcome.stdout).startsWith('MemTotal:')) {
-    return { ok: false, reason: `source ${source} does not look like an LXCFS-layout directory (${file} does not start with MemTotal:)` };
-  }
-  return { ok: true };
+  return judge(source, file, timeoutMs, { text: String(outcome.stdout) });
 }
 
 /**
@@ -55,15 +65,14 @@ export async function probeSource(source: string, timeoutMs: number): Promise<Pr
  */
 export async function probeOwnSource(source: string, timeoutMs: number): Promise<ProbeResult> {
   const file = `${source}/proc/meminfo`;
-  const late = deadline(timeoutMs, 'late' as const);
-  const outcome = await Promise.race([readFile(file, 'utf8').catch((err: Error) => err), late.promise]);
+  const late = deadline(timeoutMs, { late: true } as const);
+  const read = readFile(file, 'utf8').then(
+    (text): Probed => ({ text }),
+    (err: Error): Probed => ({ unreadable: err.message }),
+  );
+  const probed = await Promise.race([read, late.promise]);
   late.cancel();
-  if (outcome === 'late') return { ok: false, reason: `source ${source} did not answer within ${timeoutMs} ms (reading ${file})` };
-  if (outcome instanceof Error) return { ok: false, reason: `source ${source} is not mounted or not readable: ${outcome.message}` };
-  if (!outcome.startsWith('MemTotal:')) {
-    return { ok: false, reason: `source ${source} does not look like an LXCFS-layout directory (${file} does not start with MemTotal:)` };
-  }
-  return { ok: true };
+  return judge(source, file, timeoutMs, probed);
 }
 
 /** Which of the given source files exist as regular files. Only called after probeSource succeeded, still bounded by a deadline. */

@@ -117,6 +117,11 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
   };
 }
 
+/** A watchdog's answer when the hook ran out of time: the policy known by then. */
+export function gaveUp(flags: HookFlags, seen: { settings?: HookSettings }, ms: number): Outcome {
+  return applyPolicy(seen.settings?.policy ?? policyFromFlags(flags) ?? DEFAULT_POLICY, `hook gave up after ${ms} ms`);
+}
+
 /** `seen.settings` is filled in as soon as the settings are known, so a watchdog can apply the right policy. */
 export async function runHook(stdinText: string, flags: HookFlags, seen: { settings?: HookSettings } = {}, context: HookContext = {}): Promise<Outcome> {
   let settings: HookSettings;

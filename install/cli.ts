@@ -39,12 +39,11 @@ async function installHooks(opts: InstallHooksOptions): Promise<void> {
   if (opts.policy) hookArgs.push('--policy', opts.policy);
   let client: HookInvocation['client'];
   if (opts.client) {
-    const clientPath = HOOK_CLIENT;
-    if (!(await exists(clientPath))) throw new Error(`hook client ${clientPath} not found; run npm run build first (or pass --no-client)`);
+    if (!(await exists(HOOK_CLIENT))) throw new Error(`hook client ${HOOK_CLIENT} not found; run npm run build first (or pass --no-client)`);
     // Any procview service can run any container's hook (the arguments travel with the
     // request); the one serving the source is the natural one to ask.
     const socket = path.resolve(opts.socket ?? hookSocketPath(path.resolve(opts.source ?? DEFAULT_SOURCE)));
-    client = { path: clientPath, socket };
+    client = { path: HOOK_CLIENT, socket };
   }
 
   const target = path.join(dir, HOOKS_FILE_NAME);

@@ -26,12 +26,7 @@ export class CgroupReadError extends Error {
 /** File text, or null when the file (or the process/cgroup holding it) does not exist.
  * `singleRecord`: the kernel writes the file in one piece (see read-small.ts). */
 export function readOptional(path: string, singleRecord = false): string | null {
-  try {
-    return readSmallFile(path, singleRecord);
-  } catch (err) {
-    if (isGone(err)) return null;
-    throw new CgroupReadError(path, `cannot read: ${(err as Error).message}`, { cause: err });
-  }
+  return orGone(path, "read", () => readSmallFile(path, singleRecord));
 }
 
 /** A cgroup file's text, or null when the file (or its cgroup) does not exist. The descriptor is
@@ -43,12 +38,7 @@ export function readCgroupFile(path: string): string | null {
 /** A file re-read through a kept descriptor (see read-small.ts), or null when it is gone. Only
  * for files of one seq_file record. */
 export function readKeptOptional(path: string): KeptRead | null {
-  try {
-    return readKept(path);
-  } catch (err) {
-    if (isGone(err)) return null;
-    throw new CgroupReadError(path, `cannot read: ${(err as Error).message}`, { cause: err });
-  }
+  return orGone(path, "read", () => readKept(path));
 }
 
 /** First line of a single-value cgroup file, trimmed; null when absent. */
@@ -58,11 +48,16 @@ export function readCgroupValue(path: string): string | null {
 
 /** Symlink target, or null when the link (or its process) does not exist. */
 export function readlinkOptional(path: string): string | null {
+  return orGone(path, "readlink", () => readlinkSync(path));
+}
+
+/** `access()`'s result; null when what `path` names is gone; anything else fails naming `path`. */
+function orGone<T>(path: string, verb: string, access: () => T): T | null {
   try {
-    return readlinkSync(path);
+    return access();
   } catch (err) {
     if (isGone(err)) return null;
-    throw new CgroupReadError(path, `cannot readlink: ${(err as Error).message}`, { cause: err });
+    throw new CgroupReadError(path, `cannot ${verb}: ${(err as Error).message}`, { cause: err });
   }
 }
 

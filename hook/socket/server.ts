@@ -8,6 +8,7 @@
 import { chmodSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { HookSettings } from '../config.js';
+import type { Outcome } from '../run.js';
 import { decodeRequest, encodeReply, SERVICE_WATCHDOG_MS, type HookRequest } from './protocol.js';
 
 export interface HookAnswer {
@@ -41,7 +42,7 @@ export interface HookSocketOptions {
 /** The hook's work for one request, with the policy applied to whatever goes wrong.
  * `ownSource`: the mountpoint this process serves (see HookContext). */
 export const hookRequestRunner = (ownSource?: string): HookHandler => async (request) => {
-  const [{ parseHookArgs }, { applyPolicy, runHook }, { DEFAULT_POLICY, policyFromFlags }, { toSyslog }] = await Promise.all([
+  const [{ parseHookArgs }, { applyPolicy, gaveUp, runHook }, { DEFAULT_POLICY }, { logOutcome }] = await Promise.all([
     import('../command.js'),
     import('../run.js'),
     import('../config.js'),
@@ -51,15 +52,12 @@ export const hookRequestRunner = (ownSource?: string): HookHandler => async (req
   if (!parsed.ok) return applyPolicy(DEFAULT_POLICY, `bad hook arguments: ${parsed.error}`);
   const seen: { settings?: HookSettings } = {};
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Awaited<ReturnType<typeof runHook>>>((resolve) => {
-    timer = setTimeout(() => {
-      const policy = seen.settings?.policy ?? policyFromFlags(parsed.flags) ?? DEFAULT_POLICY;
-      resolve(applyPolicy(policy, `hook gave up after ${SERVICE_WATCHDOG_MS} ms`));
-    }, SERVICE_WATCHDOG_MS);
+  const late = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => resolve(gaveUp(parsed.flags, seen, SERVICE_WATCHDOG_MS)), SERVICE_WATCHDOG_MS);
   });
   const outcome = await Promise.race([runHook(request.stdin, parsed.flags, seen, { ownSource }), late]);
   clearTimeout(timer);
-  if (outcome.syslog) await toSyslog(outcome.syslog, outcome.code === 0 ? 'user.warning' : 'user.err');
+  await logOutcome(outcome);
   return outcome;
 };
 
@@ -85,52 +83,50 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
 
   function serve(socket: Socket): void {
     let received = Buffer.alloc(0);
-    let answered = false;
-    const answer = (code: number, stderr: string[]) => {
-      if (answered) return;
-      answered = true;
-      // Counted once the answer is handed to the kernel: a client that went away falls back and
-      // counts nothing. Destroyed then, since a paused socket would never see the client's EOF.
-      socket.end(encodeReply(code, stderr), () => {
-        served++;
-        socket.destroy();
-      });
+    /** A whole request arrived: from then on the socket only carries our answer, or nothing. */
+    let taken = false;
+    // No answer at all: the client then runs the Node hook.
+    const drop = (): void => {
+      taken = true;
+      socket.destroy();
     };
-    socket.on('error', () => socket.destroy());
+    socket.on('error', drop);
     socket.on('data', (chunk: Buffer) => {
-      if (answered) return;
+      if (taken) return;
       received = Buffer.concat([received, chunk]);
       const decoded = decodeRequest(received);
       if (decoded.kind === 'incomplete') return;
       if (decoded.kind === 'invalid') {
-        // Not our client: no answer, so a real client would fall back to the Node hook.
         log(`hook socket: dropping a malformed request: ${decoded.why}`);
-        answered = true;
-        socket.destroy();
-        return;
+        return drop();
       }
       if (decoded.request.namespaces !== ownNamespaces) {
         // The bundle path and the container pid in the state are the client's; in other
-        // namespaces they would name other things. No answer: the client runs the Node hook.
+        // namespaces they would name other things.
         log(`hook socket: a client in other namespaces (${decoded.request.namespaces || 'unknown'}, ours ${ownNamespaces}) left to its Node hook`);
-        answered = true;
-        socket.destroy();
-        return;
+        return drop();
       }
+      taken = true;
       socket.pause();
       inFlight++;
       handle(decoded.request).finally(settled).then(
-        (outcome) => answer(outcome.code, outcome.stderr),
+        // Counted once the answer is handed to the kernel: a client that went away falls back and
+        // counts nothing. Destroyed then, since a paused socket would never see the client's EOF.
+        (outcome) =>
+          socket.end(encodeReply(outcome.code, outcome.stderr), () => {
+            served++;
+            socket.destroy();
+          }),
         (err: unknown) => {
-          // The handler applies the policy itself; this is a bug. No answer: the client falls back.
+          // The handler applies the policy itself; this is a bug.
           log(`hook socket: request failed: ${(err as Error).stack ?? String(err)}`);
-          answered = true;
-          socket.destroy();
+          drop();
         },
       );
     });
+    // The client stopped sending before a whole request arrived.
     socket.on('end', () => {
-      if (!answered && decodeRequest(received).kind === 'incomplete') socket.destroy();
+      if (!taken) drop();
     });
   }
 
