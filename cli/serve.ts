@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MountError, mountsAt } from "../fuse/kernel/mount.js";
 import { startKeeper, type Keeper } from "../fuse/keeper/keeper.js";
-import { DEFAULT_RUNTIME_DIR, hookSocketPath } from "../fuse/keeper/status-file.js";
+import { DEFAULT_RUNTIME_DIR, fitsSocketPath, hookSocketPath, SOCKET_PATH_MAX_BYTES } from "../fuse/keeper/status-file.js";
 import { restoreDeadViews } from "../fuse/keeper/restore.js";
 
 export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
@@ -37,7 +37,23 @@ const log = (line: string): void => {
   process.stderr.write(`procview[${process.pid}] ${line}\n`);
 };
 
-async function runForeground(flags: ServeFlags): Promise<void> {
+/**
+ * The hook socket's path, the same check for a path given and for the default one: the serving
+ * process refuses a config whose path cannot be a unix socket. One given is an error; a default
+ * made too long by --runtime-dir or the mountpoint means no socket (hooks run the Node hook).
+ */
+function hookSocketOf(flags: ServeFlags): string | null {
+  if (flags.hookSocket === false) return null;
+  const given = typeof flags.hookSocket === "string";
+  const path = typeof flags.hookSocket === "string" ? resolve(flags.hookSocket) : hookSocketPath(resolve(flags.mountpoint), flags.runtimeDir);
+  if (fitsSocketPath(path)) return path;
+  const why = `${path} is too long for a unix socket path (${SOCKET_PATH_MAX_BYTES} bytes, with the ".<pid>.tmp" it is made under)`;
+  if (given) throw new InvalidArgumentError(`--hook-socket: ${why}`);
+  log(`no hook socket: ${why}; pass --hook-socket (container starts run the Node hook meanwhile)`);
+  return null;
+}
+
+async function runForeground(flags: ServeFlags, hookSocket: string | null): Promise<void> {
   // Signals are handled from the very start: one that arrives while mounting must still end
   // in a clean unmount, not the default action (which would leave a dead mount behind).
   let keeper: Keeper | undefined;
@@ -68,7 +84,7 @@ async function runForeground(flags: ServeFlags): Promise<void> {
       },
       threads: flags.threads,
       loadIntervalSeconds: 5,
-      hookSocket: flags.hookSocket === false ? null : typeof flags.hookSocket === "string" ? resolve(flags.hookSocket) : hookSocketPath(resolve(flags.mountpoint), flags.runtimeDir),
+      hookSocket,
     },
     runtimeDir: flags.runtimeDir,
     log,
@@ -127,10 +143,9 @@ export function registerServeCommand(program: Command): void {
     .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook")
     .action(async (flags: ServeFlags) => {
       if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
-      if (typeof flags.hookSocket === "string" && Buffer.byteLength(resolve(flags.hookSocket)) > 107) {
-        throw new InvalidArgumentError(`--hook-socket: ${resolve(flags.hookSocket)} is longer than a unix socket path may be (107 bytes)`);
-      }
-      if (flags.foreground) await runForeground(flags);
+      // Before going to the background: a bad --hook-socket is the caller's error to see.
+      const hookSocket = hookSocketOf(flags);
+      if (flags.foreground) await runForeground(flags, hookSocket);
       else await runInBackground(flags, process.argv);
     });
 }

@@ -2,6 +2,7 @@
 // serving process is started with. Both sides validate: they may run different installed
 // versions during an upgrade (`procview reload`).
 import { z } from "zod";
+import { fitsSocketPath } from "./status-file.js";
 
 export const ServingConfigSchema = z.object({
   /** The inherited /dev/fuse descriptor. */
@@ -12,7 +13,11 @@ export const ServingConfigSchema = z.object({
   /** The mountpoint served (the hook probes it in-process). */
   mountPoint: z.string().startsWith("/"),
   /** Where procview-hook (the C client) finds us; null: no hook socket. */
-  hookSocket: z.string().startsWith("/").max(107).nullable(),
+  hookSocket: z
+    .string()
+    .startsWith("/")
+    .refine(fitsSocketPath, "too long for a unix socket path")
+    .nullable(),
   render: z.object({
     procRoot: z.string().min(1),
     sysRoot: z.string().min(1),

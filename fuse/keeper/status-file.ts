@@ -38,6 +38,20 @@ export function statusPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR)
   return join(runtimeDir, `${runtimeName(mountPoint)}.json`);
 }
 
+/** sun_path holds 108 bytes, the last one a NUL. */
+export const SOCKET_PATH_MAX_BYTES = 107;
+
+/** Where a serving process makes its hook socket before renaming it into place (the same
+ * directory, so that the rename is atomic). */
+export function hookSocketTemporary(path: string, pid: number): string {
+  return `${path}.${pid}.tmp`;
+}
+
+/** The socket and its temporary name (a pid has at most 7 digits) both fit in sun_path. */
+export function fitsSocketPath(path: string): boolean {
+  return Buffer.byteLength(hookSocketTemporary(path, 9_999_999)) <= SOCKET_PATH_MAX_BYTES;
+}
+
 /** The socket procview-hook asks the service serving this mountpoint on. */
 export function hookSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
   return join(runtimeDir, `${runtimeName(mountPoint)}.hook.sock`);

@@ -9,6 +9,7 @@ import { chmodSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:
 import { createServer, type Server, type Socket } from 'node:net';
 import type { HookSettings } from '../config.js';
 import type { Outcome } from '../run.js';
+import { hookSocketTemporary } from '../../fuse/keeper/status-file.js';
 import { decodeRequest, encodeReply, SERVICE_WATCHDOG_MS, type HookRequest } from './protocol.js';
 
 export interface HookAnswer {
@@ -130,7 +131,7 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
     });
   }
 
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = hookSocketTemporary(path, process.pid);
   try {
     unlinkSync(temporary);
   } catch {

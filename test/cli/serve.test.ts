@@ -89,3 +89,20 @@ test("--help explains every flag", async (t) => {
     t.regex(stdout, new RegExp(`${flag}[^\\n]*\\s{2,}\\S`), `${flag} has a description`);
   }
 });
+
+test("a hook socket path too long for sun_path: given, one line and exit 1; by default, no socket and the views still served", async (t) => {
+  const long = join(tmpdir(), "r".repeat(90));
+  const mountPoint = mkdtempSync(join(tmpdir(), "procview-longsock-"));
+  const r = await serve(["--mountpoint", mountPoint, "--hook-socket", join(long, "x.sock")]);
+  t.is(r.exitCode, 1);
+  t.regex(String(r.stderr), /^procview: --hook-socket: .*\/x\.sock is too long for a unix socket path/m);
+  oneLine(t, String(r.stderr));
+
+  // The default path under a long --runtime-dir: the serving process must not refuse its config.
+  const running = await startProcview({ mountPoint, extraArgs: ["--runtime-dir", long] });
+  t.teardown(() => running.stop());
+  t.regex(readFileSync(join(mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
+  const status = readStatus(statusPath(mountPoint, long))!;
+  t.is(status.hookSocket, null);
+  t.truthy(status.servingPid);
+});
