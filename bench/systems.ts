@@ -2,12 +2,14 @@
 // started through test/support), and the kernel's own files.
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { DEFAULT_RUNTIME_DIR, readStatus, statusPath } from "../fuse/keeper/status-file.js";
+import { readStatus } from "../fuse/keeper/status.js";
 import { execa } from "execa";
-import type { ViewFile } from "../hook/targets.js";
 import { startLxcfs } from "../test/support/lxcfs.js";
 import { PROCVIEW_CLI, startProcview } from "../test/support/procview.js";
 import type { SystemName } from "./results.js";
+import { DEFAULT_RUNTIME_DIR, statusPath } from "../core/paths.js";
+import { type ViewFile } from "../core/layout.js";
+import { mountsAt, parseMountinfo } from "../core/mountinfo.js";
 
 export interface ReadTarget {
   name: SystemName;
@@ -41,15 +43,6 @@ export async function findPid(matches: (argv: string[]) => boolean): Promise<num
   return undefined;
 }
 
-/** Mount points in /proc/self/mountinfo (field 5, octal escapes undone). */
-export function mountPoints(mountinfo: string): string[] {
-  return mountinfo
-    .split("\n")
-    .map((line) => line.split(" ")[4])
-    .filter((p): p is string => p !== undefined && p !== "")
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
-}
-
 /**
  * Stops a server, then lazily unmounts its mountpoint if it is still listed: when the server
  * died first, `mountpoint -q` (used by test/support/fuse-wait.ts) fails with ENOTCONN on the
@@ -59,7 +52,7 @@ async function stopAndUnmount(stop: () => Promise<void>, mountPoint: string): Pr
   try {
     await stop();
   } finally {
-    const mounted = mountPoints(await readFile("/proc/self/mountinfo", "utf8")).includes(mountPoint);
+    const mounted = mountsAt(mountPoint, parseMountinfo(await readFile("/proc/self/mountinfo", "utf8"))).length > 0;
     if (mounted) {
       await execa("umount", ["-l", mountPoint], { reject: false, timeout: 5000 });
       await execa("rmdir", [mountPoint, dirname(mountPoint)], { reject: false, timeout: 5000 });

@@ -2,22 +2,7 @@
 import type { BenchResults, HookTiming, MemoryDetail, Outcome } from "./results.js";
 import type { LatencySummary } from "./stats.js";
 import { ratio } from "./stats.js";
-import {
-  HOOK_MAX_ADDED_MS,
-  IDLE_CPU_MAX_SHARE,
-  LATENCY_MAX_RATIO,
-  RSS_MAX_BYTES,
-  SCALE_MAX_GROWTH,
-  THROUGHPUT_MIN_RATIO,
-  THROUGHPUT_TARGET_READERS,
-  hookVerdict,
-  idleVerdict,
-  latencyVerdict,
-  rssVerdict,
-  scaleVerdict,
-  throughputVerdict,
-  type Verdict,
-} from "./targets.js";
+import { HOOK_MAX_ADDED_MS, IDLE_CPU_MAX_SHARE, LATENCY_MAX_RATIO, RSS_MAX_BYTES, SCALE_MAX_GROWTH, THROUGHPUT_MIN_RATIO, THROUGHPUT_TARGET_READERS, hookVerdict, idleVerdict, latencyVerdict, rssVerdict, scaleVerdict, throughputVerdict, type Verdict } from "./targets.js";
 
 export interface Row {
   measure: string;

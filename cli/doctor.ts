@@ -7,14 +7,11 @@ import { execa } from "execa";
 import { FUSE_DEVICE } from "../fuse/kernel/mount.js";
 import { detectLayout } from "../fuse/cgroup/layout.js";
 import { serviceHealth } from "../fuse/keeper/health.js";
-import { DEFAULT_RUNTIME_DIR } from "../fuse/keeper/status-file.js";
-import { NSMOUNT_HELPER } from "../fuse/keeper/restore.js";
 import { podmanHooksDirs } from "../install/hooks-dir.js";
 import { HooksFileSchema, hookPrograms } from "../install/hooks-file.js";
 import { HOOKS_FILE_NAME } from "../install/cli.js";
-import { DEFAULT_NRI_PLUGIN_DIR } from "../hook/nri/install.js";
-import { DEFAULT_MOUNTPOINT } from "./serve.js";
 import { renderTable, type Row } from "./table.js";
+import { DEFAULT_RUNTIME_DIR, NSMOUNT_HELPER, DEFAULT_NRI_PLUGIN_DIR, DEFAULT_MOUNTPOINT } from "../core/paths.js";
 
 interface Flags {
   mountpoint: string;

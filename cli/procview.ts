@@ -7,7 +7,7 @@ import { registerStatusCommands } from "./status.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerHookCommands } from "../hook/cli.js";
 import { registerInstallCommands } from "../install/cli.js";
-import { registerNriCommands } from "../hook/nri/cli.js";
+import { registerNriCommands } from "../nri/cli.js";
 
 const program = new Command("procview")
   .description("per-container /proc and /sys views over FUSE, injected into containers by an OCI hook")

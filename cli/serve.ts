@@ -4,13 +4,12 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { MountError, mountsAt } from "../fuse/kernel/mount.js";
+import { MountError } from "../fuse/kernel/mount.js";
 import { startKeeper, type Keeper } from "../fuse/keeper/keeper.js";
-import { DEFAULT_RUNTIME_DIR, fitsSocketPath, hookSocketPath, SOCKET_PATH_MAX_BYTES } from "../fuse/keeper/status-file.js";
 import { restoreDeadViews } from "../fuse/keeper/restore.js";
+import { mountsAt } from "../core/mountinfo.js";
+import { DEFAULT_RUNTIME_DIR, fitsSocketPath, hookSocketPath, SOCKET_PATH_MAX_BYTES, DEFAULT_MOUNTPOINT, DEFAULT_LOG_FILE } from "../core/paths.js";
 
-export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
-const DEFAULT_LOG_FILE = "/var/log/procview.log";
 
 interface ServeFlags {
   mountpoint: string;

@@ -1,10 +1,10 @@
 // `procview status` and `procview reload`.
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { DEFAULT_RUNTIME_DIR, readStatus, statusPath } from "../fuse/keeper/status-file.js";
+import { readStatus } from "../fuse/keeper/status.js";
 import { serviceHealth } from "../fuse/keeper/health.js";
-import { DEFAULT_MOUNTPOINT } from "./serve.js";
 import { renderTable, type Row } from "./table.js";
+import { DEFAULT_RUNTIME_DIR, statusPath, DEFAULT_MOUNTPOINT } from "../core/paths.js";
 
 interface Flags {
   mountpoint: string;

@@ -1,9 +1,9 @@
 // The hook as a command: shared by the bundled bin (main.ts) and `procview hook` (cli.ts).
 import { Command, Option } from 'commander';
-import { DEFAULT_CONFIG_PATH, DEFAULT_PROBE_TIMEOUT_MS, policyFromFlags, DEFAULT_POLICY, type HookFlags, type HookSettings } from './config.js';
+import { DEFAULT_PROBE_TIMEOUT_MS, policyFromFlags, DEFAULT_POLICY, type HookFlags, type HookSettings } from './config.js';
 import { applyPolicy, gaveUp, runHook, type Outcome } from './run.js';
 import { logOutcome } from './syslog.js';
-import { DEFAULT_SOURCE } from './targets.js';
+import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from '../core/paths.js';
 
 const MAX_STATE_BYTES = 1 << 20;
 // Last resort: no code path should get here (every child has its own
@@ -24,8 +24,8 @@ targets missing from the container or reached through a symlink.`;
 function defineHookOptions(cmd: Command): Command {
   return cmd
     .description(HOOK_DESCRIPTION)
-    .option('--config <file>', `hook config file, JSON {"source","policy","probeTimeoutMs"}; a missing default file means defaults`, DEFAULT_CONFIG_PATH)
-    .option('--source <dir>', `directory with the LXCFS layout (procview's mountpoint or e.g. /var/lib/lxcfs) [config "source", default ${DEFAULT_SOURCE}]`)
+    .option('--config <file>', `hook config file, JSON {"source","policy","probeTimeoutMs"}; a missing default file means defaults`, DEFAULT_HOOK_CONFIG)
+    .option('--source <dir>', `directory with the LXCFS layout (procview's mountpoint or e.g. /var/lib/lxcfs) [config "source", default ${DEFAULT_MOUNTPOINT}]`)
     .addOption(
       new Option('--policy <policy>', `what to do when the views cannot be set up: "fail" refuses to start the container (exit 1, reason on stderr); "ignore" starts it without views and logs the reason to stderr and syslog [config "policy", default ${DEFAULT_POLICY}]`).choices(['fail', 'ignore']),
     )

@@ -1,9 +1,9 @@
 // The hook's settings: flags beat the config file, the config file beats defaults.
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_SOURCE } from './targets.js';
-import { describeZodError, HookConfigFileSchema, PolicySchema, type HookConfigFile, type Policy } from './schemas.js';
+import { HookConfigFileSchema, PolicySchema, type HookConfigFile, type Policy } from './schemas.js';
+import { describeZodError } from '../core/errors.js';
+import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from '../core/paths.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/procview/hook.json';
 export const DEFAULT_POLICY: Policy = 'ignore';
 export const DEFAULT_PROBE_TIMEOUT_MS = 1500;
 
@@ -43,7 +43,7 @@ export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
     }
   }
 
-  const configPath = flags.config ?? DEFAULT_CONFIG_PATH;
+  const configPath = flags.config ?? DEFAULT_HOOK_CONFIG;
   let text: string | undefined;
   try {
     text = await readFile(configPath, 'utf8');
@@ -67,7 +67,7 @@ export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
     file = parsed.data;
   }
   return {
-    source: flags.source ?? file.source ?? DEFAULT_SOURCE,
+    source: flags.source ?? file.source ?? DEFAULT_MOUNTPOINT,
     policy: policyFromFlags(flags) ?? file.policy ?? DEFAULT_POLICY,
     probeTimeoutMs: probeFlag ?? file.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
   };

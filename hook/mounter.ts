@@ -2,18 +2,17 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { tool } from './tools.js';
+import { tool } from '../core/tools.js';
+import { NSMOUNT_HELPER } from '../core/paths.js';
 
 // procview's native helper (fuse/native/procview-nsmount.c) makes every bind in one process
 // (open_tree + setns + move_mount) and undoes them itself on a failure: one exec instead of
-// two per file, on the path of every container start. Next to the bundle (dist/) or one
-// level up from the compiled module (dist/hook/).
-const NSMOUNT_CANDIDATES = ['./native/procview-nsmount', '../native/procview-nsmount'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+// two per file, on the path of every container start.
 /** PROCVIEW_NSMOUNT names the helper elsewhere, or, empty, makes the hook use nsenter + mount. */
 export function nsmountHelper(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const chosen = env.PROCVIEW_NSMOUNT;
   if (chosen !== undefined) return chosen !== '' && existsSync(chosen) ? chosen : undefined;
-  return NSMOUNT_CANDIDATES.find((p) => existsSync(p));
+  return existsSync(NSMOUNT_HELPER) ? NSMOUNT_HELPER : undefined;
 }
 
 export interface Bind {

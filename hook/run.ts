@@ -4,10 +4,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, DEFAULT_POLICY, loadSettings, policyFromFlags, type HookFlags, type HookSettings } from './config.js';
 import { bindAll, BindError } from './mounter.js';
-import { containerSource, existingSources, probeOwnSource, probeSource } from './probe.js';
+import { containerSource, existingSources, probeOwnSource, probeSource } from '../plan/probe.js';
 import { checkContainerProcess, InputError, resolveRootfs, targetSkipReason } from './rootfs-check.js';
-import { describeZodError, OciConfigSchema, OciStateSchema, type Policy } from './schemas.js';
-import { planViews, rebasePlan, type PlannedMount, type SkippedMount } from './targets.js';
+import { OciConfigSchema, OciStateSchema, type Policy } from './schemas.js';
+import { planViews, rebasePlan, type PlannedMount, type SkippedMount } from '../plan/plan.js';
+import { describeZodError } from '../core/errors.js';
 
 export interface Outcome {
   /** Process exit code: 0 lets the runtime start the container. */

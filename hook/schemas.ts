@@ -67,11 +67,3 @@ export const HookConfigFileSchema = z
   })
   .strict();
 export type HookConfigFile = z.infer<typeof HookConfigFileSchema>;
-
-/** One line out of a zod error, for stderr. */
-export function describeZodError(err: z.ZodError): string {
-  return err.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}

@@ -1,7 +1,7 @@
 // Report to the system log without ever failing the hook: a machine without
 // syslog (containers, minimal VMs) must behave exactly like one with it.
 import { execa } from 'execa';
-import { tool } from './tools.js';
+import { tool } from '../core/tools.js';
 import type { Outcome } from './run.js';
 
 export async function toSyslog(message: string, priority: 'user.warning' | 'user.err' | 'user.info' = 'user.warning'): Promise<void> {

@@ -3,17 +3,14 @@ import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildHooksFile, HOOK_CLIENT, hookCommand, type HookInvocation } from './hooks-file.js';
-import { hookSocketPath } from '../fuse/keeper/status-file.js';
-import { DEFAULT_SOURCE } from '../hook/targets.js';
+import { buildHooksFile, hookCommand, type HookInvocation } from './hooks-file.js';
 import { defaultInstallDir, ETC_HOOKS_DIR, PODMAN_DEFAULT_HOOKS_DIR } from './hooks-dir.js';
 import { registerInstallService, stopServiceIfInstalled } from './service.js';
-import { DEFAULT_STATE_FILE, exists, mkdirTracked, readState, sha256, uninstall, writeAtomic, writeState } from './state.js';
+import { exists, mkdirTracked, readState, sha256, uninstall, writeAtomic, writeState } from './state.js';
+import { HOOK_CLIENT, hookSocketPath, DEFAULT_STATE_FILE, HOOK_BUNDLE, DEFAULT_MOUNTPOINT } from '../core/paths.js';
 
 export const HOOKS_FILE_NAME = 'procview.json';
 
-// Compiled to dist/install/cli.js; the bundle sits at dist/procview-hook.mjs.
-const defaultHookBundle = (): string => path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'procview-hook.mjs');
 
 interface InstallHooksOptions {
   dir?: string;
@@ -30,7 +27,7 @@ interface InstallHooksOptions {
 
 async function installHooks(opts: InstallHooksOptions): Promise<void> {
   const dir = path.resolve(opts.dir ?? defaultInstallDir());
-  const hook = path.resolve(opts.hook ?? defaultHookBundle());
+  const hook = path.resolve(opts.hook ?? HOOK_BUNDLE);
   if (!(await exists(hook))) throw new Error(`hook bundle ${hook} not found; run npm run build first`);
   if (!path.isAbsolute(opts.node) || !(await exists(opts.node))) throw new Error(`node binary ${opts.node} not found`);
   const hookArgs: string[] = [];
@@ -42,7 +39,7 @@ async function installHooks(opts: InstallHooksOptions): Promise<void> {
     if (!(await exists(HOOK_CLIENT))) throw new Error(`hook client ${HOOK_CLIENT} not found; run npm run build first (or pass --no-client)`);
     // Any procview service can run any container's hook (the arguments travel with the
     // request); the one serving the source is the natural one to ask.
-    const socket = path.resolve(opts.socket ?? hookSocketPath(path.resolve(opts.source ?? DEFAULT_SOURCE)));
+    const socket = path.resolve(opts.socket ?? hookSocketPath(path.resolve(opts.source ?? DEFAULT_MOUNTPOINT)));
     client = { path: HOOK_CLIENT, socket };
   }
 
@@ -75,11 +72,6 @@ async function runUninstall(opts: { state: string }): Promise<void> {
   for (const p of report.kept) process.stderr.write(`kept ${p}\n`);
 }
 
-function fail(err: unknown): never {
-  process.stderr.write(`procview: ${(err as Error).message}\n`);
-  process.exit(1);
-}
-
 export function registerInstallCommands(program: Command): void {
   const install = program.command('install').description('install procview integrations');
   registerInstallService(install);
@@ -103,11 +95,11 @@ export function registerInstallCommands(program: Command): void {
     .option('--socket <path>', 'the service socket procview-hook asks (default: the one `procview serve` opens for the source, /run/procview/<source>.hook.sock)')
     .option('--no-client', 'run the Node hook directly instead of procview-hook (no service fast path)')
     .option('--state <file>', 'where to record what was written', DEFAULT_STATE_FILE)
-    .action((opts: InstallHooksOptions) => installHooks(opts).catch(fail));
+    .action((opts: InstallHooksOptions) => installHooks(opts));
 
   program
     .command('uninstall')
     .description('remove exactly the files "procview install" wrote (as recorded in the state file), and the directories it created if they are empty; files changed since install are kept')
     .option('--state <file>', 'state file written by install', DEFAULT_STATE_FILE)
-    .action((opts: { state: string }) => runUninstall(opts).catch(fail));
+    .action((opts: { state: string }) => runUninstall(opts));
 }

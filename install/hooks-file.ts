@@ -3,8 +3,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-/** procview-hook, the hook's C client (hook/native/procview-hook.c), as `npm run build` leaves it. */
-export const HOOK_CLIENT = fileURLToPath(new URL('../native/procview-hook', import.meta.url));
 
 // runc runs a hook with exactly this env (libcontainer/configs Command.Run
 // sets cmd.Env = hook env), so no PATH unless we give one. The hook itself

@@ -6,10 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { execa } from 'execa';
 import { buildUnit, DEFAULT_UNIT_DIR, UNIT_NAME } from './systemd-unit.js';
-import { DEFAULT_STATE_FILE, exists, mkdirTracked, readState, sha256, writeAtomic, writeState } from './state.js';
+import { exists, mkdirTracked, readState, sha256, writeAtomic, writeState } from './state.js';
+import { DEFAULT_STATE_FILE, CLI_ENTRY } from '../core/paths.js';
 
-// Compiled to dist/install/service.js; the CLI is dist/cli/procview.js.
-const defaultCli = (): string => path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'procview.js');
 
 export interface InstallServiceOptions {
   dir: string;
@@ -23,7 +22,7 @@ export interface InstallServiceOptions {
 export const systemdRunning = (): boolean => existsSync('/run/systemd/system');
 
 export async function installService(opts: InstallServiceOptions): Promise<string[]> {
-  const cli = defaultCli();
+  const cli = CLI_ENTRY;
   if (!(await exists(cli))) throw new Error(`${cli} not found; run npm run build first`);
   if (!path.isAbsolute(opts.node) || !(await exists(opts.node))) throw new Error(`node binary ${opts.node} not found`);
   const target = path.join(path.resolve(opts.dir), UNIT_NAME);

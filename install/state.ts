@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-
-export const DEFAULT_STATE_FILE = '/etc/procview/installed.json';
+import { describeZodError } from '../core/errors.js';
 
 export const InstallStateSchema = z
   .object({
@@ -52,7 +51,7 @@ export async function readState(file: string): Promise<InstallState> {
     throw new Error(`install state ${file} is not JSON: ${(err as Error).message}`);
   }
   const parsed = InstallStateSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`install state ${file} is invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+  if (!parsed.success) throw new Error(`install state ${file} is invalid: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }
 

@@ -6,15 +6,15 @@
 import { mkdir, mkdtemp, rm, writeFile, access } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { buildHooksFile, HOOK_CLIENT } from "../../install/hooks-file.js";
-import { hookSocketPath, readStatus, statusPath } from "../../fuse/keeper/status-file.js";
-import { HOOK_BUNDLE } from "../../test/support/hook-bin.js";
+import { buildHooksFile } from "../../install/hooks-file.js";
+import { readStatus } from "../../fuse/keeper/status.js";
 import { podmanRun } from "../../test/support/podman.js";
 import { busyboxRootfs } from "../../test/support/rootfs.js";
 import type { TargetsContext } from "../context.js";
 import { usable } from "../context.js";
 import type { HookTiming } from "../results.js";
 import { median } from "../stats.js";
+import { HOOK_CLIENT, hookSocketPath, statusPath, HOOK_BUNDLE } from "../../core/paths.js";
 
 const CONTAINER_ARGS = ["-m", "256m", "--cpus", "1"];
 

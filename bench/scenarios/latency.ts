@@ -2,12 +2,12 @@
 // for procview, lxcfs and the kernel's own file. The reads are split into passes that alternate
 // the system order, so a drift of the machine (other work starting or stopping) is shared out
 // rather than landing on whichever system happens to be read at that moment.
-import { VIEW_FILES } from "../../hook/targets.js";
 import type { Context } from "../context.js";
 import { usable } from "../context.js";
 import { latencyIn } from "../reader.js";
 import { measured, notMeasured, oneLine, type LatencyRow, type Outcome, type SystemName } from "../results.js";
 import { summarizeNs, type LatencySummary } from "../stats.js";
+import { VIEW_FILES } from "../../core/layout.js";
 
 export const LATENCY_CGROUP = { memoryLimitBytes: 256 * 1024 * 1024, cpus: "1", cfsQuotaUs: 100_000, cfsPeriodUs: 100_000 };
 

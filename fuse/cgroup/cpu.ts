@@ -96,9 +96,8 @@ export function parseUsageAll(text: string, where = "cpuacct.usage_all"): { usag
   const perCpu = new Map<number, CpuTime>();
   let userNs = 0;
   let systemNs = 0;
-  const lines = text.split("\n");
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
+  // The first line is the header ("cpu user system").
+  for (const line of text.split("\n").slice(1)) {
     if (line === "") continue;
     const [cpu, user, system] = line.split(" ");
     const time = { userNs: Number(user), systemNs: Number(system) };

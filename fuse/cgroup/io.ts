@@ -50,16 +50,16 @@ export function foldV1RwStat(text: string, map: Map<string, IoDeviceNumbers>, ki
 export function parseIoStat(text: string): IoDeviceNumbers[] {
   const map = new Map<string, IoDeviceNumbers>();
   for (const line of text.split("\n")) {
-    const fields = line.split(" ");
-    if (fields.length < 2) continue;
-    const entry = device(map, fields[0]);
+    const [name, ...counters] = line.split(" ");
+    if (name === undefined || counters.length === 0) continue;
+    const entry = device(map, name);
     if (entry === null) continue;
-    for (let i = 1; i < fields.length; i++) {
-      const eq = fields[i].indexOf("=");
+    for (const counter of counters) {
+      const eq = counter.indexOf("=");
       if (eq <= 0) continue;
-      const value = Number(fields[i].slice(eq + 1));
+      const value = Number(counter.slice(eq + 1));
       if (!Number.isFinite(value)) continue;
-      switch (fields[i].slice(0, eq)) {
+      switch (counter.slice(0, eq)) {
         case "rbytes": entry.readBytes = value; break;
         case "wbytes": entry.writeBytes = value; break;
         case "rios": entry.reads = value; break;

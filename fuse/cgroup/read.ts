@@ -2,7 +2,7 @@
 // request path, so everything is blocking and allocation-light. "Gone" (a process or cgroup that
 // vanished between listing and reading) is an ordinary outcome, reported as null, never thrown.
 import { readlinkSync } from "node:fs";
-import { readKept, readSmallFile, type KeptRead } from "./read-small.js";
+import { readKept, readSmallFile, type KeptRead } from "./kept-files.js";
 
 /** Codes that mean "the thing is not there (any more)": a vanished pid, a removed cgroup, a file the kernel does not offer. */
 const GONE = new Set(["ENOENT", "ESRCH", "ENOTDIR", "ENODEV"]);

@@ -81,7 +81,7 @@ export function readTaskNumbers(layout: CgroupLayout, paths: CgroupPaths, procRo
     forEachId(procs, (pid) => {
       const status = readStatus(procRoot, pid);
       if (status === null) return;
-      const inner = status.nspid[status.nspid.length - 1];
+      const inner = status.nspid.at(-1) ?? 0;
       if (inner > lastPid) lastPid = inner;
     });
   });

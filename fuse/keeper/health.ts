@@ -2,8 +2,10 @@
 // server that hangs can never hang the one asking.
 import { execa } from "execa";
 import path from "node:path";
-import { mountsAt, FSTYPE } from "../kernel/mount.js";
-import { readStatus, statusPath, type KeeperStatus } from "./status-file.js";
+import { FSTYPE } from "../kernel/mount.js";
+import { readStatus, type KeeperStatus } from "./status.js";
+import { mountsAt } from "../../core/mountinfo.js";
+import { statusPath } from "../../core/paths.js";
 
 export type MountHealth = "answering" | "not-mounted" | "dead" | "hung" | "not-procview";
 

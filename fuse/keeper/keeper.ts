@@ -6,19 +6,11 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import {
-  MountError,
-  closeDevice,
-  detachMount,
-  mountFuse,
-  mountpointState,
-  openFuseDevice,
-  prepareMountpoint,
-} from "../kernel/mount.js";
+import { MountError, closeDevice, detachMount, mountFuse, mountpointState, openFuseDevice, prepareMountpoint } from "../kernel/mount.js";
 import { FromServingSchema, SERVING_FUSE_FD, type ServingConfig, type ToServing } from "./messages.js";
-import { statusPath, writeStatus, type KeeperStatus } from "./status-file.js";
+import { writeStatus, type KeeperStatus } from "./status.js";
+import { statusPath, SERVING_ENTRY } from "../../core/paths.js";
 
-const SERVING_MAIN = fileURLToPath(new URL("../server/main.js", import.meta.url));
 
 /** A retired serving process may finish a hook under way (the hook's own watchdog is 8 s). */
 const RETIRE_GRACE_MS = 10_000;
@@ -105,7 +97,7 @@ export async function startKeeper(options: KeeperOptions): Promise<Keeper> {
   const spawnServing = (why: string): ChildProcess => {
     epoch = (epoch % 4095) + 1;
     const config: ServingConfig = { ...options.serving, mountPoint, fd: SERVING_FUSE_FD, epoch };
-    const child = fork(SERVING_MAIN, [JSON.stringify(config)], {
+    const child = fork(SERVING_ENTRY, [JSON.stringify(config)], {
       // Requests allocate little and briefly; V8 would otherwise grow each isolate's young
       // generation (main thread and every serving thread) to 16 MiB semi-spaces under load and
       // keep them. 1 MiB keeps scavenges short and the serving process ~35 MiB smaller after

@@ -2,7 +2,7 @@
 // serving process is started with. Both sides validate: they may run different installed
 // versions during an upgrade (`procview reload`).
 import { z } from "zod";
-import { fitsSocketPath } from "./status-file.js";
+import { fitsSocketPath } from "../../core/paths.js";
 
 export const ServingConfigSchema = z.object({
   /** The inherited /dev/fuse descriptor. */

@@ -7,11 +7,11 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "n
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { execa } from "execa";
-import { parseMountinfo } from "../kernel/mount.js";
 import { FSTYPE } from "../kernel/mount.js";
-import { CONTAINER_ID, VIEW_PATHS } from "../server/tree.js";
+import { parseMountinfo } from "../../core/mountinfo.js";
+import { CONTAINER_ID, VIEW_PATHS } from "../../core/layout.js";
+import { NSMOUNT_HELPER } from "../../core/paths.js";
 
-export const NSMOUNT_HELPER = fileURLToPath(new URL("../../native/procview-nsmount", import.meta.url));
 
 const SERVED = new Set(Object.values(VIEW_PATHS).map((p) => `/${p}`));
 
@@ -63,12 +63,9 @@ export function findDeadViews(procRoot = "/proc"): DeadView[] {
     } catch {
       continue; // gone meanwhile, or a kernel thread
     }
-    for (const line of mountinfo.split("\n")) {
-      const entry = parseMountinfo(line)[0];
-      if (!entry || entry.fstype !== FSTYPE) continue;
-      const root = line.split(" ")[3] ?? "";
-      if (!isServedFile(root)) continue;
-      if (isDead(procRoot, pid, entry.mountPoint)) dead.push({ pid, target: entry.mountPoint, file: root });
+    for (const entry of parseMountinfo(mountinfo)) {
+      if (entry.fstype !== FSTYPE || !isServedFile(entry.root)) continue;
+      if (isDead(procRoot, pid, entry.mountPoint)) dead.push({ pid, target: entry.mountPoint, file: entry.root });
     }
   }
   return dead;

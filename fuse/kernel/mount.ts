@@ -3,43 +3,13 @@
 // its fd 3, named in the options (fd=3).
 import { closeSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { execa } from "execa";
+import { mountsAt } from "../../core/mountinfo.js";
 
 export const FUSE_DEVICE = "/dev/fuse";
 export const FSTYPE = "fuse.procview";
 
 export class MountError extends Error {
   override name = "MountError";
-}
-
-export interface MountEntry {
-  mountPoint: string;
-  fstype: string;
-  source: string;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal. */
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-export function parseMountinfo(text: string): MountEntry[] {
-  const entries: MountEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    const fields = line.split(" ");
-    const separator = fields.indexOf("-");
-    if (separator < 0 || fields.length < separator + 3) continue;
-    entries.push({
-      mountPoint: unescapeMountField(fields[4]!),
-      fstype: fields[separator + 1]!,
-      source: unescapeMountField(fields[separator + 2]!),
-    });
-  }
-  return entries;
-}
-
-export function mountsAt(mountPoint: string, mountinfoText = readFileSync("/proc/self/mountinfo", "utf8")): MountEntry[] {
-  return parseMountinfo(mountinfoText).filter((entry) => entry.mountPoint === mountPoint);
 }
 
 export function openFuseDevice(): number {

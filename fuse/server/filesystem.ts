@@ -4,8 +4,9 @@ import type { FuseOps, OpenReply, RequestCaller } from "../kernel/request-loop.j
 import type { NodeAttributes } from "../kernel/encode.js";
 import { Errno, O_ACCMODE, O_TRUNC, OpenFlag, W_OK } from "../kernel/protocol.js";
 import { HandleStore } from "./handle-store.js";
-import { Tree, TreeNode, ViewName } from "./tree.js";
+import { Tree, TreeNode } from "./tree.js";
 import type { SharedStats } from "./stats.js";
+import { ViewName } from "../../core/layout.js";
 
 /** Renders one view for the process that opened it. */
 export type Renderer = (view: ViewName, caller: RequestCaller) => string;

@@ -1,6 +1,6 @@
 // The host's own files, which every view starts from. Re-read at most once per `maxAgeMs`:
 // they change all the time, but not in ways a reader could tell within 100 ms.
-import { readSmallFile } from "../cgroup/read-small.js";
+import { readSmallFile } from "../cgroup/kept-files.js";
 import { join } from "node:path";
 
 export type HostFile = "meminfo" | "cpuinfo" | "stat" | "uptime" | "diskstats" | "swaps" | "loadavg" | "cpu-online";

@@ -4,28 +4,14 @@ import type { RequestCaller } from "../kernel/request-loop.js";
 import { detectLayout } from "../cgroup/layout.js";
 import { resolveCaller, type Caller } from "../cgroup/caller.js";
 import { readPidNs } from "../cgroup/process.js";
-import {
-  containerUptime,
-  renderCpuOffline,
-  renderCpuOnline,
-  renderCpuPossible,
-  renderCpuPresent,
-  renderCpuinfo,
-  renderDiskstats,
-  renderLoadavg,
-  renderMeminfo,
-  renderStat,
-  renderSwaps,
-  renderUptime,
-  visibleCpus,
-} from "../views/index.js";
+import { containerUptime, renderCpuOffline, renderCpuOnline, renderCpuPossible, renderCpuPresent, renderCpuinfo, renderDiskstats, renderLoadavg, renderMeminfo, renderStat, renderSwaps, renderUptime, visibleCpus } from "../views/index.js";
 import type { CpuNumbers } from "../cgroup/types.js";
 import { ContainerNumbers } from "./container-numbers.js";
 import { ExpiringNsInitCache } from "./ns-init-cache.js";
 import { HostFiles, meminfoBytes, uptimeSeconds, type HostFile } from "./host-files.js";
-import type { LoadView } from "./load-view.js";
-import type { ViewName } from "./tree.js";
+import type { LoadView } from "./load/view.js";
 import type { RenderOptions } from "./worker-protocol.js";
+import { type ViewName } from "../../core/layout.js";
 
 /** USER_HZ: the unit of /proc/stat and /proc/<pid>/stat times, 100 on every Linux ABI. */
 const TICKS_PER_SECOND = 100;

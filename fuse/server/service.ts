@@ -4,8 +4,8 @@
 import { Worker } from "node:worker_threads";
 import { requestResend } from "../kernel/request-loop.js";
 import { createHandleStoreBuffers } from "./handle-store.js";
-import { LoadTable, createLoadTableBuffers } from "./load-table.js";
-import { LoadTracker } from "./load-tracker.js";
+import { LoadTable, createLoadTableBuffers } from "./load/table.js";
+import { LoadTracker } from "./load/tracker.js";
 import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
 import type { RenderOptions, ServiceMessage, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 

@@ -1,38 +1,9 @@
-// The static tree under the mountpoint, in LXCFS's layout so that manifests written for
-// /var/lib/lxcfs work unchanged against procview's mountpoint.
+// The static tree under the mountpoint (core/layout.ts), with node ids, attributes and
+// directory listings, plus the per-container copies under containers/<id>/.
 import type { DirEntry } from "../kernel/request-loop.js";
 import type { NodeAttributes } from "../kernel/encode.js";
 import { FUSE_ROOT_ID, S_IFDIR, S_IFREG } from "../kernel/protocol.js";
-
-export const VIEW_NAMES = [
-  "meminfo",
-  "cpuinfo",
-  "stat",
-  "uptime",
-  "loadavg",
-  "diskstats",
-  "swaps",
-  "cpu-online",
-  "cpu-possible",
-  "cpu-present",
-  "cpu-offline",
-] as const;
-export type ViewName = (typeof VIEW_NAMES)[number];
-
-/** Relative path of each served file under the mountpoint. */
-export const VIEW_PATHS: Readonly<Record<ViewName, string>> = {
-  meminfo: "proc/meminfo",
-  cpuinfo: "proc/cpuinfo",
-  stat: "proc/stat",
-  uptime: "proc/uptime",
-  loadavg: "proc/loadavg",
-  diskstats: "proc/diskstats",
-  swaps: "proc/swaps",
-  "cpu-online": "sys/devices/system/cpu/online",
-  "cpu-possible": "sys/devices/system/cpu/possible",
-  "cpu-present": "sys/devices/system/cpu/present",
-  "cpu-offline": "sys/devices/system/cpu/offline",
-};
+import { CONTAINERS_DIR, CONTAINER_ID, VIEW_NAMES, VIEW_PATHS, type ViewName } from "../../core/layout.js";
 
 export interface TreeNode {
   attr: NodeAttributes;
@@ -47,15 +18,6 @@ export interface TreeNode {
 
 const FILE_MODE = S_IFREG | 0o444;
 const DIR_MODE = S_IFDIR | 0o555;
-
-/** The directory holding one copy of the whole layout per container: containers/<id>/proc/meminfo. */
-export const CONTAINERS_DIR = "containers";
-
-/**
- * A container id as OCI runtimes and CRI allow it (runc: [\w+.-]+; podman, containerd: 64 hex);
- * anything else gets no directory of its own.
- */
-export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
 
 // Dynamic node ids: BASE + hash(id) · SPAN + the static node id it mirrors. Decoding needs no
 // state, so every serving thread, and every later serving process, reads them alike.

@@ -2,7 +2,7 @@
 import type { HandleStoreBuffers } from "./handle-store.js";
 import type { Timestamp } from "../kernel/encode.js";
 import type { NegotiatedInit } from "../kernel/request-loop.js";
-import type { LoadTableBuffers } from "./load-table.js";
+import type { LoadTableBuffers } from "./load/table.js";
 import type { CgroupPaths } from "../cgroup/caller.js";
 import type { ServingConfig } from "../keeper/messages.js";
 

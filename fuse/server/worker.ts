@@ -8,8 +8,8 @@ import { HandleStore } from "./handle-store.js";
 import { createFilesystem } from "./filesystem.js";
 import { Tree } from "./tree.js";
 import { createRenderer } from "./render.js";
-import { LoadTable } from "./load-table.js";
-import { LoadView } from "./load-view.js";
+import { LoadTable } from "./load/table.js";
+import { LoadView } from "./load/view.js";
 import { WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 import { SharedStats } from "./stats.js";
 

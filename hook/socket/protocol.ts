@@ -2,6 +2,7 @@
 // source has the description. Decoding is strict: anything malformed is an error, never a
 // partial request.
 import { z } from 'zod';
+import { describeZodError } from '../../core/errors.js';
 
 export const MAGIC = 'PVH1';
 export const MAX_ARGS = 64;
@@ -47,7 +48,7 @@ export function decodeRequest(buf: Buffer): Decoded {
     else {
       if (buf.length !== at) return { kind: 'invalid', why: 'bytes after the request' };
       const parsed = HookRequestSchema.safeParse({ namespaces, args, stdin: text });
-      return parsed.success ? { kind: 'request', request: parsed.data } : { kind: 'invalid', why: parsed.error.issues[0]?.message ?? 'invalid request' };
+      return parsed.success ? { kind: 'request', request: parsed.data } : { kind: 'invalid', why: describeZodError(parsed.error) };
     }
   }
   return { kind: 'invalid', why: 'unreachable' };

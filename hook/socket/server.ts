@@ -9,8 +9,8 @@ import { chmodSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:
 import { createServer, type Server, type Socket } from 'node:net';
 import type { HookSettings } from '../config.js';
 import type { Outcome } from '../run.js';
-import { hookSocketTemporary } from '../../fuse/keeper/status-file.js';
 import { decodeRequest, encodeReply, SERVICE_WATCHDOG_MS, type HookRequest } from './protocol.js';
+import { hookSocketTemporary } from '../../core/paths.js';
 
 export interface HookAnswer {
   code: number;

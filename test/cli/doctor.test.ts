@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { startProcview, PROCVIEW_CLI } from "../support/procview.js";
 import { buildHooksFile } from "../../install/hooks-file.js";
-import { HOOK_BUNDLE } from "../support/hook-bin.js";
+import { HOOK_BUNDLE } from "../../core/paths.js";
 
 /** A containers.conf whose hooks_dir is a fresh directory, optionally holding our hooks file. */
 function podmanConfig(withHook: boolean): { env: Record<string, string>; containerdConfig: string } {

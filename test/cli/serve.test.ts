@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { PROCVIEW_CLI, startProcview } from "../support/procview.js";
-import { mountsAt } from "../../fuse/kernel/mount.js";
-import { DEFAULT_RUNTIME_DIR, readStatus, statusPath } from "../../fuse/keeper/status-file.js";
+import { readStatus } from "../../fuse/keeper/status.js";
+import { mountsAt } from "../../core/mountinfo.js";
+import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
 
 const serve = (args: string[]) => execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", ...args], { reject: false, timeout: 20_000 });
 

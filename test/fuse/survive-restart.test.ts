@@ -9,10 +9,11 @@ import { execa } from "execa";
 import { startProcview, PROCVIEW_CLI, type RunningProcview } from "../support/procview.js";
 import { createCgroup, runInCgroup, type TestCgroup } from "../support/cgroups.js";
 import { REPO_ROOT } from "../support/paths.js";
-import { DEFAULT_RUNTIME_DIR, readStatus, statusPath, type KeeperStatus } from "../../fuse/keeper/status-file.js";
+import { readStatus, type KeeperStatus } from "../../fuse/keeper/status.js";
 import { busyboxRootfs } from "../support/rootfs.js";
 import { hooksDir } from "../support/hooks-dir.js";
 import { PODMAN_BASE_ARGS } from "../support/podman.js";
+import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
 
 const READERS = 20;
 const MiB = 1024 * 1024;

@@ -7,9 +7,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { HOOK_CLIENT } from '../../install/hooks-file.js';
 import { decodeRequest, encodeReply, encodeRequest, MAX_ARGS, type HookRequest } from '../../hook/socket/protocol.js';
 import { processNamespaces, startHookSocket, type HookHandler } from '../../hook/socket/server.js';
+import { HOOK_CLIENT } from '../../core/paths.js';
 
 const STATE = JSON.stringify({ ociVersion: '1.0.2', id: 'abc', status: 'creating', pid: 4242, bundle: '/b', annotations: { 'x': 'é' } });
 const HOOK_ARGS = ['--source', '/var/lib/procview', '--policy', 'fail'];

@@ -5,9 +5,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { VIEW_FILES } from '../../hook/targets.js';
 import { fakeContainer, fakeSource, ORIGINAL, type FakeContainerOptions } from '../support/fake-container.js';
 import { hookConfig, runHookBin } from '../support/hook-bin.js';
+import { VIEW_FILES } from '../../core/layout.js';
 
 async function withSetup(
   opts: FakeContainerOptions & { meminfo?: 'file' | 'fifo' | 'absent' },

@@ -8,14 +8,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { defaultInstallDir, parseHooksDir } from '../../install/hooks-dir.js';
-import { HOOK_CLIENT, HooksFileSchema } from '../../install/hooks-file.js';
-import { hookSocketPath, readStatus, statusPath } from '../../fuse/keeper/status-file.js';
-import { HOOK_BUNDLE } from '../support/hook-bin.js';
+import { HooksFileSchema } from '../../install/hooks-file.js';
+import { readStatus } from '../../fuse/keeper/status.js';
 import { startLxcfs } from '../support/lxcfs.js';
 import { PROCVIEW_CLI, startProcview } from '../support/procview.js';
 import type { RunningServer } from '../support/fuse-server.js';
 import { assertPodmanWorks, parseView, podmanRun, PROBE_SCRIPT } from '../support/podman.js';
 import { busyboxRootfs } from '../support/rootfs.js';
+import { HOOK_CLIENT, hookSocketPath, statusPath, HOOK_BUNDLE } from '../../core/paths.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, '..', '..', '..');

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { planViews, VIEW_FILES, optOutReason, normalizeContainerPath, type Plan } from '../../hook/targets.js';
+import { planViews, optOutReason, normalizeContainerPath, type Plan } from '../../plan/plan.js';
+import { VIEW_FILES } from '../../core/layout.js';
 
 const base = { source: '/var/lib/procview', namespaces: [{ type: 'mount' }] };
 const mounted = (p: Plan) => (p.kind === 'mount' ? p.mounts.map((m) => m.destination) : []);

@@ -2,9 +2,9 @@ import test from "ava";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LoadSampler } from "../../fuse/load/sampler.js";
+import { LoadSampler } from "../../fuse/server/load/sampler.js";
 import { detectLayout, CONTROLLERS, type Controller } from "../../fuse/cgroup/layout.js";
-import { FIXED_1, stepLoads, toLoadNumbers, ZERO_LOADS } from "../../fuse/load/decay.js";
+import { FIXED_1, stepLoads, toLoadNumbers, ZERO_LOADS } from "../../fuse/server/load/decay.js";
 import { fixtureRoots, FIXTURES_DIR } from "../fixtures/index.js";
 
 const at = (p: string) => Object.fromEntries(CONTROLLERS.map((c) => [c, p])) as Record<Controller, string>;

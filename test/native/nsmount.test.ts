@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { fakeContainer, ORIGINAL } from "../support/fake-container.js";
 import { REPO_ROOT } from "../support/paths.js";
+import { NSMOUNT_HELPER } from "../../core/paths.js";
 
-const HELPER = join(REPO_ROOT, "dist/native/procview-nsmount");
+const HELPER = NSMOUNT_HELPER;
 
 /** Host-side source files with known text. */
 function sources(texts: string[]): string[] {

@@ -4,29 +4,9 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import {
-  encodeMuxFrame,
-  encodeTtrpcMessage,
-  FramingError,
-  MuxReader,
-  TTRPC_HEADER_LENGTH,
-  TtrpcReader,
-  TtrpcType,
-} from '../../hook/nri/framing.js';
-import {
-  decodeConfigureRequest,
-  decodeCreateContainerRequest,
-  decodeTtrpcRequest,
-  decodeTtrpcResponse,
-  encodeConfigureResponse,
-  encodeCreateContainerResponse,
-  encodeRegisterPluginRequest,
-  encodeTtrpcRequest,
-  encodeTtrpcResponse,
-  eventMask,
-  NriEvent,
-} from '../../hook/nri/messages.js';
-import { ProtoWriter, readFields } from '../../hook/nri/protobuf.js';
+import { encodeMuxFrame, encodeTtrpcMessage, FramingError, MuxReader, TTRPC_HEADER_LENGTH, TtrpcReader, TtrpcType } from '../../nri/framing.js';
+import { decodeConfigureRequest, decodeCreateContainerRequest, decodeTtrpcRequest, decodeTtrpcResponse, encodeConfigureResponse, encodeCreateContainerResponse, encodeRegisterPluginRequest, encodeTtrpcRequest, encodeTtrpcResponse, eventMask, NriEvent } from '../../nri/messages.js';
+import { ProtoWriter, readFields } from '../../nri/protobuf.js';
 
 const NRI_PROTO = '/usr/share/gocode/src/github.com/containerd/nri/pkg/api/api.proto';
 const TTRPC_PROTO = '/usr/share/gocode/src/github.com/containerd/ttrpc/request.proto';

@@ -6,16 +6,7 @@ import path from 'node:path';
 import { busyboxRootfs } from '../support/rootfs.js';
 import { startProcview, type RunningProcview } from '../support/procview.js';
 import { CriClient, execSync, removeAllPods, runPod, startContainer } from './support/cri.js';
-import {
-  destroyContainerdDir,
-  importImage,
-  makeContainerdDir,
-  startContainerd,
-  TEST_IMAGE,
-  writeContainerdConfig,
-  type ContainerdDirs,
-  type RunningContainerd,
-} from './support/containerd.js';
+import { destroyContainerdDir, importImage, makeContainerdDir, startContainerd, TEST_IMAGE, writeContainerdConfig, type ContainerdDirs, type RunningContainerd } from './support/containerd.js';
 import { writeOciImage } from './support/oci-image.js';
 import { startPluginProcess, type PluginProcess } from './support/plugin-process.js';
 

@@ -8,13 +8,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { enableNriInConfig } from '../../hook/nri/install.js';
+import { enableNriInConfig } from '../../install/containerd.js';
 import { busyboxRootfs } from '../support/rootfs.js';
 import { startProcview } from '../support/procview.js';
 import { CriClient, execSync, removeAllPods, runPod, startContainer } from './support/cri.js';
 import { destroyContainerdDir, importImage, makeContainerdDir, startContainerd, TEST_IMAGE, writeContainerdConfig } from './support/containerd.js';
 import { writeOciImage } from './support/oci-image.js';
-import { NRI_MAIN } from './support/plugin-process.js';
+import { CLI_ENTRY } from '../../core/paths.js';
 
 const S = { socket: '/var/run/nri/nri.sock', pluginDir: '/opt/nri/plugins' };
 // cli/doctor.ts's test for "NRI enabled".
@@ -52,7 +52,7 @@ test('config edit: version 3 (containerd 2) and version 1 configs are refused wi
 });
 
 test('install containerd --help says what it changes', async (t) => {
-  const r = await execa(process.execPath, [NRI_MAIN, 'install', 'containerd', '--help']);
+  const r = await execa(process.execPath, [CLI_ENTRY, 'install', 'containerd', '--help']);
   for (const s of ['/opt/nri/plugins/10-procview', '/etc/containerd/config.toml', 'disable = false', 'socket_path', 'plugin_path', 'procview uninstall', 'Restart containerd']) t.true(String(r.stdout).includes(s), s);
 });
 
@@ -67,7 +67,7 @@ test('install containerd → containerd launches the plugin → a CRI container 
   try {
     await writeContainerdConfig(d, { nri: false });
     const before = await readFile(d.config, 'utf8');
-    const inst = await execa(process.execPath, [NRI_MAIN, 'install', 'containerd', '--config', d.config, '--nri-socket', d.nriSocket, '--plugin-dir', d.pluginDir, '--source', procview.mountPoint, '--state', state, '--log-file', log], { all: true, reject: false });
+    const inst = await execa(process.execPath, [CLI_ENTRY, 'install', 'containerd', '--config', d.config, '--nri-socket', d.nriSocket, '--plugin-dir', d.pluginDir, '--source', procview.mountPoint, '--state', state, '--log-file', log], { all: true, reject: false });
     t.log(String(inst.all));
     t.is(inst.exitCode, 0);
     const launcher = path.join(d.pluginDir, '10-procview');
@@ -96,7 +96,7 @@ test('install containerd → containerd launches the plugin → a CRI container 
     await removeAllPods(cri);
     await containerd.stop();
     containerd = undefined;
-    const un = await execa(process.execPath, [NRI_MAIN, 'uninstall', '--state', state], { all: true, reject: false });
+    const un = await execa(process.execPath, [CLI_ENTRY, 'uninstall', '--state', state], { all: true, reject: false });
     t.log(String(un.all));
     t.is(un.exitCode, 0);
     t.is(await readFile(d.config, 'utf8'), before, 'config restored byte for byte');

@@ -1,7 +1,7 @@
 // The plugin's decisions, with a stand-in for the health probe.
 import test from 'ava';
-import { decide, effectiveAnnotations, MOUNT_OPTIONS } from '../../hook/nri/plugin.js';
-import type { CreateContainerRequest } from '../../hook/nri/messages.js';
+import { decide, effectiveAnnotations, MOUNT_OPTIONS } from '../../nri/plugin.js';
+import type { CreateContainerRequest } from '../../nri/messages.js';
 
 const req = (over: Partial<CreateContainerRequest['container']> = {}, podAnnotations: Record<string, string> = {}): CreateContainerRequest => ({
   pod: { id: 'p', name: 'web', uid: 'u', namespace: 'ns', labels: {}, annotations: podAnnotations },

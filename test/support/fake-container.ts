@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readlink, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { VIEW_FILES } from '../../hook/targets.js';
+import { VIEW_FILES } from '../../core/layout.js';
 
 export const ORIGINAL = 'original content\n';
 

@@ -1,7 +1,7 @@
 // Shared by the lxcfs and procview starters: wait until a FUSE source serves
 // proc/meminfo, and unmount it afterwards whatever state it is in.
 import { execa } from 'execa';
-import { mountsAt } from '../../fuse/kernel/mount.js';
+import { mountsAt } from '../../core/mountinfo.js';
 
 /** Poll <dir>/proc/meminfo (in a child with a timeout, so a hung server cannot hang the test) until it starts with MemTotal:. */
 export async function waitForMeminfo(dir: string, timeoutMs: number, gaveUp: () => boolean): Promise<void> {

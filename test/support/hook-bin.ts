@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { HOOK_BUNDLE } from '../../core/paths.js';
 
 // Compiled to dist/test/support/hook-bin.js.
-export const HOOK_BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'procview-hook.mjs');
 
 export interface HookRun {
   code: number;
@@ -17,7 +17,7 @@ export interface HookRun {
 /** `env` adds to the hook's environment (which, as under runc, is only PATH otherwise). */
 export async function runHookBin(stdin: string, args: string[], env: Record<string, string> = {}): Promise<HookRun> {
   await access(HOOK_BUNDLE).catch(() => {
-    throw new Error(`${HOOK_BUNDLE} missing: run node dist/install/bundle-hook.js`);
+    throw new Error(`${HOOK_BUNDLE} missing: run npm run build`);
   });
   const started = process.hrtime.bigint();
   const r = await execa(process.execPath, [HOOK_BUNDLE, ...args], { input: stdin, reject: false, timeout: 30_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, extendEnv: false });

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildHooksFile } from '../../install/hooks-file.js';
-import { HOOK_BUNDLE } from './hook-bin.js';
+import { HOOK_BUNDLE } from '../../core/paths.js';
 
 export async function hooksDir(source: string, policy: 'fail' | 'ignore'): Promise<string> {
   const base = await mkdtemp(path.join(tmpdir(), `procview-hooksd-${policy}-`));

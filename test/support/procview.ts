@@ -4,9 +4,10 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFuseServer, type RunningServer } from './fuse-server.js';
+import { CLI_ENTRY } from '../../core/paths.js';
 
 // Compiled to dist/test/support/procview.js.
-export const PROCVIEW_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'procview.js');
+export const PROCVIEW_CLI = CLI_ENTRY;
 
 /** `pid` is the keeper: the `procview serve` process itself. */
 export type RunningProcview = RunningServer;

@@ -4,10 +4,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRenderer, type ViewRenderer } from "../../fuse/server/render.js";
-import { LoadView } from "../../fuse/server/load-view.js";
-import { LoadTable, createLoadTableBuffers } from "../../fuse/server/load-table.js";
-import type { ViewName } from "../../fuse/server/tree.js";
+import { LoadView } from "../../fuse/server/load/view.js";
+import { LoadTable, createLoadTableBuffers } from "../../fuse/server/load/table.js";
 import { fixtureRoots, type Expected, type TreeName } from "../fixtures/index.js";
+import { type ViewName } from "../../core/layout.js";
 
 export const TREES: TreeName[] = ["v1", "v2"];
 export const USER_HZ = 100;

@@ -3,10 +3,10 @@
 // cgroup's, limits set only on a k8s pod parent apply, and the v1 and v2 trees agree wherever
 // their kernels report the same thing.
 import test from "ava";
-import { VIEW_NAMES, type ViewName } from "../../fuse/server/tree.js";
 import { scenarioByName } from "../fixtures/index.js";
 import { GiB, MiB } from "../fixtures/spec.js";
 import { TREES, cpuinfoBlocks, hostText, meminfoLine, meminfoLineOf, readAs, rendererFor } from "./expect.js";
+import { VIEW_NAMES, type ViewName } from "../../core/layout.js";
 
 const pidOf = (name: string) => scenarioByName(name).pid;
 const processorCount = (cpuinfo: string) => cpuinfo.split("\n").filter((l) => /^processor\s*:/.test(l)).length;

@@ -8,8 +8,8 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRenderer } from "../../fuse/server/render.js";
-import { LoadView } from "../../fuse/server/load-view.js";
-import { LoadTable, createLoadTableBuffers } from "../../fuse/server/load-table.js";
+import { LoadView } from "../../fuse/server/load/view.js";
+import { LoadTable, createLoadTableBuffers } from "../../fuse/server/load/table.js";
 import { expectedFor, fixtureRoots, scenarioByName } from "../fixtures/index.js";
 import { TREES, cpuLines, expectedVisible, fmtHundredths, hundredths, readAs } from "./expect.js";
 

@@ -3,31 +3,9 @@
 // roots, asserting the text a reader would see against numbers worked out here.
 import test, { type ExecutionContext } from "ava";
 import type { ViewRenderer } from "../../fuse/server/render.js";
-import { VIEW_NAMES, type ViewName } from "../../fuse/server/tree.js";
 import { SCENARIOS, expectedFor, type Expected, type Scenario, type TreeName } from "../fixtures/index.js";
-import {
-  MEMINFO_PASSTHROUGH,
-  TREES,
-  ageTicks,
-  cpuLines,
-  cpuRange,
-  cpuinfoBlocks,
-  expectedCpuinfoBlock,
-  expectedDiskstats,
-  expectedMeminfo,
-  expectedVisible,
-  fmtHundredths,
-  hostText,
-  hundredths,
-  lineStarting,
-  meminfoLine,
-  meminfoLineOf,
-  meminfoValues,
-  readAs,
-  rendererFor,
-  ticks,
-  type HostText,
-} from "./expect.js";
+import { MEMINFO_PASSTHROUGH, TREES, ageTicks, cpuLines, cpuRange, cpuinfoBlocks, expectedCpuinfoBlock, expectedDiskstats, expectedMeminfo, expectedVisible, fmtHundredths, hostText, hundredths, lineStarting, meminfoLine, meminfoLineOf, meminfoValues, readAs, rendererFor, ticks, type HostText } from "./expect.js";
+import { VIEW_NAMES, type ViewName } from "../../core/layout.js";
 
 interface Ctx {
   tree: TreeName;

@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { ownMounts } from '../../../core/mountinfo.js';
 
 export const TEST_IMAGE = 'docker.io/procview/busybox:test';
 
@@ -166,9 +167,8 @@ export async function destroyContainerdDir(d: ContainerdDirs): Promise<void> {
     }
   }
   // Containers whose shim died: runc state lives under <state>/... and /run/containerd/runc/k8s.io.
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
+  const mounts = ownMounts()
+    .map((m) => m.mountPoint)
     .filter((m) => m === d.dir || m.startsWith(d.dir + '/'))
     .sort((a, b) => b.length - a.length);
   for (const m of mounts) await execa('umount', ['-l', m], { reject: false, timeout: 5000 });

@@ -1,10 +1,11 @@
-// `procview nri` as a separate process (the stand-alone entry dist/hook/nri/main.js), its stderr kept line by line.
+// `procview nri` as a separate process (dist/cli/procview.js nri), its stderr kept line by line.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { CLI_ENTRY } from '../../../core/paths.js';
 
 // Compiled to dist/test/nri/support/plugin-process.js.
-export const NRI_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'hook', 'nri', 'main.js');
+
 
 export interface PluginProcess {
   lines: string[];
@@ -14,7 +15,7 @@ export interface PluginProcess {
 }
 
 export function startPluginProcess(args: string[]): PluginProcess {
-  const child: ResultPromise = execa(process.execPath, [NRI_MAIN, 'nri', ...args], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false });
+  const child: ResultPromise = execa(process.execPath, [CLI_ENTRY, 'nri', ...args], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false });
   const lines: string[] = [];
   let partial = '';
   let exited = false;

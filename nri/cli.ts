@@ -1,9 +1,10 @@
 // `procview nri` (the NRI plugin) and `procview install containerd`.
 import { Command, Option } from 'commander';
 import { z } from 'zod';
-import { DEFAULT_SOURCE } from '../targets.js';
-import { DEFAULT_NRI_SOCKET, DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME, makeLogger, runPlugin } from './plugin.js';
-import { registerInstallContainerd } from './install.js';
+import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME, makeLogger, runPlugin } from './plugin.js';
+import { registerInstallContainerd } from '../install/containerd.js';
+import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT } from '../core/paths.js';
+import { describeZodError } from '../core/errors.js';
 
 const NriFlagsSchema = z.object({
   socket: z.string().min(1),
@@ -24,10 +25,10 @@ const LaunchEnvSchema = z.object({
 
 export async function nriAction(flags: unknown): Promise<void> {
   const parsed = NriFlagsSchema.safeParse(flags);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw new Error(describeZodError(parsed.error));
   const f = parsed.data;
   const launched = process.env.NRI_PLUGIN_SOCKET !== undefined ? LaunchEnvSchema.safeParse(process.env) : undefined;
-  if (launched && !launched.success) throw new Error(`NRI_PLUGIN_SOCKET is set but the launch environment is invalid: ${launched.error.issues[0]?.message}`);
+  if (launched && !launched.success) throw new Error(`NRI_PLUGIN_SOCKET is set but the launch environment is invalid: ${describeZodError(launched.error)}`);
   const log = makeLogger(f.logFile);
   const controller = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -72,7 +73,7 @@ export function addNriCommand(program: Command): void {
     .option('--socket <path>', "containerd's NRI socket", DEFAULT_NRI_SOCKET)
     .option('--plugin-name <name>', 'name to register as', DEFAULT_PLUGIN_NAME)
     .option('--plugin-idx <nn>', 'two-digit index; plugins are called in ascending order', DEFAULT_PLUGIN_IDX)
-    .option('--source <dir>', 'procview mountpoint (or any LXCFS-layout directory) to bind from', DEFAULT_SOURCE)
+    .option('--source <dir>', 'procview mountpoint (or any LXCFS-layout directory) to bind from', DEFAULT_MOUNTPOINT)
     .option('--probe-timeout-ms <ms>', 'how long the health read of <source>/proc/meminfo may take (containerd gives a plugin 2 s per request)', '800')
     .addOption(new Option('--retry-ms <ms>', 'pause between connection attempts while containerd is away').default('1000').hideHelp())
     .option('--log-file <file>', 'also append each line, timestamped, to this file')

@@ -6,8 +6,8 @@
 // children).
 import { readFile, stat } from 'node:fs/promises';
 import { execa } from 'execa';
-import { tool } from './tools.js';
-import { CONTAINERS_DIR, CONTAINER_ID } from '../fuse/server/tree.js';
+import { tool } from '../core/tools.js';
+import { CONTAINERS_DIR, CONTAINER_ID } from '../core/layout.js';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 

@@ -6,17 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { DEFAULT_STATE_FILE, exists, mkdirTracked, readState, sha256, writeAtomic, writeState } from '../../install/state.js';
-import { DEFAULT_SOURCE } from '../targets.js';
-import { DEFAULT_NRI_SOCKET, DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME } from './plugin.js';
+import { exists, mkdirTracked, readState, sha256, writeAtomic, writeState } from './state.js';
+import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME } from '../nri/plugin.js';
+import { DEFAULT_STATE_FILE, DEFAULT_NRI_SOCKET, DEFAULT_NRI_PLUGIN_DIR, DEFAULT_CONTAINERD_CONFIG, DEFAULT_NRI_LOG, CLI_ENTRY, DEFAULT_MOUNTPOINT } from '../core/paths.js';
+import { describeZodError } from '../core/errors.js';
 
-export const DEFAULT_CONTAINERD_CONFIG = '/etc/containerd/config.toml';
-export const DEFAULT_NRI_PLUGIN_DIR = '/opt/nri/plugins';
-export const DEFAULT_NRI_LOG = '/var/log/procview-nri.log';
 export const NRI_SECTION = '[plugins."io.containerd.nri.v1.nri"]';
 
-// Compiled to dist/hook/nri/install.js; the entry the launcher runs is dist/hook/nri/main.js.
-const defaultEntry = (): string => path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
 
 export interface NriSettings {
   socket: string;
@@ -92,11 +88,11 @@ export type InstallContainerdOptions = z.input<typeof InstallContainerdSchema>;
 
 export async function installContainerd(raw: InstallContainerdOptions): Promise<string[]> {
   const parsed = InstallContainerdSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw new Error(describeZodError(parsed.error));
   const o = parsed.data;
   const config = path.resolve(o.config);
   const pluginDir = path.resolve(o.pluginDir);
-  const entry = path.resolve(o.entry ?? defaultEntry());
+  const entry = path.resolve(o.entry ?? CLI_ENTRY);
   if (!(await exists(entry))) throw new Error(`${entry} not found; run npm run build first`);
   if (!(await exists(o.node))) throw new Error(`node binary ${o.node} not found`);
   const state = await readState(o.state);
@@ -152,7 +148,7 @@ export function registerInstallContainerd(install: Command): void {
       [
         "make containerd (1.7, through NRI) bind procview's files into every container it creates. Changes:",
         '',
-        `  1. writes <plugin-dir>/<idx>-${DEFAULT_PLUGIN_NAME} (default ${DEFAULT_NRI_PLUGIN_DIR}/${DEFAULT_PLUGIN_IDX}-${DEFAULT_PLUGIN_NAME}), a /bin/sh launcher that runs "<node> dist/hook/nri/main.js nri --source <source> --log-file <log-file>" with absolute paths. containerd starts every executable there when it starts, with the NRI socket on fd 3 and no PATH, and stops it when it stops;`,
+        `  1. writes <plugin-dir>/<idx>-${DEFAULT_PLUGIN_NAME} (default ${DEFAULT_NRI_PLUGIN_DIR}/${DEFAULT_PLUGIN_IDX}-${DEFAULT_PLUGIN_NAME}), a /bin/sh launcher that runs "<node> dist/cli/procview.js nri --source <source> --log-file <log-file>" with absolute paths. containerd starts every executable there when it starts, with the NRI socket on fd 3 and no PATH, and stops it when it stops;`,
         `  2. edits --config (default ${DEFAULT_CONTAINERD_CONFIG}, created with "version = 2" if missing): in ${NRI_SECTION} sets disable = false, socket_path and plugin_path, adding the table when absent; no other line changes;`,
         '  3. records both (the launcher\'s hash, the config as it was) in the state file.',
         '',
@@ -163,9 +159,9 @@ export function registerInstallContainerd(install: Command): void {
     .option('--nri-socket <path>', 'socket_path for NRI (where external plugins such as "procview nri --socket" connect)', DEFAULT_NRI_SOCKET)
     .option('--plugin-dir <dir>', "containerd's NRI plugin directory (plugin_path)", DEFAULT_NRI_PLUGIN_DIR)
     .option('--plugin-idx <nn>', 'two-digit index of the plugin (its order among NRI plugins)', DEFAULT_PLUGIN_IDX)
-    .option('--source <dir>', 'procview mountpoint (or LXCFS-layout directory) the plugin binds from', DEFAULT_SOURCE)
+    .option('--source <dir>', 'procview mountpoint (or LXCFS-layout directory) the plugin binds from', DEFAULT_MOUNTPOINT)
     .option('--node <path>', 'absolute path of the node binary the launcher runs', process.execPath)
-    .option('--entry <path>', 'the plugin entry (default: dist/hook/nri/main.js of this build)')
+    .option('--entry <path>', 'the plugin entry (default: dist/cli/procview.js of this build)')
     .option('--log-file <file>', "the plugin's log (containerd discards a launched plugin's stderr)", DEFAULT_NRI_LOG)
     .option('--state <file>', 'where to record what was written', DEFAULT_STATE_FILE)
     .action(async (opts: InstallContainerdOptions) => {

@@ -1,6 +1,6 @@
 // The kernel's load average arithmetic (include/linux/sched/loadavg.h, kernel/sched/loadavg.c),
 // in the same fixed point, so a container's loadavg moves exactly like the host's would.
-import type { LoadNumbers } from "../cgroup/types.js";
+import type { LoadNumbers } from "../../cgroup/types.js";
 
 export const FSHIFT = 11;
 export const FIXED_1 = 1 << FSHIFT;

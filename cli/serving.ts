@@ -2,9 +2,10 @@
 // the config as argv[2], and the IPC channel to the keeper is set up by fork().
 import { mkdirSync, writeFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { startServing } from "./service.js";
-import { FromServing, ServingConfigSchema, ToServingSchema } from "../keeper/messages.js";
-import { startHookSocket, type HookSocket } from "../../hook/socket/server.js";
+import { startServing } from "../fuse/server/service.js";
+import { FromServing, ServingConfigSchema, ToServingSchema } from "../fuse/keeper/messages.js";
+import { startHookSocket, type HookSocket } from "../hook/socket/server.js";
+import { describeZodError } from "../core/errors.js";
 
 const log = (line: string): void => {
   writeSync(2, `procview[${process.pid}] ${line}\n`);
@@ -12,7 +13,7 @@ const log = (line: string): void => {
 
 const parsed = ServingConfigSchema.safeParse(JSON.parse(process.argv[2] ?? "null"));
 if (!parsed.success) {
-  log(`serving process: bad config: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  log(`serving process: bad config: ${describeZodError(parsed.error)}`);
   process.exit(2);
 }
 const config = parsed.data;

@@ -3,8 +3,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-
-export const DEFAULT_RUNTIME_DIR = "/run/procview";
+import { describeZodError } from "../../core/errors.js";
 
 export const KeeperStatusSchema = z.object({
   mountPoint: z.string(),
@@ -29,34 +28,6 @@ export const KeeperStatusSchema = z.object({
 });
 export type KeeperStatus = z.infer<typeof KeeperStatusSchema>;
 
-function runtimeName(mountPoint: string): string {
-  // One name per mountpoint: "/var/lib/procview" → "var-lib-procview".
-  return mountPoint.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-") || "root";
-}
-
-export function statusPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
-  return join(runtimeDir, `${runtimeName(mountPoint)}.json`);
-}
-
-/** sun_path holds 108 bytes, the last one a NUL. */
-export const SOCKET_PATH_MAX_BYTES = 107;
-
-/** Where a serving process makes its hook socket before renaming it into place (the same
- * directory, so that the rename is atomic). */
-export function hookSocketTemporary(path: string, pid: number): string {
-  return `${path}.${pid}.tmp`;
-}
-
-/** The socket and its temporary name (a pid has at most 7 digits) both fit in sun_path. */
-export function fitsSocketPath(path: string): boolean {
-  return Buffer.byteLength(hookSocketTemporary(path, 9_999_999)) <= SOCKET_PATH_MAX_BYTES;
-}
-
-/** The socket procview-hook asks the service serving this mountpoint on. */
-export function hookSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
-  return join(runtimeDir, `${runtimeName(mountPoint)}.hook.sock`);
-}
-
 export function writeStatus(path: string, status: KeeperStatus): void {
   mkdirSync(join(path, ".."), { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
@@ -74,6 +45,6 @@ export function readStatus(path: string): KeeperStatus | null {
     throw new Error(`cannot read ${path}: ${String(err)}`);
   }
   const parsed = KeeperStatusSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${path} is not a procview status file: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) throw new Error(`${path} is not a procview status file: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }

@@ -3,8 +3,8 @@
 // fixed-point loads (FIXED_1 = 2048) and the task counts of the last sample. A reader checks
 // the id, so a slot handed to another container after its first one vanished never shows the
 // old container's numbers.
-import type { FixedLoads } from "../load/decay.js";
-import type { TaskNumbers } from "../cgroup/types.js";
+import type { FixedLoads } from "./decay.js";
+import type { TaskNumbers } from "../../cgroup/types.js";
 
 const FIELDS = 8;
 const ID = 0;

@@ -2,11 +2,11 @@
 // event loop (it is blocked reading /dev/fuse), so slot assignments are drained synchronously
 // from its port.
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
-import type { CgroupPaths } from "../cgroup/caller.js";
-import type { LoadNumbers, TaskNumbers } from "../cgroup/types.js";
-import { toLoadNumbers, ZERO_LOADS } from "../load/decay.js";
-import { LoadTable, type LoadEntry } from "./load-table.js";
-import type { ServiceMessage } from "./worker-protocol.js";
+import type { CgroupPaths } from "../../cgroup/caller.js";
+import type { LoadNumbers, TaskNumbers } from "../../cgroup/types.js";
+import { toLoadNumbers, ZERO_LOADS } from "./decay.js";
+import { LoadTable, type LoadEntry } from "./table.js";
+import type { ServiceMessage } from "../worker-protocol.js";
 
 export interface SampledLoad {
   load: LoadNumbers;

@@ -1,24 +1,9 @@
-// Which procview files go where, and which must be left alone. Pure: no I/O,
-// so the same rules can drive the OCI hook today and a containerd NRI plugin
-// later (which would add these as mounts to the spec instead of binding them
-// by hand). Checks that need the filesystem (does the target exist under the
-// rootfs, is it a symlink) live in rootfs-check.ts.
+// Which procview files go where, and which must be left alone. Pure: no I/O, so the same
+// rules drive the OCI hook (which binds by hand) and the NRI plugin (which adds the binds to
+// the spec). Checks that need the container's filesystem (does the target exist under the
+// rootfs, is it a symlink) live with the hook, in hook/rootfs-check.ts.
 import path from 'node:path';
-
-/** Files served by procview (and LXCFS), relative to the source directory and to "/" in the container. */
-export const VIEW_FILES = [
-  'proc/meminfo',
-  'proc/cpuinfo',
-  'proc/stat',
-  'proc/uptime',
-  'proc/loadavg',
-  'proc/diskstats',
-  'proc/swaps',
-  'sys/devices/system/cpu/online',
-] as const;
-export type ViewFile = (typeof VIEW_FILES)[number];
-
-export const DEFAULT_SOURCE = '/var/lib/procview';
+import { VIEW_FILES, type ViewFile } from '../core/layout.js';
 
 /** Annotation that turns the views off for one container. */
 export const DISABLE_ANNOTATION = 'io.procview.disable';

@@ -2,16 +2,7 @@
 // PLUGIN_SERVICE_CONN (the runtime calls us) and a ttrpc client on
 // RUNTIME_SERVICE_CONN (we call the runtime), both unary only.
 import type { Socket } from 'node:net';
-import {
-  encodeMuxFrame,
-  encodeTtrpcMessage,
-  MuxReader,
-  PLUGIN_SERVICE_CONN,
-  RUNTIME_SERVICE_CONN,
-  TtrpcReader,
-  TtrpcType,
-  type TtrpcMessage,
-} from './framing.js';
+import { encodeMuxFrame, encodeTtrpcMessage, MuxReader, PLUGIN_SERVICE_CONN, RUNTIME_SERVICE_CONN, TtrpcReader, TtrpcType, type TtrpcMessage } from './framing.js';
 import { Code, decodeTtrpcRequest, decodeTtrpcResponse, encodeTtrpcRequest, encodeTtrpcResponse, type TtrpcRequest } from './messages.js';
 
 /** A failed call, as a gRPC status the peer sees. */

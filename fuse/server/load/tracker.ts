@@ -1,13 +1,13 @@
 // Service-thread side of the load averages and task counts: which containers are sampled, in
 // which slot of the shared table, and the 5-second sampling itself. Counting a container's
 // tasks reads every task's state, so it is done here, once per 5 s, and never on a read.
-import type { CgroupPaths } from "../cgroup/caller.js";
-import { detectLayout, type CgroupLayout } from "../cgroup/layout.js";
-import { readTaskNumbers } from "../cgroup/tasks.js";
-import type { TaskNumbers } from "../cgroup/types.js";
-import { LoadSampler } from "../load/sampler.js";
-import type { LoadTable } from "./load-table.js";
-import type { RenderOptions, ServiceMessage } from "./worker-protocol.js";
+import type { CgroupPaths } from "../../cgroup/caller.js";
+import { detectLayout, type CgroupLayout } from "../../cgroup/layout.js";
+import { readTaskNumbers } from "../../cgroup/tasks.js";
+import type { TaskNumbers } from "../../cgroup/types.js";
+import { LoadSampler } from "./sampler.js";
+import type { LoadTable } from "./table.js";
+import type { RenderOptions, ServiceMessage } from "../worker-protocol.js";
 
 interface Tracked {
   slot: number;

@@ -8,28 +8,12 @@
 import { appendFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { planViews, rebasePlan, type Plan } from '../targets.js';
-import { containerSource, existingSources, probeSource, type ProbeResult } from '../probe.js';
+import { planViews, rebasePlan, type Plan } from '../plan/plan.js';
+import { containerSource, existingSources, probeSource, type ProbeResult } from '../plan/probe.js';
 import { NriConnection, RpcError } from './connection.js';
-import {
-  Code,
-  decodeConfigureRequest,
-  decodeCreateContainerRequest,
-  encodeConfigureResponse,
-  encodeCreateContainerResponse,
-  encodeEmpty,
-  encodeRegisterPluginRequest,
-  eventMask,
-  NriEvent,
-  PLUGIN_SERVICE,
-  RUNTIME_SERVICE,
-  type CreateContainerRequest,
-  type NriMount,
-  type TtrpcRequest,
-} from './messages.js';
+import { Code, decodeConfigureRequest, decodeCreateContainerRequest, encodeConfigureResponse, encodeCreateContainerResponse, encodeEmpty, encodeRegisterPluginRequest, eventMask, NriEvent, PLUGIN_SERVICE, RUNTIME_SERVICE, type CreateContainerRequest, type NriMount, type TtrpcRequest } from './messages.js';
 import { readFields } from './protobuf.js';
 
-export const DEFAULT_NRI_SOCKET = '/var/run/nri/nri.sock';
 export const DEFAULT_PLUGIN_NAME = 'procview';
 export const DEFAULT_PLUGIN_IDX = '10';
 /** Bind options: read-only, and nothing on these files may be a device or setuid. */

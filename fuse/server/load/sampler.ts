@@ -1,9 +1,9 @@
 // Load averages per container key. The server owns the 5-second timer and decides which keys to
 // sample; this keeps the fixed-point state and does the counting.
-import type { LoadNumbers, TaskNumbers } from "../cgroup/types.js";
-import type { CgroupLayout } from "../cgroup/layout.js";
-import type { CgroupPaths } from "../cgroup/caller.js";
-import { readTaskNumbers } from "../cgroup/tasks.js";
+import type { LoadNumbers, TaskNumbers } from "../../cgroup/types.js";
+import type { CgroupLayout } from "../../cgroup/layout.js";
+import type { CgroupPaths } from "../../cgroup/caller.js";
+import { readTaskNumbers } from "../../cgroup/tasks.js";
 import { ZERO_LOADS, stepLoads, toLoadNumbers, type FixedLoads } from "./decay.js";
 
 export interface SampleTarget {

@@ -1,0 +1,59 @@
+// The served layout, defined once: which files procview serves, where each sits under the
+// mountpoint (LXCFS's layout, so manifests written for /var/lib/lxcfs work unchanged), which
+// of them the integrations bind into containers, and the per-container copies of the tree.
+
+export const VIEW_NAMES = [
+  "meminfo",
+  "cpuinfo",
+  "stat",
+  "uptime",
+  "loadavg",
+  "diskstats",
+  "swaps",
+  "cpu-online",
+  "cpu-possible",
+  "cpu-present",
+  "cpu-offline",
+] as const;
+export type ViewName = (typeof VIEW_NAMES)[number];
+
+/** Relative path of each served file under the mountpoint, and under "/" in a container. */
+export const VIEW_PATHS = {
+  meminfo: "proc/meminfo",
+  cpuinfo: "proc/cpuinfo",
+  stat: "proc/stat",
+  uptime: "proc/uptime",
+  loadavg: "proc/loadavg",
+  diskstats: "proc/diskstats",
+  swaps: "proc/swaps",
+  "cpu-online": "sys/devices/system/cpu/online",
+  "cpu-possible": "sys/devices/system/cpu/possible",
+  "cpu-present": "sys/devices/system/cpu/present",
+  "cpu-offline": "sys/devices/system/cpu/offline",
+} as const satisfies Record<ViewName, string>;
+
+/** The views the OCI hook and the NRI plugin bind over a container's own files: LXCFS's set.
+ * possible/present/offline are served for LXCFS-style manifests that name them. */
+export const BOUND_VIEWS = ["meminfo", "cpuinfo", "stat", "uptime", "loadavg", "diskstats", "swaps", "cpu-online"] as const satisfies readonly ViewName[];
+export type BoundView = (typeof BOUND_VIEWS)[number];
+
+/** The bound views' paths, relative to the source directory and to "/" in the container. */
+export const VIEW_FILES = BOUND_VIEWS.map((view) => VIEW_PATHS[view]);
+export type ViewFile = (typeof VIEW_PATHS)[BoundView];
+
+/** The directory holding one copy of the whole layout per container: containers/<id>/proc/meminfo. */
+export const CONTAINERS_DIR = "containers";
+
+/**
+ * A container id as OCI runtimes and CRI allow it (runc: [\w+.-]+; podman, containerd: 64 hex);
+ * anything else gets no directory of its own.
+ */
+export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
+
+/** `<source>/containers/<id>`: where a container's own copy of the layout is. */
+export function containerDir(source: string, id: string): string {
+  return `${source}/${CONTAINERS_DIR}/${id}`;
+}
+
+/** The meminfo file whose first bytes tell a live LXCFS-layout source ("MemTotal:"). */
+export const PROBE_FILE = VIEW_PATHS.meminfo;

@@ -1,0 +1,69 @@
+// Every path procview uses, defined once: the build's outputs, the service's runtime files,
+// the install state, and the defaults the integrations share.
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/: this module compiles to dist/core/paths.js; bundled into dist/procview-hook.mjs it
+ * sits in dist/ itself. */
+export const DIST_DIR = basename(here) === "core" ? dirname(here) : here;
+/** The repository (or installed package) root: dist/'s parent. */
+export const PACKAGE_ROOT = dirname(DIST_DIR);
+
+/** The `procview` command. */
+export const CLI_ENTRY = join(DIST_DIR, "cli", "procview.js");
+/** What the keeper forks as a serving process. */
+export const SERVING_ENTRY = join(DIST_DIR, "cli", "serving.js");
+/** The OCI hook as one bundle, so a container start resolves no modules (see scripts/bundle-hook.ts). */
+export const HOOK_BUNDLE = join(DIST_DIR, "procview-hook.mjs");
+/** The bundle's source entry. */
+export const HOOK_BUNDLE_SOURCE = join(PACKAGE_ROOT, "cli", "hook-main.ts");
+export const NATIVE_DIR = join(DIST_DIR, "native");
+/** open_tree + setns + move_mount (fuse/native/procview-nsmount.c). */
+export const NSMOUNT_HELPER = join(NATIVE_DIR, "procview-nsmount");
+/** The hook's client (hook/native/procview-hook.c). */
+export const HOOK_CLIENT = join(NATIVE_DIR, "procview-hook");
+
+/** Where the views are mounted, and where the integrations bind them from. */
+export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
+export const DEFAULT_LOG_FILE = "/var/log/procview.log";
+/** Status files and hook sockets of running services. */
+export const DEFAULT_RUNTIME_DIR = "/run/procview";
+/** What `procview install` wrote, for `procview uninstall`. */
+export const DEFAULT_STATE_FILE = "/etc/procview/installed.json";
+/** The OCI hook's optional config file. */
+export const DEFAULT_HOOK_CONFIG = "/etc/procview/hook.json";
+
+export const DEFAULT_CONTAINERD_CONFIG = "/etc/containerd/config.toml";
+export const DEFAULT_NRI_SOCKET = "/var/run/nri/nri.sock";
+export const DEFAULT_NRI_PLUGIN_DIR = "/opt/nri/plugins";
+export const DEFAULT_NRI_LOG = "/var/log/procview-nri.log";
+
+/** One name per mountpoint: "/var/lib/procview" → "var-lib-procview". */
+function runtimeName(mountPoint: string): string {
+  return mountPoint.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-") || "root";
+}
+
+/** The keeper's status file for a mountpoint (read by `status`, `reload`, `doctor`). */
+export function statusPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
+  return join(runtimeDir, `${runtimeName(mountPoint)}.json`);
+}
+
+/** The socket procview-hook asks the service serving this mountpoint on. */
+export function hookSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
+  return join(runtimeDir, `${runtimeName(mountPoint)}.hook.sock`);
+}
+
+/** sun_path holds 108 bytes, the last one a NUL. */
+export const SOCKET_PATH_MAX_BYTES = 107;
+
+/** Where a serving process makes its hook socket before renaming it into place (the same
+ * directory, so that the rename is atomic). */
+export function hookSocketTemporary(path: string, pid: number): string {
+  return `${path}.${pid}.tmp`;
+}
+
+/** The socket and its temporary name (a pid has at most 7 digits) both fit in sun_path. */
+export function fitsSocketPath(path: string): boolean {
+  return Buffer.byteLength(hookSocketTemporary(path, 9_999_999)) <= SOCKET_PATH_MAX_BYTES;
+}

@@ -1,0 +1,29 @@
+// The one mountinfo parser: fields 4 (root), 5 (mount point), 6 (options) and the two after
+// the separator, octal escapes undone.
+import test from "ava";
+import { mountsAt, parseMountinfo } from "../../core/mountinfo.js";
+
+const INFO = [
+  "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+  "412 22 0:52 / /tmp/procview-lxcfs-Og06kh/mnt rw,nosuid,nodev,relatime shared:230 - fuse.lxcfs lxcfs rw,user_id=0,group_id=0,allow_other",
+  "413 22 0:53 / /tmp/with\\040space rw - fuse.procview procview rw",
+  "900 850 0:53 /containers/abc/proc/meminfo /proc/meminfo ro,nosuid,nodev master:1 - fuse.procview procview rw",
+  "",
+].join("\n");
+
+test("mount points are field 5, octal escapes undone", (t) => {
+  t.deepEqual(
+    parseMountinfo(INFO).map((m) => m.mountPoint),
+    ["/", "/tmp/procview-lxcfs-Og06kh/mnt", "/tmp/with space", "/proc/meminfo"],
+  );
+});
+
+test("a bind's root, options, type and source", (t) => {
+  t.deepEqual(mountsAt("/proc/meminfo", parseMountinfo(INFO)), [
+    { root: "/containers/abc/proc/meminfo", mountPoint: "/proc/meminfo", options: "ro,nosuid,nodev", fstype: "fuse.procview", source: "procview" },
+  ]);
+});
+
+test("lines without the separator are ignored", (t) => {
+  t.deepEqual(parseMountinfo("garbage line\n1 2 3\n"), []);
+});
