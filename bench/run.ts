@@ -34,7 +34,11 @@ async function lxcfsVersion(): Promise<string> {
   return (String(r.stdout).trim() || String(r.stderr).trim() || "unknown").replace(/^"|"$/g, "");
 }
 
-const loadavg = () => readFile("/proc/loadavg", "utf8").then((s) => s.split(" ").slice(0, 3).join(" "), () => "unknown");
+const loadavg = () =>
+  readFile("/proc/loadavg", "utf8").then(
+    (s) => s.split(" ").slice(0, 3).join(" "),
+    () => "unknown",
+  );
 
 async function bench(settings: Settings, out: string, skip: Set<string>, procviewArgs: string[]): Promise<void> {
   const began = Date.now();
@@ -66,7 +70,11 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
     hook: notMeasured("not run"),
   };
 
-  const targets: Record<SystemName, Outcome<ReadTarget>> = { procview: notMeasured("not started"), lxcfs: notMeasured("not started"), kernel: measured(kernel) };
+  const targets: Record<SystemName, Outcome<ReadTarget>> = {
+    procview: notMeasured("not started"),
+    lxcfs: notMeasured("not started"),
+    kernel: measured(kernel),
+  };
   let pool: CgroupPool | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
@@ -99,8 +107,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
     results.rssAtStart = await rssScenario(bare);
     // Everything but the hook reads through the C reader inside cgroups.
     const missing = !reader.ok ? `reader: ${reader.why}` : !made.ok ? `cgroups: ${made.why}` : undefined;
-    const ctx: Context | undefined =
-      reader.ok && pool ? { reader: reader.value, targets, settings, cgroups: pool, log } : undefined;
+    const ctx: Context | undefined = reader.ok && pool ? { reader: reader.value, targets, settings, cgroups: pool, log } : undefined;
     const timed = async <T>(name: string, fn: () => Promise<T>): Promise<Outcome<T>> => {
       if (skip.has(name)) return notMeasured(`skipped (--skip ${name})`);
       const t0 = Date.now();
@@ -110,10 +117,19 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
       return r;
     };
 
-    const needsReader = <T>(fn: (c: Context) => Promise<T>) => () => (ctx ? fn(ctx) : Promise.reject(new Error(missing ?? "not run")));
+    const needsReader =
+      <T>(fn: (c: Context) => Promise<T>) =>
+      () =>
+        ctx ? fn(ctx) : Promise.reject(new Error(missing ?? "not run"));
     results.latency = await timed("latency", needsReader(latencyScenario));
-    results.throughput = await timed("throughput", needsReader((c) => throughputScenario(c, cpuCount)));
-    const scale = await timed("scale", needsReader((c) => scaleScenario(c, cpuCount)));
+    results.throughput = await timed(
+      "throughput",
+      needsReader((c) => throughputScenario(c, cpuCount)),
+    );
+    const scale = await timed(
+      "scale",
+      needsReader((c) => scaleScenario(c, cpuCount)),
+    );
     results.scale = scale.ok ? measured(scale.value.rows) : scale;
     // Memory right after the many-cgroup run, then CPU over a window with no reads at all.
     if (skip.has("memory")) {
@@ -154,16 +170,32 @@ const program = new Command("bench")
   .option("--hook-runs <n>", "podman runs with and without the hook", positive)
   .option("--skip <scenarios>", "comma-separated: latency,throughput,scale,memory,hook", "")
   .option("--procview-args <args>", "extra `procview serve` options, space-separated, for experiments (recorded in the report)", "")
-  .action(async (o: { quick: boolean; out: string; latencyCount?: number; throughputSeconds?: number; hookRuns?: number; skip: string; procviewArgs: string }) => {
-    const settings: Settings = { ...(o.quick ? QUICK : FULL) };
-    if (o.latencyCount) settings.latencyCount = o.latencyCount;
-    if (o.throughputSeconds) settings.throughputSeconds = o.throughputSeconds;
-    if (o.hookRuns) settings.hookRuns = o.hookRuns;
-    const skip = new Set(o.skip.split(",").map((s) => s.trim()).filter(Boolean));
-    for (const s of skip) if (!["latency", "throughput", "scale", "memory", "hook"].includes(s)) throw new InvalidArgumentError(`unknown scenario ${s}`);
-    if (process.getuid?.() !== 0) log("not root: cgroups cannot be created, most rows will be not measured");
-    await bench(settings, resolve(o.out), skip, o.procviewArgs.split(" ").filter(Boolean));
-  });
+  .action(
+    async (o: {
+      quick: boolean;
+      out: string;
+      latencyCount?: number;
+      throughputSeconds?: number;
+      hookRuns?: number;
+      skip: string;
+      procviewArgs: string;
+    }) => {
+      const settings: Settings = { ...(o.quick ? QUICK : FULL) };
+      if (o.latencyCount) settings.latencyCount = o.latencyCount;
+      if (o.throughputSeconds) settings.throughputSeconds = o.throughputSeconds;
+      if (o.hookRuns) settings.hookRuns = o.hookRuns;
+      const skip = new Set(
+        o.skip
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
+      for (const s of skip)
+        if (!["latency", "throughput", "scale", "memory", "hook"].includes(s)) throw new InvalidArgumentError(`unknown scenario ${s}`);
+      if (process.getuid?.() !== 0) log("not root: cgroups cannot be created, most rows will be not measured");
+      await bench(settings, resolve(o.out), skip, o.procviewArgs.split(" ").filter(Boolean));
+    },
+  );
 
 await program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);

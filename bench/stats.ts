@@ -110,7 +110,10 @@ export function parseCpuTicks(stat: string): number {
   const close = stat.lastIndexOf(")");
   if (close < 0) throw new Error("malformed /proc/<pid>/stat: no ')'");
   // After ")": field 3 (state) is index 0, so utime (field 14) is index 11 and stime (15) index 12.
-  const rest = stat.slice(close + 1).trim().split(/\s+/);
+  const rest = stat
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   if (!Number.isInteger(utime) || !Number.isInteger(stime)) throw new Error("malformed /proc/<pid>/stat: no utime/stime");

@@ -2,7 +2,22 @@
 import type { BenchResults, HookTiming, MemoryDetail, Outcome } from "./results.js";
 import type { LatencySummary } from "./stats.js";
 import { ratio } from "./stats.js";
-import { HOOK_MAX_ADDED_MS, IDLE_CPU_MAX_SHARE, LATENCY_MAX_RATIO, RSS_MAX_BYTES, SCALE_MAX_GROWTH, THROUGHPUT_MIN_RATIO, THROUGHPUT_TARGET_READERS, hookVerdict, idleVerdict, latencyVerdict, rssVerdict, scaleVerdict, throughputVerdict, type Verdict } from "./targets.js";
+import {
+  HOOK_MAX_ADDED_MS,
+  IDLE_CPU_MAX_SHARE,
+  LATENCY_MAX_RATIO,
+  RSS_MAX_BYTES,
+  SCALE_MAX_GROWTH,
+  THROUGHPUT_MIN_RATIO,
+  THROUGHPUT_TARGET_READERS,
+  hookVerdict,
+  idleVerdict,
+  latencyVerdict,
+  rssVerdict,
+  scaleVerdict,
+  throughputVerdict,
+  type Verdict,
+} from "./targets.js";
 
 export interface Row {
   measure: string;
@@ -62,7 +77,13 @@ export function buildRows(r: BenchResults): Row[] {
           kernel: latencyCell(l.kernel),
           ratio: formatRatio(rt),
           target: `median ≤ ${LATENCY_MAX_RATIO.toFixed(2)}× LXCFS`,
-          verdict: judged([["procview", l.procview], ["lxcfs", l.lxcfs]], () => latencyVerdict(rt)),
+          verdict: judged(
+            [
+              ["procview", l.procview],
+              ["lxcfs", l.lxcfs],
+            ],
+            () => latencyVerdict(rt),
+          ),
         };
       })),
   );
@@ -79,7 +100,13 @@ export function buildRows(r: BenchResults): Row[] {
           kernel: t.kernel.ok ? formatCount(t.kernel.value) : NONE,
           ratio: formatRatio(rt),
           target: targeted ? `≥ ${THROUGHPUT_MIN_RATIO.toFixed(2)}× LXCFS` : NONE,
-          verdict: judged([["procview", t.procview], ["lxcfs", t.lxcfs]], () => throughputVerdict(t.readers, rt)),
+          verdict: judged(
+            [
+              ["procview", t.procview],
+              ["lxcfs", t.lxcfs],
+            ],
+            () => throughputVerdict(t.readers, rt),
+          ),
         };
       })),
   );
@@ -96,7 +123,13 @@ export function buildRows(r: BenchResults): Row[] {
         kernel: NONE,
         ratio: formatRatio(ratio(value(s.procview)?.medianUs, value(s.lxcfs)?.medianUs)),
         target: NONE,
-        verdict: judged([["procview", s.procview], ["lxcfs", s.lxcfs]], () => "info"),
+        verdict: judged(
+          [
+            ["procview", s.procview],
+            ["lxcfs", s.lxcfs],
+          ],
+          () => "info",
+        ),
       });
     }
     const first = scale[0];
@@ -111,7 +144,13 @@ export function buildRows(r: BenchResults): Row[] {
         kernel: NONE,
         ratio: NONE,
         target: `procview ≤ ${SCALE_MAX_GROWTH.toFixed(2)}×`,
-        verdict: judged([["procview", first.procview], ["procview", last.procview]], () => scaleVerdict(pv)),
+        verdict: judged(
+          [
+            ["procview", first.procview],
+            ["procview", last.procview],
+          ],
+          () => scaleVerdict(pv),
+        ),
       });
     }
   }
@@ -130,21 +169,33 @@ export function buildRows(r: BenchResults): Row[] {
 
   const detail = r.memoryDetail;
   if (detail) {
-    const cell = (o: Outcome<MemoryDetail>) => (o.ok ? `${(o.value.pssBytes / MIB).toFixed(1)} / ${(o.value.privateBytes / MIB).toFixed(1)}` : NONE);
+    const cell = (o: Outcome<MemoryDetail>) =>
+      o.ok ? `${(o.value.pssBytes / MIB).toFixed(1)} / ${(o.value.privateBytes / MIB).toFixed(1)}` : NONE;
     rows.push({
-      measure: "memory after the many-cgroup run, PSS / private (MiB; VmRSS counts the node binary's shared pages in each of procview's two processes)",
+      measure:
+        "memory after the many-cgroup run, PSS / private (MiB; VmRSS counts the node binary's shared pages in each of procview's two processes)",
       procview: cell(detail.procview),
       lxcfs: cell(detail.lxcfs),
       kernel: NONE,
       ratio: NONE,
       target: "—",
-      verdict: judged([["procview", detail.procview], ["lxcfs", detail.lxcfs]], () => "info"),
+      verdict: judged(
+        [
+          ["procview", detail.procview],
+          ["lxcfs", detail.lxcfs],
+        ],
+        () => "info",
+      ),
     });
   }
 
   const idleCell = (o: Outcome<{ cpuMs: number; windowSeconds: number }>) =>
     o.ok ? `${formatCount(o.value.cpuMs)} ms (${((o.value.cpuMs / (o.value.windowSeconds * 1000)) * 100).toFixed(2)} %)` : NONE;
-  const idleWindow = r.idle.procview.ok ? r.idle.procview.value.windowSeconds : r.idle.lxcfs.ok ? r.idle.lxcfs.value.windowSeconds : undefined;
+  const idleWindow = r.idle.procview.ok
+    ? r.idle.procview.value.windowSeconds
+    : r.idle.lxcfs.ok
+      ? r.idle.lxcfs.value.windowSeconds
+      : undefined;
   rows.push({
     measure: `CPU time while idle${idleWindow !== undefined ? ` over ${idleWindow.toFixed(1)} s` : ""} (utime+stime; share of one CPU)`,
     procview: idleCell(r.idle.procview),
@@ -159,12 +210,16 @@ export function buildRows(r: BenchResults): Row[] {
 
   const signed = (ms: number) => `${ms >= 0 ? "+" : ""}${ms.toFixed(1)}`;
   const nodeHookNote = (h: HookTiming) =>
-    h.nodeHookMedianMs === undefined ? "" : `; the Node hook run directly (--no-client): ${signed(h.nodeHookMedianMs - h.withoutMedianMs)} ms`;
+    h.nodeHookMedianMs === undefined
+      ? ""
+      : `; the Node hook run directly (--no-client): ${signed(h.nodeHookMedianMs - h.withoutMedianMs)} ms`;
   const hook = r.hook;
   const added = hook.ok ? hook.value.withMedianMs - hook.value.withoutMedianMs : NaN;
   rows.push({
     measure: `hook: time added to \`podman run --rm … true\`${hook.ok ? ` (median of ${hook.value.runs} runs each)` : ""}`,
-    procview: hook.ok ? `${signed(added)} ms (${hook.value.withMedianMs.toFixed(0)} vs ${hook.value.withoutMedianMs.toFixed(0)} ms)${nodeHookNote(hook.value)}` : NONE,
+    procview: hook.ok
+      ? `${signed(added)} ms (${hook.value.withMedianMs.toFixed(0)} vs ${hook.value.withoutMedianMs.toFixed(0)} ms)${nodeHookNote(hook.value)}`
+      : NONE,
     lxcfs: NONE,
     kernel: NONE,
     ratio: NONE,

@@ -16,8 +16,10 @@ export const HOOK_MAX_ADDED_MS = 60;
 
 export type Verdict = "met" | "missed" | "info" | { notMeasured: string };
 
-const atMost = (value: number, limit: number): Verdict => (Number.isFinite(value) ? (value <= limit ? "met" : "missed") : { notMeasured: "no figure" });
-const atLeast = (value: number, limit: number): Verdict => (Number.isFinite(value) ? (value >= limit ? "met" : "missed") : { notMeasured: "no figure" });
+const atMost = (value: number, limit: number): Verdict =>
+  Number.isFinite(value) ? (value <= limit ? "met" : "missed") : { notMeasured: "no figure" };
+const atLeast = (value: number, limit: number): Verdict =>
+  Number.isFinite(value) ? (value >= limit ? "met" : "missed") : { notMeasured: "no figure" };
 
 export const latencyVerdict = (procviewOverLxcfs: number): Verdict => atMost(procviewOverLxcfs, LATENCY_MAX_RATIO);
 export const throughputVerdict = (readers: number, procviewOverLxcfs: number): Verdict =>

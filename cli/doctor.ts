@@ -86,12 +86,10 @@ async function runtimes(containerdConfig: string): Promise<Row[]> {
     const text = existsSync(config) ? readFileSync(config, "utf8") : "";
     const nri = /\[plugins\."io\.containerd\.nri\.v1\.nri"\][^[]*disable\s*=\s*false/s.test(text);
     // The plugin directory containerd starts plugins from: plugin_path, else NRI's default.
-    const pluginDir = /\[plugins\."io\.containerd\.nri\.v1\.nri"\][^[]*plugin_path\s*=\s*"([^"]+)"/s.exec(text)?.[1] ?? DEFAULT_NRI_PLUGIN_DIR;
+    const pluginDir =
+      /\[plugins\."io\.containerd\.nri\.v1\.nri"\][^[]*plugin_path\s*=\s*"([^"]+)"/s.exec(text)?.[1] ?? DEFAULT_NRI_PLUGIN_DIR;
     const launcher = existsSync(pluginDir) ? readdirSync(pluginDir).find((f) => /^\d\d-procview$/.test(f)) : undefined;
-    const problems = [
-      ...(nri ? [] : [`NRI not enabled in ${config}`]),
-      ...(launcher ? [] : [`no procview plugin in ${pluginDir}`]),
-    ];
+    const problems = [...(nri ? [] : [`NRI not enabled in ${config}`]), ...(launcher ? [] : [`no procview plugin in ${pluginDir}`])];
     rows.push({
       label: "containerd",
       value: `${containerd}; ${problems.length ? `${problems.join(", ")} (procview install containerd)` : `NRI enabled, plugin ${pluginDir}/${launcher}`}`,
@@ -104,7 +102,9 @@ async function runtimes(containerdConfig: string): Promise<Row[]> {
 export function registerDoctorCommand(program: Command): void {
   program
     .command("doctor")
-    .description("check FUSE, cgroups, the service's mount and the hook for each installed container runtime; exits 1 when something is wrong")
+    .description(
+      "check FUSE, cgroups, the service's mount and the hook for each installed container runtime; exits 1 when something is wrong",
+    )
     .option("--mountpoint <dir>", "the mountpoint procview serves", DEFAULT_MOUNTPOINT)
     .option("--cgroup-root <dir>", "where the cgroup hierarchies are", "/sys/fs/cgroup")
     .option("--runtime-dir <dir>", "where procview serve keeps its status file", DEFAULT_RUNTIME_DIR)
@@ -124,7 +124,9 @@ export function registerDoctorCommand(program: Command): void {
         },
         {
           label: "mount helper",
-          value: existsSync(NSMOUNT_HELPER) ? NSMOUNT_HELPER : `${NSMOUNT_HELPER} missing (npm run build): the hook falls back to nsenter, and views of running containers cannot come back after a full restart`,
+          value: existsSync(NSMOUNT_HELPER)
+            ? NSMOUNT_HELPER
+            : `${NSMOUNT_HELPER} missing (npm run build): the hook falls back to nsenter, and views of running containers cannot come back after a full restart`,
           ok: existsSync(NSMOUNT_HELPER),
         },
         ...(await runtimes(flags.containerdConfig)),

@@ -8,8 +8,14 @@ import { MountError } from "../fuse/kernel/mount.js";
 import { startKeeper, type Keeper } from "../fuse/keeper/keeper.js";
 import { restoreDeadViews } from "../fuse/keeper/restore.js";
 import { mountsAt } from "../core/mountinfo.js";
-import { DEFAULT_RUNTIME_DIR, fitsSocketPath, hookSocketPath, SOCKET_PATH_MAX_BYTES, DEFAULT_MOUNTPOINT, DEFAULT_LOG_FILE } from "../core/paths.js";
-
+import {
+  DEFAULT_RUNTIME_DIR,
+  fitsSocketPath,
+  hookSocketPath,
+  SOCKET_PATH_MAX_BYTES,
+  DEFAULT_MOUNTPOINT,
+  DEFAULT_LOG_FILE,
+} from "../core/paths.js";
 
 interface ServeFlags {
   mountpoint: string;
@@ -44,7 +50,8 @@ const log = (line: string): void => {
 function hookSocketOf(flags: ServeFlags): string | null {
   if (flags.hookSocket === false) return null;
   const given = typeof flags.hookSocket === "string";
-  const path = typeof flags.hookSocket === "string" ? resolve(flags.hookSocket) : hookSocketPath(resolve(flags.mountpoint), flags.runtimeDir);
+  const path =
+    typeof flags.hookSocket === "string" ? resolve(flags.hookSocket) : hookSocketPath(resolve(flags.mountpoint), flags.runtimeDir);
   if (fitsSocketPath(path)) return path;
   const why = `${path} is too long for a unix socket path (${SOCKET_PATH_MAX_BYTES} bytes, with the ".<pid>.tmp" it is made under)`;
   if (given) throw new InvalidArgumentError(`--hook-socket: ${why}`);
@@ -128,17 +135,40 @@ export function registerServeCommand(program: Command): void {
         "its /dev/fuse descriptor; a serving process it supervises answers reads and is restarted at once if it dies " +
         "(SIGHUP or `procview reload` replaces it with the code installed now), so containers never lose their views",
     )
-    .option("--mountpoint <dir>", "where to mount the LXCFS-layout tree (proc/meminfo, sys/devices/system/cpu/online, …)", DEFAULT_MOUNTPOINT)
-    .option("--cgroup-root <dir>", "where the cgroup hierarchies are mounted (v1 controllers as subdirectories, or cgroup2)", "/sys/fs/cgroup")
+    .option(
+      "--mountpoint <dir>",
+      "where to mount the LXCFS-layout tree (proc/meminfo, sys/devices/system/cpu/online, …)",
+      DEFAULT_MOUNTPOINT,
+    )
+    .option(
+      "--cgroup-root <dir>",
+      "where the cgroup hierarchies are mounted (v1 controllers as subdirectories, or cgroup2)",
+      "/sys/fs/cgroup",
+    )
     .addOption(new Option("--proc-root <dir>", "procfs to read processes and host files from (for tests)").default("/proc").hideHelp())
     .addOption(new Option("--sys-root <dir>", "sysfs to read the host's CPU list from (for tests)").default("/sys").hideHelp())
-    .option("--no-cpu-quota", "show the whole cpuset even when a CFS quota allows fewer CPUs (by default the CPUs shown are cut to ceil(quota/period))")
+    .option(
+      "--no-cpu-quota",
+      "show the whole cpuset even when a CFS quota allows fewer CPUs (by default the CPUs shown are cut to ceil(quota/period))",
+    )
     .option("--foreground", "stay in the foreground and log to stderr (default: start in the background, return once mounted)", false)
-    .option("--threads <n>", "serving threads, each keeping a read outstanding on /dev/fuse", positiveInteger, Math.min(4, Math.max(2, cpus().length)))
+    .option(
+      "--threads <n>",
+      "serving threads, each keeping a read outstanding on /dev/fuse",
+      positiveInteger,
+      Math.min(4, Math.max(2, cpus().length)),
+    )
     .option("--cache-ms <ms>", "how long one container's cgroup numbers are reused between reads", positiveInteger, 100)
     .option("--log-file <file>", "where a background server logs", DEFAULT_LOG_FILE)
-    .option("--runtime-dir <dir>", "where the status file read by `procview status` and `reload` is kept, and the hook socket", DEFAULT_RUNTIME_DIR)
-    .option("--hook-socket <path>", "the unix socket on which procview-hook has the service run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)")
+    .option(
+      "--runtime-dir <dir>",
+      "where the status file read by `procview status` and `reload` is kept, and the hook socket",
+      DEFAULT_RUNTIME_DIR,
+    )
+    .option(
+      "--hook-socket <path>",
+      "the unix socket on which procview-hook has the service run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
+    )
     .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook")
     .action(async (flags: ServeFlags) => {
       if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");

@@ -28,15 +28,26 @@ export function registerStatusCommands(program: Command): void {
       const s = health.status;
       const rows: Row[] = [
         { label: "mount", value: `${health.mountPoint}: ${health.mount}`, ok: health.mount === "answering" },
-        { label: "keeper", value: s ? `pid ${s.keeperPid}, up ${age(s.keeperStartedAt)}` : "no status file: procview serve never ran here", ok: health.keeperAlive },
-        { label: "serving process", value: s?.servingPid ? `pid ${s.servingPid}, up ${age(s.servingStartedAt)}` : "none", ok: health.servingAlive },
+        {
+          label: "keeper",
+          value: s ? `pid ${s.keeperPid}, up ${age(s.keeperStartedAt)}` : "no status file: procview serve never ran here",
+          ok: health.keeperAlive,
+        },
+        {
+          label: "serving process",
+          value: s?.servingPid ? `pid ${s.servingPid}, up ${age(s.servingStartedAt)}` : "none",
+          ok: health.servingAlive,
+        },
       ];
       if (s) {
         rows.push(
           { label: "restarts / reloads", value: `${s.restarts} / ${s.reloads}` },
           { label: "containers being served", value: String(s.containers) },
           { label: "opens served", value: `${s.opens} (${s.rerendered} re-rendered after a restart, ${s.renderFailures} failed)` },
-          { label: "hooks served", value: s.hookSocket ? `${s.hooksServed} on ${s.hookSocket}` : "no hook socket (procview-hook runs the Node hook)" },
+          {
+            label: "hooks served",
+            value: s.hookSocket ? `${s.hooksServed} on ${s.hookSocket}` : "no hook socket (procview-hook runs the Node hook)",
+          },
           { label: "views restored at start", value: String(s.restoredViews) },
         );
       }
@@ -46,7 +57,9 @@ export function registerStatusCommands(program: Command): void {
 
   program
     .command("reload")
-    .description("replace the serving process with one running the code installed now (the upgrade path); the mount and every container's views stay, no read fails")
+    .description(
+      "replace the serving process with one running the code installed now (the upgrade path); the mount and every container's views stay, no read fails",
+    )
     .option("--mountpoint <dir>", "the mountpoint procview serve was started with", DEFAULT_MOUNTPOINT)
     .option("--runtime-dir <dir>", "where procview serve keeps its status file", DEFAULT_RUNTIME_DIR)
     .action(async (flags: Flags) => {

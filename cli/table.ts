@@ -7,7 +7,5 @@ export interface Row {
 
 export function renderTable(rows: Row[]): string {
   const width = Math.max(...rows.map((r) => r.label.length));
-  return rows
-    .map((r) => `${r.ok === undefined ? "    " : r.ok ? "ok  " : "FAIL"} ${r.label.padEnd(width)}  ${r.value}`)
-    .join("\n");
+  return rows.map((r) => `${r.ok === undefined ? "    " : r.ok ? "ok  " : "FAIL"} ${r.label.padEnd(width)}  ${r.value}`).join("\n");
 }

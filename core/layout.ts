@@ -34,7 +34,16 @@ export const VIEW_PATHS = {
 
 /** The views the OCI hook and the NRI plugin bind over a container's own files: LXCFS's set.
  * possible/present/offline are served for LXCFS-style manifests that name them. */
-export const BOUND_VIEWS = ["meminfo", "cpuinfo", "stat", "uptime", "loadavg", "diskstats", "swaps", "cpu-online"] as const satisfies readonly ViewName[];
+export const BOUND_VIEWS = [
+  "meminfo",
+  "cpuinfo",
+  "stat",
+  "uptime",
+  "loadavg",
+  "diskstats",
+  "swaps",
+  "cpu-online",
+] as const satisfies readonly ViewName[];
 export type BoundView = (typeof BOUND_VIEWS)[number];
 
 /** The bound views' paths, relative to the source directory and to "/" in the container. */

@@ -1,9 +1,9 @@
 // Absolute paths of the programs the hook runs. runc starts hooks with exactly
 // the env of the hook entry, which may have no PATH at all, so the hook never
 // relies on PATH lookup.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants } from "node:fs";
 
-const SYSTEM_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'];
+const SYSTEM_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
 const cache = new Map<string, string>();
 
@@ -21,5 +21,5 @@ export function tool(name: string): string {
       // try the next directory
     }
   }
-  throw new Error(`required program ${name} not found in ${SYSTEM_DIRS.join(':')}`);
+  throw new Error(`required program ${name} not found in ${SYSTEM_DIRS.join(":")}`);
 }

@@ -1,9 +1,9 @@
 // The hook as a command: shared by the bundled bin (main.ts) and `procview hook` (cli.ts).
-import { Command, Option } from 'commander';
-import { DEFAULT_PROBE_TIMEOUT_MS, policyFromFlags, DEFAULT_POLICY, type HookFlags, type HookSettings } from './config.js';
-import { applyPolicy, gaveUp, runHook, type Outcome } from './run.js';
-import { logOutcome } from './syslog.js';
-import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from '../core/paths.js';
+import { Command, Option } from "commander";
+import { DEFAULT_PROBE_TIMEOUT_MS, policyFromFlags, DEFAULT_POLICY, type HookFlags, type HookSettings } from "./config.js";
+import { applyPolicy, gaveUp, runHook, type Outcome } from "./run.js";
+import { logOutcome } from "./syslog.js";
+import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from "../core/paths.js";
 
 const MAX_STATE_BYTES = 1 << 20;
 // Last resort: no code path should get here (every child has its own
@@ -24,19 +24,32 @@ targets missing from the container or reached through a symlink.`;
 function defineHookOptions(cmd: Command): Command {
   return cmd
     .description(HOOK_DESCRIPTION)
-    .option('--config <file>', `hook config file, JSON {"source","policy","probeTimeoutMs"}; a missing default file means defaults`, DEFAULT_HOOK_CONFIG)
-    .option('--source <dir>', `directory with the LXCFS layout (procview's mountpoint or e.g. /var/lib/lxcfs) [config "source", default ${DEFAULT_MOUNTPOINT}]`)
-    .addOption(
-      new Option('--policy <policy>', `what to do when the views cannot be set up: "fail" refuses to start the container (exit 1, reason on stderr); "ignore" starts it without views and logs the reason to stderr and syslog [config "policy", default ${DEFAULT_POLICY}]`).choices(['fail', 'ignore']),
+    .option(
+      "--config <file>",
+      `hook config file, JSON {"source","policy","probeTimeoutMs"}; a missing default file means defaults`,
+      DEFAULT_HOOK_CONFIG,
     )
-    .option('--probe-timeout <ms>', `how long the source may take to answer the first read before it counts as dead [config "probeTimeoutMs", default ${DEFAULT_PROBE_TIMEOUT_MS}]`);
+    .option(
+      "--source <dir>",
+      `directory with the LXCFS layout (procview's mountpoint or e.g. /var/lib/lxcfs) [config "source", default ${DEFAULT_MOUNTPOINT}]`,
+    )
+    .addOption(
+      new Option(
+        "--policy <policy>",
+        `what to do when the views cannot be set up: "fail" refuses to start the container (exit 1, reason on stderr); "ignore" starts it without views and logs the reason to stderr and syslog [config "policy", default ${DEFAULT_POLICY}]`,
+      ).choices(["fail", "ignore"]),
+    )
+    .option(
+      "--probe-timeout <ms>",
+      `how long the source may take to answer the first read before it counts as dead [config "probeTimeoutMs", default ${DEFAULT_PROBE_TIMEOUT_MS}]`,
+    );
 }
 
 type HookOptionValues = { config?: string; source?: string; policy?: string; probeTimeout?: string };
 
 function flagsOf(opts: HookOptionValues, command: Command): HookFlags {
   // The default config path is optional, an explicit one is not.
-  const explicitConfig = command.getOptionValueSource('config') === 'cli';
+  const explicitConfig = command.getOptionValueSource("config") === "cli";
   return { config: explicitConfig ? opts.config : undefined, source: opts.source, policy: opts.policy, probeTimeout: opts.probeTimeout };
 }
 
@@ -50,15 +63,15 @@ export function addHookOptions(cmd: Command): Command {
  * same options, parsed by the same definitions, into flags or a one-line error. */
 export function parseHookArgs(args: readonly string[]): { ok: true; flags: HookFlags } | { ok: false; error: string } {
   let error: string | undefined;
-  const cmd = defineHookOptions(new Command('procview-hook'))
+  const cmd = defineHookOptions(new Command("procview-hook"))
     .exitOverride()
-    .configureOutput({ writeOut: () => undefined, writeErr: (text) => (error ??= text.trim().split('\n')[0]) });
+    .configureOutput({ writeOut: () => undefined, writeErr: (text) => (error ??= text.trim().split("\n")[0]) });
   try {
-    cmd.parse([...args], { from: 'user' });
+    cmd.parse([...args], { from: "user" });
   } catch (err) {
     return { ok: false, error: error ?? (err as Error).message };
   }
-  if (cmd.args.length > 0) return { ok: false, error: `unexpected arguments: ${cmd.args.join(' ')}` };
+  if (cmd.args.length > 0) return { ok: false, error: `unexpected arguments: ${cmd.args.join(" ")}` };
   return { ok: true, flags: flagsOf(cmd.opts<HookOptionValues>(), cmd) };
 }
 
@@ -71,11 +84,11 @@ async function readStdin(): Promise<string> {
     if (size > MAX_STATE_BYTES) throw new Error(`OCI state on stdin is larger than ${MAX_STATE_BYTES} bytes`);
     chunks.push(buf);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 async function finish(outcome: Outcome): Promise<never> {
-  for (const line of outcome.stderr) process.stderr.write(line + '\n');
+  for (const line of outcome.stderr) process.stderr.write(line + "\n");
   await logOutcome(outcome);
   // Exit explicitly: a child or a filesystem call stuck on a hung FUSE server must not keep us alive.
   process.exit(outcome.code);

@@ -1,10 +1,10 @@
 // The hook's settings: flags beat the config file, the config file beats defaults.
-import { readFile } from 'node:fs/promises';
-import { HookConfigFileSchema, PolicySchema, type HookConfigFile, type Policy } from './schemas.js';
-import { describeZodError } from '../core/errors.js';
-import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from '../core/paths.js';
+import { readFile } from "node:fs/promises";
+import { HookConfigFileSchema, PolicySchema, type HookConfigFile, type Policy } from "./schemas.js";
+import { describeZodError } from "../core/errors.js";
+import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from "../core/paths.js";
 
-export const DEFAULT_POLICY: Policy = 'ignore';
+export const DEFAULT_POLICY: Policy = "ignore";
 export const DEFAULT_PROBE_TIMEOUT_MS = 1500;
 
 export interface HookFlags {
@@ -32,7 +32,7 @@ export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
   if (flags.policy !== undefined && !PolicySchema.safeParse(flags.policy).success) {
     throw new ConfigError(`--policy must be fail or ignore, got ${JSON.stringify(flags.policy)}`);
   }
-  if (flags.source !== undefined && !flags.source.startsWith('/')) {
+  if (flags.source !== undefined && !flags.source.startsWith("/")) {
     throw new ConfigError(`--source must be an absolute path, got ${JSON.stringify(flags.source)}`);
   }
   let probeFlag: number | undefined;
@@ -46,11 +46,11 @@ export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
   const configPath = flags.config ?? DEFAULT_HOOK_CONFIG;
   let text: string | undefined;
   try {
-    text = await readFile(configPath, 'utf8');
+    text = await readFile(configPath, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // The default file is optional; one named explicitly is not.
-    if (!(code === 'ENOENT' && flags.config === undefined)) {
+    if (!(code === "ENOENT" && flags.config === undefined)) {
       throw new ConfigError(`cannot read config ${configPath}: ${(err as Error).message}`);
     }
   }

@@ -17,8 +17,8 @@
 // Hence the checks below look through /proc/<pid>/root, which resolves paths
 // in the container's mount namespace (where <rootfs>/proc is a procfs), not
 // the hook's own (where it is the image's empty directory).
-import { lstat, readlink, realpath, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { lstat, readlink, realpath, stat } from "node:fs/promises";
+import path from "node:path";
 
 export class InputError extends Error {}
 
@@ -35,7 +35,7 @@ export async function resolveRootfs(bundle: string, rootPath: string): Promise<s
     throw new InputError(`rootfs ${real} cannot be read: ${err.message}`);
   });
   if (!st.isDirectory()) throw new InputError(`rootfs ${real} is not a directory`);
-  if (real === '/') throw new InputError('rootfs resolves to / ; refusing to bind over the host');
+  if (real === "/") throw new InputError("rootfs resolves to / ; refusing to bind over the host");
   return real;
 }
 
@@ -47,7 +47,7 @@ export async function checkContainerProcess(pid: number): Promise<void> {
   } catch (err) {
     throw new InputError(`container process ${pid} is gone or inaccessible: ${(err as Error).message}`);
   }
-  const ours = await readlink('/proc/self/ns/mnt');
+  const ours = await readlink("/proc/self/ns/mnt");
   if (theirs === ours) {
     throw new InputError(`container process ${pid} shares the hook's mount namespace (${ours}); refusing to bind on the host`);
   }
@@ -61,20 +61,20 @@ export async function checkContainerProcess(pid: number): Promise<void> {
  * so the image cannot swap a component between this check and the mount.
  */
 export async function targetSkipReason(pid: number, rootfs: string, destination: string): Promise<string | undefined> {
-  const parts = destination.split('/').filter(Boolean);
+  const parts = destination.split("/").filter(Boolean);
   let current = `/proc/${pid}/root${rootfs}`;
   for (let i = 0; i < parts.length; i++) {
-    current += '/' + parts[i];
+    current += "/" + parts[i];
     let st;
     try {
       st = await lstat(current);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      return code === 'ENOENT' || code === 'ENOTDIR'
+      return code === "ENOENT" || code === "ENOTDIR"
         ? `${destination} does not exist in the container`
         : `${destination} cannot be checked: ${code ?? (err as Error).message}`;
     }
-    const shown = '/' + parts.slice(0, i + 1).join('/');
+    const shown = "/" + parts.slice(0, i + 1).join("/");
     if (st.isSymbolicLink()) return `${shown} is a symlink in the container; not following it`;
     const last = i === parts.length - 1;
     if (!last && !st.isDirectory()) return `${shown} is not a directory in the container`;

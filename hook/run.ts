@@ -1,14 +1,14 @@
 // The hook from stdin to exit code, without touching process.* so that tests
 // and `procview hook` can drive it directly.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { ConfigError, DEFAULT_POLICY, loadSettings, policyFromFlags, type HookFlags, type HookSettings } from './config.js';
-import { bindAll, BindError } from './mounter.js';
-import { containerSource, existingSources, probeOwnSource, probeSource } from '../plan/probe.js';
-import { checkContainerProcess, InputError, resolveRootfs, targetSkipReason } from './rootfs-check.js';
-import { OciConfigSchema, OciStateSchema, type Policy } from './schemas.js';
-import { planViews, rebasePlan, type PlannedMount, type SkippedMount } from '../plan/plan.js';
-import { describeZodError } from '../core/errors.js';
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { ConfigError, DEFAULT_POLICY, loadSettings, policyFromFlags, type HookFlags, type HookSettings } from "./config.js";
+import { bindAll, BindError } from "./mounter.js";
+import { containerSource, existingSources, probeOwnSource, probeSource } from "../plan/probe.js";
+import { checkContainerProcess, InputError, resolveRootfs, targetSkipReason } from "./rootfs-check.js";
+import { OciConfigSchema, OciStateSchema, type Policy } from "./schemas.js";
+import { planViews, rebasePlan, type PlannedMount, type SkippedMount } from "../plan/plan.js";
+import { describeZodError } from "../core/errors.js";
 
 export interface Outcome {
   /** Process exit code: 0 lets the runtime start the container. */
@@ -22,15 +22,15 @@ export interface Outcome {
   skipped: SkippedMount[];
 }
 
-const PREFIX = 'procview-hook: ';
+const PREFIX = "procview-hook: ";
 
 /** A reason not to give the container its views; what happens next is the policy's call. */
 class Refusal extends Error {}
 
 export function applyPolicy(policy: Policy, reason: string, containerId?: string): Outcome {
-  const who = containerId ? `container ${containerId.slice(0, 12)}: ` : '';
-  if (policy === 'fail') {
-    return { code: 1, stderr: [PREFIX + who + reason], syslog: who + reason + ' (policy fail: container refused)', bound: [], skipped: [] };
+  const who = containerId ? `container ${containerId.slice(0, 12)}: ` : "";
+  if (policy === "fail") {
+    return { code: 1, stderr: [PREFIX + who + reason], syslog: who + reason + " (policy fail: container refused)", bound: [], skipped: [] };
   }
   const line = `${who}${reason}; starting without procview views (policy ignore)`;
   return { code: 0, stderr: [PREFIX + line], syslog: line, bound: [], skipped: [] };
@@ -45,10 +45,10 @@ function parseJson(text: string, what: string): unknown {
 }
 
 async function readBundleConfig(bundle: string) {
-  const file = path.join(bundle, 'config.json');
+  const file = path.join(bundle, "config.json");
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(file, "utf8");
   } catch (err) {
     throw new Refusal(`cannot read ${file}: ${(err as Error).message}`);
   }
@@ -65,7 +65,7 @@ export interface HookContext {
 }
 
 async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: string }, context: HookContext): Promise<Outcome> {
-  const stateParsed = OciStateSchema.safeParse(parseJson(stdinText, 'OCI state on stdin'));
+  const stateParsed = OciStateSchema.safeParse(parseJson(stdinText, "OCI state on stdin"));
   if (!stateParsed.success) throw new Refusal(`OCI state on stdin is invalid: ${describeZodError(stateParsed.error)}`);
   const state = stateParsed.data;
   idOut.id = state.id;
@@ -78,7 +78,7 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
     maskedPaths: config.linux?.maskedPaths,
     namespaces: config.linux?.namespaces,
   });
-  if (sharedPlan.kind === 'opt-out') {
+  if (sharedPlan.kind === "opt-out") {
     return { code: 0, stderr: [`${PREFIX}no views for ${state.id.slice(0, 12)}: ${sharedPlan.reason}`], bound: [], skipped: [] };
   }
 
@@ -91,7 +91,10 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
       : await probeSource(settings.source, settings.probeTimeoutMs);
   if (!probe.ok) throw new Refusal(probe.reason);
   const plan = rebasePlan(sharedPlan, await containerSource(settings.source, state.id, settings.probeTimeoutMs));
-  const present = await existingSources(plan.mounts.map((m) => m.source), settings.probeTimeoutMs);
+  const present = await existingSources(
+    plan.mounts.map((m) => m.source),
+    settings.probeTimeoutMs,
+  );
   if (!present) throw new Refusal(`source ${settings.source} stopped answering after the first read`);
 
   const skipped = [...plan.skipped];
@@ -124,7 +127,12 @@ export function gaveUp(flags: HookFlags, seen: { settings?: HookSettings }, ms: 
 }
 
 /** `seen.settings` is filled in as soon as the settings are known, so a watchdog can apply the right policy. */
-export async function runHook(stdinText: string, flags: HookFlags, seen: { settings?: HookSettings } = {}, context: HookContext = {}): Promise<Outcome> {
+export async function runHook(
+  stdinText: string,
+  flags: HookFlags,
+  seen: { settings?: HookSettings } = {},
+  context: HookContext = {},
+): Promise<Outcome> {
   let settings: HookSettings;
   try {
     settings = await loadSettings(flags);
@@ -141,6 +149,6 @@ export async function runHook(stdinText: string, flags: HookFlags, seen: { setti
       return applyPolicy(settings.policy, err.message, ids.id);
     }
     // Anything else is a bug in the hook; still one line, still the policy.
-    return applyPolicy(settings.policy, `internal error: ${(err as Error).stack?.split('\n')[0] ?? String(err)}`, ids.id);
+    return applyPolicy(settings.policy, `internal error: ${(err as Error).stack?.split("\n")[0] ?? String(err)}`, ids.id);
   }
 }

@@ -3,13 +3,13 @@
 // reports status "created" plus extra fields where runc says "creating"), and
 // the spec keeps growing. Only the hook's own config file is strict, so that a
 // typo in it is reported instead of silently ignored.
-import { z } from 'zod';
+import { z } from "zod";
 
 const absolutePath = z
   .string()
   .min(1)
-  .refine((p) => p.startsWith('/'), { message: 'must be an absolute path' })
-  .refine((p) => !p.includes('\0'), { message: 'must not contain NUL' });
+  .refine((p) => p.startsWith("/"), { message: "must be an absolute path" })
+  .refine((p) => !p.includes("\0"), { message: "must not contain NUL" });
 
 export const OciStateSchema = z
   .object({
@@ -33,9 +33,7 @@ const MountSchema = z
   .passthrough();
 export type OciMount = z.infer<typeof MountSchema>;
 
-const NamespaceSchema = z
-  .object({ type: z.string(), path: z.string().optional() })
-  .passthrough();
+const NamespaceSchema = z.object({ type: z.string(), path: z.string().optional() }).passthrough();
 
 export const OciConfigSchema = z
   .object({
@@ -55,7 +53,7 @@ export const OciConfigSchema = z
   .passthrough();
 export type OciConfig = z.infer<typeof OciConfigSchema>;
 
-export const PolicySchema = z.enum(['fail', 'ignore']);
+export const PolicySchema = z.enum(["fail", "ignore"]);
 export type Policy = z.infer<typeof PolicySchema>;
 
 // /etc/procview/hook.json

@@ -6,20 +6,20 @@
 // /usr/share/containers/containers.conf, /etc/containers/containers.conf,
 // /etc/containers/containers.conf.d/*.conf. When several directories are
 // listed, a same-named file in a later one wins, so we write to the last.
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 
-export const PODMAN_DEFAULT_HOOKS_DIR = '/usr/share/containers/oci/hooks.d';
-export const ETC_HOOKS_DIR = '/etc/containers/oci/hooks.d';
+export const PODMAN_DEFAULT_HOOKS_DIR = "/usr/share/containers/oci/hooks.d";
+export const ETC_HOOKS_DIR = "/etc/containers/oci/hooks.d";
 
 export function containersConfFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.CONTAINERS_CONF) return [env.CONTAINERS_CONF];
-  const files = ['/usr/share/containers/containers.conf', '/etc/containers/containers.conf'];
+  const files = ["/usr/share/containers/containers.conf", "/etc/containers/containers.conf"];
   try {
-    const dropins = readdirSync('/etc/containers/containers.conf.d')
-      .filter((f) => f.endsWith('.conf'))
+    const dropins = readdirSync("/etc/containers/containers.conf.d")
+      .filter((f) => f.endsWith(".conf"))
       .sort()
-      .map((f) => path.join('/etc/containers/containers.conf.d', f));
+      .map((f) => path.join("/etc/containers/containers.conf.d", f));
     files.push(...dropins);
   } catch {
     // no drop-in directory
@@ -29,22 +29,22 @@ export function containersConfFiles(env: NodeJS.ProcessEnv = process.env): strin
 
 /** engine.hooks_dir from one containers.conf text, or undefined when not set. Enough TOML for this one key. */
 export function parseHooksDir(toml: string): string[] | undefined {
-  let table = '';
+  let table = "";
   let result: string[] | undefined;
-  const lines = toml.split('\n');
+  const lines = toml.split("\n");
   for (let i = 0; i < lines.length; i++) {
-    const line = stripComment(lines[i] ?? '').trim();
+    const line = stripComment(lines[i] ?? "").trim();
     const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
     if (header) {
-      table = header[1] ?? '';
+      table = header[1] ?? "";
       continue;
     }
-    if (table !== 'engine') continue;
+    if (table !== "engine") continue;
     const m = /^hooks_dir\s*=\s*(.*)$/.exec(line);
     if (!m) continue;
-    let value = m[1] ?? '';
-    while (!value.includes(']') && i + 1 < lines.length) value += ' ' + stripComment(lines[++i] ?? '');
-    result = [...value.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g)].map((x) => x[1] ?? x[2] ?? '');
+    let value = m[1] ?? "";
+    while (!value.includes("]") && i + 1 < lines.length) value += " " + stripComment(lines[++i] ?? "");
+    result = [...value.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g)].map((x) => x[1] ?? x[2] ?? "");
   }
   return result;
 }
@@ -56,7 +56,7 @@ function stripComment(line: string): string {
     if (quote) {
       if (c === quote) quote = undefined;
     } else if (c === '"' || c === "'") quote = c;
-    else if (c === '#') return line.slice(0, i);
+    else if (c === "#") return line.slice(0, i);
   }
   return line;
 }
@@ -67,7 +67,7 @@ export function podmanHooksDirs(env: NodeJS.ProcessEnv = process.env): string[] 
   for (const file of containersConfFiles(env)) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readFileSync(file, "utf8");
     } catch {
       continue;
     }

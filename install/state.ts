@@ -1,37 +1,44 @@
 // What `procview install` wrote, so `procview uninstall` removes exactly that.
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { z } from 'zod';
-import { describeZodError } from '../core/errors.js';
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { describeZodError } from "../core/errors.js";
 
 export const InstallStateSchema = z
   .object({
     version: z.literal(1),
     /** Files written, with the hash of what was written: a file changed since is left alone. */
-    files: z.array(z.object({ path: z.string().startsWith('/'), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+    files: z.array(z.object({ path: z.string().startsWith("/"), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
     /** Directories install created (deepest last); removed on uninstall when empty. */
-    dirs: z.array(z.string().startsWith('/')),
+    dirs: z.array(z.string().startsWith("/")),
     /**
      * Files install changed rather than wrote (containerd's config.toml): what was there before
      * (null: the file did not exist) and the hash of what install left. Uninstall puts `before`
      * back only while the file still hashes to `sha256`; a file edited since is kept.
      */
     edits: z
-      .array(z.object({ path: z.string().startsWith('/'), before: z.string().nullable(), sha256: z.string().regex(/^[0-9a-f]{64}$/), what: z.string() }))
+      .array(
+        z.object({
+          path: z.string().startsWith("/"),
+          before: z.string().nullable(),
+          sha256: z.string().regex(/^[0-9a-f]{64}$/),
+          what: z.string(),
+        }),
+      )
       .optional(),
   })
   .strict();
 export type InstallState = z.infer<typeof InstallStateSchema>;
 
-export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
 export async function exists(p: string): Promise<boolean> {
   try {
     await stat(p);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw err;
   }
 }
@@ -39,9 +46,9 @@ export async function exists(p: string): Promise<boolean> {
 export async function readState(file: string): Promise<InstallState> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, files: [], dirs: [] };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, files: [], dirs: [] };
     throw new Error(`cannot read install state ${file}: ${(err as Error).message}`);
   }
   let json: unknown;
@@ -73,7 +80,7 @@ export async function writeAtomic(file: string, text: string, mode = 0o644): Pro
 export async function writeState(file: string, state: InstallState, createdDirs: string[]): Promise<void> {
   const made = await mkdirTracked(path.dirname(file));
   const dirs = [...state.dirs, ...createdDirs, ...made].filter((d, i, a) => a.indexOf(d) === i);
-  await writeAtomic(file, JSON.stringify({ ...state, dirs }, null, 2) + '\n');
+  await writeAtomic(file, JSON.stringify({ ...state, dirs }, null, 2) + "\n");
 }
 
 export interface UninstallReport {
@@ -89,9 +96,9 @@ export async function uninstall(stateFile: string): Promise<UninstallReport> {
   for (const e of state.edits ?? []) {
     let text: string;
     try {
-      text = await readFile(e.path, 'utf8');
+      text = await readFile(e.path, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       continue; // gone already: nothing to put back over
     }
     if (sha256(text) !== e.sha256) {
@@ -109,9 +116,9 @@ export async function uninstall(stateFile: string): Promise<UninstallReport> {
   for (const f of state.files) {
     let text: string;
     try {
-      text = await readFile(f.path, 'utf8');
+      text = await readFile(f.path, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
       throw err;
     }
     if (sha256(text) !== f.sha256) {
@@ -129,11 +136,11 @@ export async function uninstall(stateFile: string): Promise<UninstallReport> {
   for (const d of [...state.dirs].sort((a, b) => b.length - a.length)) {
     try {
       await rmdir(d);
-      report.removed.push(d + '/');
+      report.removed.push(d + "/");
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') report.kept.push(`${d}/ (not empty)`);
-      else if (code !== 'ENOENT') throw err;
+      if (code === "ENOTEMPTY" || code === "EEXIST") report.kept.push(`${d}/ (not empty)`);
+      else if (code !== "ENOENT") throw err;
     }
   }
   return report;

@@ -1,16 +1,16 @@
 // `procview nri` (the NRI plugin) and `procview install containerd`.
-import { Command, Option } from 'commander';
-import { z } from 'zod';
-import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME, makeLogger, runPlugin } from './plugin.js';
-import { registerInstallContainerd } from '../install/containerd.js';
-import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT } from '../core/paths.js';
-import { describeZodError } from '../core/errors.js';
+import { Command, Option } from "commander";
+import { z } from "zod";
+import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME, makeLogger, runPlugin } from "./plugin.js";
+import { registerInstallContainerd } from "../install/containerd.js";
+import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT } from "../core/paths.js";
+import { describeZodError } from "../core/errors.js";
 
 const NriFlagsSchema = z.object({
   socket: z.string().min(1),
   pluginName: z.string().regex(/^[A-Za-z0-9._-]+$/, 'plugin name: letters, digits, ".", "_", "-"'),
-  pluginIdx: z.string().regex(/^[0-9]{2}$/, 'plugin index: two digits (NRI orders plugins by it)'),
-  source: z.string().startsWith('/', 'source must be an absolute path'),
+  pluginIdx: z.string().regex(/^[0-9]{2}$/, "plugin index: two digits (NRI orders plugins by it)"),
+  source: z.string().startsWith("/", "source must be an absolute path"),
   probeTimeoutMs: z.coerce.number().int().min(50).max(1500),
   retryMs: z.coerce.number().int().min(10),
   logFile: z.string().optional(),
@@ -28,10 +28,11 @@ export async function nriAction(flags: unknown): Promise<void> {
   if (!parsed.success) throw new Error(describeZodError(parsed.error));
   const f = parsed.data;
   const launched = process.env.NRI_PLUGIN_SOCKET !== undefined ? LaunchEnvSchema.safeParse(process.env) : undefined;
-  if (launched && !launched.success) throw new Error(`NRI_PLUGIN_SOCKET is set but the launch environment is invalid: ${describeZodError(launched.error)}`);
+  if (launched && !launched.success)
+    throw new Error(`NRI_PLUGIN_SOCKET is set but the launch environment is invalid: ${describeZodError(launched.error)}`);
   const log = makeLogger(f.logFile);
   const controller = new AbortController();
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
     process.once(sig, () => {
       log(`${sig}: stopping`);
       controller.abort();
@@ -60,23 +61,27 @@ export async function nriAction(flags: unknown): Promise<void> {
 
 export function addNriCommand(program: Command): void {
   program
-    .command('nri')
+    .command("nri")
     .description(
       [
         "containerd's NRI plugin: for every container containerd creates, add read-only bind mounts of procview's files over /proc/{meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps} and /sys/devices/system/cpu/online.",
-        '',
-        'Same rules as the OCI hook: io.procview.disable=true (and the other opt-out annotations) and Kubernetes sandbox containers get nothing, nor does a path the container mounts itself. When <source>/proc/meminfo does not answer within --probe-timeout-ms, the container starts without views and the reason is logged. One line per event on stderr.',
-        '',
+        "",
+        "Same rules as the OCI hook: io.procview.disable=true (and the other opt-out annotations) and Kubernetes sandbox containers get nothing, nor does a path the container mounts itself. When <source>/proc/meminfo does not answer within --probe-timeout-ms, the container starts without views and the reason is logged. One line per event on stderr.",
+        "",
         'Run it as a service (it connects to --socket and reconnects whenever containerd restarts), or let containerd start it from /opt/nri/plugins (it then uses the socket containerd hands it on fd 3, as NRI_PLUGIN_SOCKET says, and exits when containerd goes). See "procview install containerd".',
-      ].join('\n'),
+      ].join("\n"),
     )
-    .option('--socket <path>', "containerd's NRI socket", DEFAULT_NRI_SOCKET)
-    .option('--plugin-name <name>', 'name to register as', DEFAULT_PLUGIN_NAME)
-    .option('--plugin-idx <nn>', 'two-digit index; plugins are called in ascending order', DEFAULT_PLUGIN_IDX)
-    .option('--source <dir>', 'procview mountpoint (or any LXCFS-layout directory) to bind from', DEFAULT_MOUNTPOINT)
-    .option('--probe-timeout-ms <ms>', 'how long the health read of <source>/proc/meminfo may take (containerd gives a plugin 2 s per request)', '800')
-    .addOption(new Option('--retry-ms <ms>', 'pause between connection attempts while containerd is away').default('1000').hideHelp())
-    .option('--log-file <file>', 'also append each line, timestamped, to this file')
+    .option("--socket <path>", "containerd's NRI socket", DEFAULT_NRI_SOCKET)
+    .option("--plugin-name <name>", "name to register as", DEFAULT_PLUGIN_NAME)
+    .option("--plugin-idx <nn>", "two-digit index; plugins are called in ascending order", DEFAULT_PLUGIN_IDX)
+    .option("--source <dir>", "procview mountpoint (or any LXCFS-layout directory) to bind from", DEFAULT_MOUNTPOINT)
+    .option(
+      "--probe-timeout-ms <ms>",
+      "how long the health read of <source>/proc/meminfo may take (containerd gives a plugin 2 s per request)",
+      "800",
+    )
+    .addOption(new Option("--retry-ms <ms>", "pause between connection attempts while containerd is away").default("1000").hideHelp())
+    .option("--log-file <file>", "also append each line, timestamped, to this file")
     .action((opts: unknown) => nriAction(opts).then(() => process.exit(0)));
 }
 
@@ -87,6 +92,7 @@ export function addNriCommand(program: Command): void {
  */
 export function registerNriCommands(program: Command): void {
   addNriCommand(program);
-  const install = program.commands.find((c) => c.name() === 'install') ?? program.command('install').description('install procview integrations');
+  const install =
+    program.commands.find((c) => c.name() === "install") ?? program.command("install").description("install procview integrations");
   registerInstallContainerd(install);
 }

@@ -1,9 +1,18 @@
 // One NRI connection: the multiplexed trunk socket with a ttrpc server on
 // PLUGIN_SERVICE_CONN (the runtime calls us) and a ttrpc client on
 // RUNTIME_SERVICE_CONN (we call the runtime), both unary only.
-import type { Socket } from 'node:net';
-import { encodeMuxFrame, encodeTtrpcMessage, MuxReader, PLUGIN_SERVICE_CONN, RUNTIME_SERVICE_CONN, TtrpcReader, TtrpcType, type TtrpcMessage } from './framing.js';
-import { Code, decodeTtrpcRequest, decodeTtrpcResponse, encodeTtrpcRequest, encodeTtrpcResponse, type TtrpcRequest } from './messages.js';
+import type { Socket } from "node:net";
+import {
+  encodeMuxFrame,
+  encodeTtrpcMessage,
+  MuxReader,
+  PLUGIN_SERVICE_CONN,
+  RUNTIME_SERVICE_CONN,
+  TtrpcReader,
+  TtrpcType,
+  type TtrpcMessage,
+} from "./framing.js";
+import { Code, decodeTtrpcRequest, decodeTtrpcResponse, encodeTtrpcRequest, encodeTtrpcResponse, type TtrpcRequest } from "./messages.js";
 
 /** A failed call, as a gRPC status the peer sees. */
 export class RpcError extends Error {
@@ -41,7 +50,7 @@ export class NriConnection {
   ) {
     let done!: (why: Error | undefined) => void;
     this.closed = new Promise((resolve) => (done = resolve));
-    socket.on('data', (chunk: Buffer) => {
+    socket.on("data", (chunk: Buffer) => {
       try {
         for (const frame of this.mux.push(chunk)) {
           if (frame.connId === PLUGIN_SERVICE_CONN) for (const m of this.serverReader.push(frame.payload)) this.onServerMessage(m);
@@ -52,12 +61,12 @@ export class NriConnection {
         this.close(err as Error);
       }
     });
-    socket.on('error', (err) => this.close(err));
-    socket.on('close', () => {
+    socket.on("error", (err) => this.close(err));
+    socket.on("close", () => {
       this.isClosed = true;
       for (const [, p] of this.pending) {
         clearTimeout(p.timer);
-        p.reject(this.closeReason ?? new Error('connection closed'));
+        p.reject(this.closeReason ?? new Error("connection closed"));
       }
       this.pending.clear();
       done(this.closeReason);
@@ -107,7 +116,7 @@ export class NriConnection {
 
   /** A unary call to the runtime's services. */
   call(service: string, method: string, payload: Uint8Array, timeoutMs: number): Promise<Buffer> {
-    if (this.isClosed) return Promise.reject(new Error('connection closed'));
+    if (this.isClosed) return Promise.reject(new Error("connection closed"));
     const streamId = this.nextStreamId;
     this.nextStreamId += 2;
     return new Promise<Buffer>((resolve, reject) => {

@@ -74,7 +74,13 @@ export interface MuxFrame {
 
 export class MuxReader extends LengthPrefixedReader<MuxFrame> {
   constructor() {
-    super(MUX_HEADER_LENGTH, (h) => h.readUInt32BE(4), MUX_MAX_PAYLOAD, (h, payload) => ({ connId: h.readUInt32BE(0), payload }), 'mux frame');
+    super(
+      MUX_HEADER_LENGTH,
+      (h) => h.readUInt32BE(4),
+      MUX_MAX_PAYLOAD,
+      (h, payload) => ({ connId: h.readUInt32BE(0), payload }),
+      "mux frame",
+    );
   }
 }
 
@@ -86,7 +92,8 @@ export interface TtrpcMessage {
 }
 
 export function encodeTtrpcMessage(m: TtrpcMessage): Buffer {
-  if (m.payload.length > TTRPC_MAX_MESSAGE) throw new FramingError(`ttrpc message of ${m.payload.length} bytes exceeds ${TTRPC_MAX_MESSAGE}`);
+  if (m.payload.length > TTRPC_MAX_MESSAGE)
+    throw new FramingError(`ttrpc message of ${m.payload.length} bytes exceeds ${TTRPC_MAX_MESSAGE}`);
   const hdr = Buffer.alloc(TTRPC_HEADER_LENGTH);
   hdr.writeUInt32BE(m.payload.length, 0);
   hdr.writeUInt32BE(m.streamId, 4);
@@ -102,7 +109,7 @@ export class TtrpcReader extends LengthPrefixedReader<TtrpcMessage> {
       (h) => h.readUInt32BE(0),
       TTRPC_MAX_MESSAGE,
       (h, payload) => ({ streamId: h.readUInt32BE(4), type: h.readUInt8(8), flags: h.readUInt8(9), payload }),
-      'ttrpc message',
+      "ttrpc message",
     );
   }
 }

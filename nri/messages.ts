@@ -3,10 +3,10 @@
 // api.proto (package nri.pkg.api.v1alpha1, the version containerd 1.7 speaks)
 // the plugin reads or writes. Decoded values are checked with zod: they come
 // from another process.
-import { z } from 'zod';
-import { asBytes, asInt32, asInt64, asMapEntry, asString, type Field, ProtoWriter, readFields } from './protobuf.js';
+import { z } from "zod";
+import { asBytes, asInt32, asInt64, asMapEntry, asString, type Field, ProtoWriter, readFields } from "./protobuf.js";
 
-export const NRI_PACKAGE = 'nri.pkg.api.v1alpha1';
+export const NRI_PACKAGE = "nri.pkg.api.v1alpha1";
 export const RUNTIME_SERVICE = `${NRI_PACKAGE}.Runtime`;
 export const PLUGIN_SERVICE = `${NRI_PACKAGE}.Plugin`;
 
@@ -50,7 +50,7 @@ export function encodeTtrpcRequest(req: { service: string; method: string; paylo
 }
 
 export function decodeTtrpcRequest(buf: Uint8Array): TtrpcRequest {
-  const out = { service: '', method: '', payload: Buffer.alloc(0) as Buffer, timeoutNano: 0n, metadata: [] as [string, string][] };
+  const out = { service: "", method: "", payload: Buffer.alloc(0) as Buffer, timeoutNano: 0n, metadata: [] as [string, string][] };
   for (const f of readFields(buf)) {
     if (f.field === 1) out.service = asString(f);
     else if (f.field === 2) out.method = asString(f);
@@ -74,7 +74,7 @@ export function encodeTtrpcResponse(res: { code?: number; message?: string; payl
 }
 
 export function decodeTtrpcResponse(buf: Uint8Array): TtrpcResponse {
-  const out = { status: { code: 0, message: '' }, payload: Buffer.alloc(0) as Buffer };
+  const out = { status: { code: 0, message: "" }, payload: Buffer.alloc(0) as Buffer };
   for (const f of readFields(buf)) {
     if (f.field === 1) {
       for (const s of readFields(asBytes(f))) {
@@ -123,7 +123,7 @@ export const ConfigureRequestSchema = z.object({ config: z.string(), runtimeName
 export type ConfigureRequest = z.infer<typeof ConfigureRequestSchema>;
 
 export function decodeConfigureRequest(buf: Uint8Array): ConfigureRequest {
-  const out = { config: '', runtimeName: '', runtimeVersion: '' };
+  const out = { config: "", runtimeName: "", runtimeVersion: "" };
   for (const f of readFields(buf)) {
     if (f.field === 1) out.config = asString(f);
     else if (f.field === 2) out.runtimeName = asString(f);
@@ -162,7 +162,7 @@ export const CreateContainerRequestSchema = z.object({ pod: PodSandboxSchema.opt
 export type CreateContainerRequest = z.infer<typeof CreateContainerRequestSchema>;
 
 function decodeMount(f: Field): NriMount {
-  const m: NriMount = { destination: '', type: '', source: '', options: [] };
+  const m: NriMount = { destination: "", type: "", source: "", options: [] };
   for (const g of readFields(asBytes(f))) {
     if (g.field === 1) m.destination = asString(g);
     else if (g.field === 2) m.type = asString(g);
@@ -177,7 +177,7 @@ function decodeNamespaces(f: Field): { type: string; path: string }[] {
   const out: { type: string; path: string }[] = [];
   for (const g of readFields(asBytes(f))) {
     if (g.field !== 1) continue;
-    const ns = { type: '', path: '' };
+    const ns = { type: "", path: "" };
     for (const h of readFields(asBytes(g))) {
       if (h.field === 1) ns.type = asString(h);
       else if (h.field === 2) ns.path = asString(h);
@@ -188,7 +188,7 @@ function decodeNamespaces(f: Field): { type: string; path: string }[] {
 }
 
 export function decodePodSandbox(buf: Uint8Array): PodSandbox {
-  const p = { id: '', name: '', uid: '', namespace: '', labels: {} as Record<string, string>, annotations: {} as Record<string, string> };
+  const p = { id: "", name: "", uid: "", namespace: "", labels: {} as Record<string, string>, annotations: {} as Record<string, string> };
   for (const f of readFields(buf)) {
     if (f.field === 1) p.id = asString(f);
     else if (f.field === 2) p.name = asString(f);
@@ -206,7 +206,7 @@ export function decodePodSandbox(buf: Uint8Array): PodSandbox {
 }
 
 export function decodeContainer(buf: Uint8Array): Container {
-  const c: Container = { id: '', podSandboxId: '', name: '', labels: {}, annotations: {}, mounts: [] };
+  const c: Container = { id: "", podSandboxId: "", name: "", labels: {}, annotations: {}, mounts: [] };
   for (const f of readFields(buf)) {
     if (f.field === 1) c.id = asString(f);
     else if (f.field === 2) c.podSandboxId = asString(f);
@@ -230,6 +230,6 @@ export function decodeCreateContainerRequest(buf: Uint8Array): CreateContainerRe
     if (f.field === 1) pod = decodePodSandbox(asBytes(f));
     else if (f.field === 2) container = decodeContainer(asBytes(f));
   }
-  if (!container) throw new Error('CreateContainerRequest without a container');
+  if (!container) throw new Error("CreateContainerRequest without a container");
   return CreateContainerRequestSchema.parse({ pod, container });
 }

@@ -5,19 +5,34 @@
 // read of <source>/proc/meminfo runs in a child process killed at a deadline
 // well inside the runtime's 2 s per-request budget, and an unhealthy source
 // means "add nothing", never an error.
-import { appendFileSync } from 'node:fs';
-import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { planViews, rebasePlan, type Plan } from '../plan/plan.js';
-import { containerSource, existingSources, probeSource, type ProbeResult } from '../plan/probe.js';
-import { NriConnection, RpcError } from './connection.js';
-import { Code, decodeConfigureRequest, decodeCreateContainerRequest, encodeConfigureResponse, encodeCreateContainerResponse, encodeEmpty, encodeRegisterPluginRequest, eventMask, NriEvent, PLUGIN_SERVICE, RUNTIME_SERVICE, type CreateContainerRequest, type NriMount, type TtrpcRequest } from './messages.js';
-import { readFields } from './protobuf.js';
+import { appendFileSync } from "node:fs";
+import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { planViews, rebasePlan, type Plan } from "../plan/plan.js";
+import { containerSource, existingSources, probeSource, type ProbeResult } from "../plan/probe.js";
+import { NriConnection, RpcError } from "./connection.js";
+import {
+  Code,
+  decodeConfigureRequest,
+  decodeCreateContainerRequest,
+  encodeConfigureResponse,
+  encodeCreateContainerResponse,
+  encodeEmpty,
+  encodeRegisterPluginRequest,
+  eventMask,
+  NriEvent,
+  PLUGIN_SERVICE,
+  RUNTIME_SERVICE,
+  type CreateContainerRequest,
+  type NriMount,
+  type TtrpcRequest,
+} from "./messages.js";
+import { readFields } from "./protobuf.js";
 
-export const DEFAULT_PLUGIN_NAME = 'procview';
-export const DEFAULT_PLUGIN_IDX = '10';
+export const DEFAULT_PLUGIN_NAME = "procview";
+export const DEFAULT_PLUGIN_IDX = "10";
 /** Bind options: read-only, and nothing on these files may be a device or setuid. */
-export const MOUNT_OPTIONS = ['bind', 'ro', 'nosuid', 'nodev'] as const;
+export const MOUNT_OPTIONS = ["bind", "ro", "nosuid", "nodev"] as const;
 
 export interface PluginOptions {
   socket: string;
@@ -40,7 +55,7 @@ export interface Decision {
 }
 
 const who = (req: CreateContainerRequest): string => {
-  const pod = req.pod ? `${req.pod.namespace ? req.pod.namespace + '/' : ''}${req.pod.name}` : req.container.podSandboxId.slice(0, 12);
+  const pod = req.pod ? `${req.pod.namespace ? req.pod.namespace + "/" : ""}${req.pod.name}` : req.container.podSandboxId.slice(0, 12);
   return `${pod}/${req.container.name || req.container.id.slice(0, 12)}`;
 };
 
@@ -72,24 +87,36 @@ export function planFor(req: CreateContainerRequest, source: string): Plan {
 }
 
 export function toNriMounts(plan: Plan): NriMount[] {
-  if (plan.kind !== 'mount') return [];
-  return plan.mounts.map((m) => ({ destination: m.destination, type: 'bind', source: m.source, options: [...MOUNT_OPTIONS] }));
+  if (plan.kind !== "mount") return [];
+  return plan.mounts.map((m) => ({ destination: m.destination, type: "bind", source: m.source, options: [...MOUNT_OPTIONS] }));
 }
 
 export type Prober = (source: string, timeoutMs: number) => Promise<ProbeResult>;
 
 /** Decide one CreateContainer: the plan, then the health of the source; never throws. */
-export async function decide(req: CreateContainerRequest, opts: Pick<PluginOptions, 'source' | 'probeTimeoutMs'>, probe: Prober = probeSource): Promise<Decision> {
+export async function decide(
+  req: CreateContainerRequest,
+  opts: Pick<PluginOptions, "source" | "probeTimeoutMs">,
+  probe: Prober = probeSource,
+): Promise<Decision> {
   const name = who(req);
   const sharedPlan = planFor(req, opts.source);
-  if (sharedPlan.kind === 'opt-out') return { mounts: [], line: `${name}: no views: ${sharedPlan.reason}` };
-  if (sharedPlan.mounts.length === 0) return { mounts: [], line: `${name}: no views: every target skipped (${sharedPlan.skipped.map((s) => `${s.destination}: ${s.reason}`).join('; ')})` };
+  if (sharedPlan.kind === "opt-out") return { mounts: [], line: `${name}: no views: ${sharedPlan.reason}` };
+  if (sharedPlan.mounts.length === 0)
+    return {
+      mounts: [],
+      line: `${name}: no views: every target skipped (${sharedPlan.skipped.map((s) => `${s.destination}: ${s.reason}`).join("; ")})`,
+    };
   const health = await probe(opts.source, opts.probeTimeoutMs);
   if (!health.ok) return { mounts: [], line: `${name}: no views, container starts with the host's files: ${health.reason}` };
   const plan = rebasePlan(sharedPlan, await containerSource(opts.source, req.container.id, opts.probeTimeoutMs));
   // A bind of a missing source would fail the whole container start in runc.
-  const present = await existingSources(plan.mounts.map((m) => m.source), opts.probeTimeoutMs);
-  if (!present) return { mounts: [], line: `${name}: no views: checking the files under ${opts.source} took longer than ${opts.probeTimeoutMs} ms` };
+  const present = await existingSources(
+    plan.mounts.map((m) => m.source),
+    opts.probeTimeoutMs,
+  );
+  if (!present)
+    return { mounts: [], line: `${name}: no views: checking the files under ${opts.source} took longer than ${opts.probeTimeoutMs} ms` };
   const missing = plan.mounts.filter((m) => !present.has(m.source));
   const kept: Plan = { ...plan, mounts: plan.mounts.filter((m) => present.has(m.source)) };
   const mounts = toNriMounts(kept);
@@ -97,7 +124,10 @@ export async function decide(req: CreateContainerRequest, opts: Pick<PluginOptio
     ...plan.skipped.map((s) => `skipped ${s.destination}: ${s.reason}`),
     ...missing.map((m) => `skipped ${m.destination}: ${m.source} does not exist`),
   ];
-  return { mounts, line: `${name}: ${mounts.length} views (${mounts.map((m) => m.destination).join(' ')})${notes.length ? '; ' + notes.join('; ') : ''}` };
+  return {
+    mounts,
+    line: `${name}: ${mounts.length} views (${mounts.map((m) => m.destination).join(" ")})${notes.length ? "; " + notes.join("; ") : ""}`,
+  };
 }
 
 function countFields(payload: Buffer, field: number): number {
@@ -113,15 +143,17 @@ export function makeHandler(opts: PluginOptions, probe: Prober = probeSource): (
   return async (req) => {
     if (req.service !== PLUGIN_SERVICE) throw new RpcError(Code.UNIMPLEMENTED, `service ${req.service} not implemented`);
     switch (req.method) {
-      case 'Configure': {
+      case "Configure": {
         const c = decodeConfigureRequest(req.payload);
-        opts.log(`configured by ${c.runtimeName || 'runtime'} ${c.runtimeVersion}; subscribed to CreateContainer; source ${opts.source}`);
+        opts.log(`configured by ${c.runtimeName || "runtime"} ${c.runtimeVersion}; subscribed to CreateContainer; source ${opts.source}`);
         return encodeConfigureResponse(eventMask(NriEvent.CREATE_CONTAINER));
       }
-      case 'Synchronize':
-        opts.log(`synchronized: the runtime has ${countFields(req.payload, 1)} pods and ${countFields(req.payload, 2)} containers (existing containers are left as they are)`);
+      case "Synchronize":
+        opts.log(
+          `synchronized: the runtime has ${countFields(req.payload, 1)} pods and ${countFields(req.payload, 2)} containers (existing containers are left as they are)`,
+        );
         return encodeEmpty(); // SynchronizeResponse without updates
-      case 'CreateContainer': {
+      case "CreateContainer": {
         let ccr: CreateContainerRequest;
         try {
           ccr = decodeCreateContainerRequest(req.payload);
@@ -134,13 +166,13 @@ export function makeHandler(opts: PluginOptions, probe: Prober = probeSource): (
         opts.log(d.line);
         return encodeCreateContainerResponse(d.mounts);
       }
-      case 'Shutdown':
-        opts.log('the runtime is shutting down');
+      case "Shutdown":
+        opts.log("the runtime is shutting down");
         return encodeEmpty();
-      case 'UpdateContainer':
-      case 'StopContainer':
+      case "UpdateContainer":
+      case "StopContainer":
         return encodeEmpty(); // no updates, no evictions
-      case 'StateChange':
+      case "StateChange":
         return encodeEmpty();
       default:
         throw new RpcError(Code.UNIMPLEMENTED, `method ${req.method} not implemented`);
@@ -151,20 +183,25 @@ export function makeHandler(opts: PluginOptions, probe: Prober = probeSource): (
 function connectUnix(path: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.createConnection(path);
-    s.once('connect', () => {
-      s.removeListener('error', reject);
+    s.once("connect", () => {
+      s.removeListener("error", reject);
       resolve(s);
     });
-    s.once('error', reject);
+    s.once("error", reject);
   });
 }
 
 /** One connection's life: register, serve, return when it is gone. */
-async function session(socket: net.Socket, opts: PluginOptions, handler: (req: TtrpcRequest) => Promise<Uint8Array>, onOpen: (c: NriConnection) => void): Promise<string> {
+async function session(
+  socket: net.Socket,
+  opts: PluginOptions,
+  handler: (req: TtrpcRequest) => Promise<Uint8Array>,
+  onOpen: (c: NriConnection) => void,
+): Promise<string> {
   const conn = new NriConnection(socket, handler);
   onOpen(conn);
   try {
-    await conn.call(RUNTIME_SERVICE, 'RegisterPlugin', encodeRegisterPluginRequest(opts.pluginName, opts.pluginIdx), 5000);
+    await conn.call(RUNTIME_SERVICE, "RegisterPlugin", encodeRegisterPluginRequest(opts.pluginName, opts.pluginIdx), 5000);
     opts.log(`registered as ${opts.pluginIdx}-${opts.pluginName}`);
   } catch (err) {
     conn.close();
@@ -172,7 +209,7 @@ async function session(socket: net.Socket, opts: PluginOptions, handler: (req: T
     return `registration failed: ${(err as Error).message}`;
   }
   const why = await conn.closed;
-  return why ? `connection lost: ${why.message}` : 'the runtime closed the connection';
+  return why ? `connection lost: ${why.message}` : "the runtime closed the connection";
 }
 
 /**
@@ -184,7 +221,7 @@ export async function runPlugin(opts: PluginOptions, signal: AbortSignal, probe:
   const handler = makeHandler(opts, probe);
   let current: NriConnection | undefined;
   const onAbort = (): void => current?.close();
-  signal.addEventListener('abort', onAbort);
+  signal.addEventListener("abort", onAbort);
   try {
     if (opts.fd !== undefined) {
       const socket = new net.Socket({ fd: opts.fd, readable: true, writable: true });
@@ -198,7 +235,10 @@ export async function runPlugin(opts: PluginOptions, signal: AbortSignal, probe:
       try {
         socket = await connectUnix(opts.socket);
       } catch (err) {
-        if (!reportedAway) opts.log(`cannot reach the runtime at ${opts.socket} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); retrying every ${opts.retryMs} ms`);
+        if (!reportedAway)
+          opts.log(
+            `cannot reach the runtime at ${opts.socket} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); retrying every ${opts.retryMs} ms`,
+          );
         reportedAway = true;
         await sleep(opts.retryMs, undefined, { signal }).catch(() => undefined);
         continue;
@@ -212,7 +252,7 @@ export async function runPlugin(opts: PluginOptions, signal: AbortSignal, probe:
       await sleep(opts.retryMs, undefined, { signal }).catch(() => undefined);
     }
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener("abort", onAbort);
   }
 }
 

@@ -50,7 +50,7 @@ export class ProtoWriter {
   /** proto3 omits empty strings. */
   string(field: number, value: string | undefined): this {
     if (!value) return this;
-    return this.bytes(field, Buffer.from(value, 'utf8'));
+    return this.bytes(field, Buffer.from(value, "utf8"));
   }
 
   /** An embedded message; always written (an empty message still means "present"). */
@@ -80,13 +80,13 @@ function readVarint(buf: Buffer, pos: number): [bigint, number] {
   let result = 0n;
   let shift = 0n;
   for (let i = 0; i < 10; i++) {
-    if (pos >= buf.length) throw new ProtoError('truncated varint');
+    if (pos >= buf.length) throw new ProtoError("truncated varint");
     const b = buf[pos++]!;
     result |= BigInt(b & 0x7f) << shift;
     if ((b & 0x80) === 0) return [BigInt.asUintN(64, result), pos];
     shift += 7n;
   }
-  throw new ProtoError('varint longer than 10 bytes');
+  throw new ProtoError("varint longer than 10 bytes");
 }
 
 /** Every field of one message, in wire order. Unknown fields are returned too (callers skip them). */
@@ -99,7 +99,7 @@ export function readFields(buf: Uint8Array): Field[] {
     pos = p1;
     const field = Number(key >> 3n);
     const wire = Number(key & 7n);
-    if (field === 0) throw new ProtoError('field number 0');
+    if (field === 0) throw new ProtoError("field number 0");
     switch (wire) {
       case WireType.VARINT: {
         const [v, p2] = readVarint(b, pos);
@@ -135,7 +135,7 @@ function expectLen(f: Field): Buffer {
   return f.value;
 }
 
-export const asString = (f: Field): string => expectLen(f).toString('utf8');
+export const asString = (f: Field): string => expectLen(f).toString("utf8");
 export const asBytes = (f: Field): Buffer => expectLen(f);
 export function asVarint(f: Field): bigint {
   if (f.wire !== WireType.VARINT) throw new ProtoError(`field ${f.field}: expected a varint, got wire type ${f.wire}`);
@@ -147,8 +147,8 @@ export const asInt64 = (f: Field): bigint => BigInt.asIntN(64, asVarint(f));
 
 /** Decode one map<string,string> entry. */
 export function asMapEntry(f: Field): [string, string] {
-  let key = '';
-  let value = '';
+  let key = "";
+  let value = "";
   for (const e of readFields(asBytes(f))) {
     if (e.field === 1) key = asString(e);
     else if (e.field === 2) value = asString(e);

@@ -4,10 +4,10 @@
 // is SIGKILLed at the deadline, and we stop waiting for it even if the kill
 // cannot land (the caller ends with process.exit, which does not wait for
 // children).
-import { readFile, stat } from 'node:fs/promises';
-import { execa } from 'execa';
-import { tool } from '../core/tools.js';
-import { CONTAINERS_DIR, CONTAINER_ID } from '../core/layout.js';
+import { readFile, stat } from "node:fs/promises";
+import { execa } from "execa";
+import { tool } from "../core/tools.js";
+import { CONTAINERS_DIR, CONTAINER_ID } from "../core/layout.js";
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
@@ -24,9 +24,9 @@ type Probed = { text: string } | { late: true } | { unreadable: string };
 
 /** One verdict for both probes. */
 function judge(source: string, file: string, timeoutMs: number, probed: Probed): ProbeResult {
-  if ('late' in probed) return { ok: false, reason: `source ${source} did not answer within ${timeoutMs} ms (reading ${file})` };
-  if ('unreadable' in probed) return { ok: false, reason: `source ${source} is not mounted or not readable: ${probed.unreadable}` };
-  if (!probed.text.startsWith('MemTotal:')) {
+  if ("late" in probed) return { ok: false, reason: `source ${source} did not answer within ${timeoutMs} ms (reading ${file})` };
+  if ("unreadable" in probed) return { ok: false, reason: `source ${source} is not mounted or not readable: ${probed.unreadable}` };
+  if (!probed.text.startsWith("MemTotal:")) {
     return { ok: false, reason: `source ${source} does not look like an LXCFS-layout directory (${file} does not start with MemTotal:)` };
   }
   return { ok: true };
@@ -35,25 +35,28 @@ function judge(source: string, file: string, timeoutMs: number, probed: Probed):
 /** Read the first bytes of <source>/proc/meminfo within timeoutMs. */
 export async function probeSource(source: string, timeoutMs: number): Promise<ProbeResult> {
   const file = `${source}/proc/meminfo`;
-  const child = execa(tool('head'), ['-c', '64', '--', file], {
+  const child = execa(tool("head"), ["-c", "64", "--", file], {
     timeout: timeoutMs,
-    killSignal: 'SIGKILL',
+    killSignal: "SIGKILL",
     forceKillAfterDelay: false,
     reject: false,
-    stdin: 'ignore',
+    stdin: "ignore",
     cleanup: true,
   });
-  const late = deadline(timeoutMs + 250, 'late' as const);
+  const late = deadline(timeoutMs + 250, "late" as const);
   const outcome = await Promise.race([child, late.promise]);
   late.cancel();
-  if (outcome === 'late' || outcome.timedOut) {
-    child.kill('SIGKILL');
+  if (outcome === "late" || outcome.timedOut) {
+    child.kill("SIGKILL");
     child.catch(() => undefined);
     return judge(source, file, timeoutMs, { late: true });
   }
   if (outcome.exitCode !== 0) {
-    const why = String(outcome.stderr ?? '').trim().split('\n')[0] || `head exited ${outcome.exitCode}`;
-    return judge(source, file, timeoutMs, { unreadable: why.replace(/^head: /, '') });
+    const why =
+      String(outcome.stderr ?? "")
+        .trim()
+        .split("\n")[0] || `head exited ${outcome.exitCode}`;
+    return judge(source, file, timeoutMs, { unreadable: why.replace(/^head: /, "") });
   }
   return judge(source, file, timeoutMs, { text: String(outcome.stdout) });
 }
@@ -66,7 +69,7 @@ export async function probeSource(source: string, timeoutMs: number): Promise<Pr
 export async function probeOwnSource(source: string, timeoutMs: number): Promise<ProbeResult> {
   const file = `${source}/proc/meminfo`;
   const late = deadline(timeoutMs, { late: true } as const);
-  const read = readFile(file, 'utf8').then(
+  const read = readFile(file, "utf8").then(
     (text): Probed => ({ text }),
     (err: Error): Probed => ({ unreadable: err.message }),
   );

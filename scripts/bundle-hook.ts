@@ -17,7 +17,9 @@ async function main(): Promise<void> {
     sourcemap: false,
     legalComments: "none",
     // Some CommonJS dependencies call require(); give the ESM bundle one.
-    banner: { js: "import { createRequire as __procviewCreateRequire } from 'node:module'; const require = __procviewCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __procviewCreateRequire } from 'node:module'; const require = __procviewCreateRequire(import.meta.url);",
+    },
     logLevel: "warning",
     metafile: true,
   });

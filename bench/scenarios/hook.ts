@@ -38,7 +38,11 @@ export async function hookScenario(ctx: TargetsContext): Promise<HookTiming> {
     await access(HOOK_CLIENT).catch(() => {
       throw new Error(`${HOOK_CLIENT} missing (npm run build compiles it)`);
     });
-    const invocation = { node: process.execPath, hook: HOOK_BUNDLE, hookArgs: ["--config", config, "--source", source, "--policy", "fail"] };
+    const invocation = {
+      node: process.execPath,
+      hook: HOOK_BUNDLE,
+      hookArgs: ["--config", config, "--source", source, "--policy", "fail"],
+    };
     const client = { path: HOOK_CLIENT, socket: hookSocketPath(source) };
     await writeFile(path.join(withDir, "procview.json"), JSON.stringify(buildHooksFile({ ...invocation, client }), null, 2));
     await writeFile(path.join(nodeDir, "procview.json"), JSON.stringify(buildHooksFile(invocation), null, 2));
@@ -62,12 +66,16 @@ export async function hookScenario(ctx: TargetsContext): Promise<HookTiming> {
     const servedBefore = await hooksServed();
     const probe = await run(withDir, ["/bin/sh", "-c", "grep -c ' fuse.procview ' /proc/self/mountinfo || true"]);
     const bound = Number(probe.stdout.trim());
-    if (!(bound > 0)) throw new Error(`the hook bound no procview file into the container (mountinfo count ${probe.stdout.trim() || "empty"})`);
-    if ((await hooksServed()) !== servedBefore + 1) throw new Error(`procview-hook did not get its answer from the service on ${client.socket} (it fell back to the Node hook)`);
+    if (!(bound > 0))
+      throw new Error(`the hook bound no procview file into the container (mountinfo count ${probe.stdout.trim() || "empty"})`);
+    if ((await hooksServed()) !== servedBefore + 1)
+      throw new Error(`procview-hook did not get its answer from the service on ${client.socket} (it fell back to the Node hook)`);
     const viaNode = await run(nodeDir, ["/bin/sh", "-c", "grep -c ' fuse.procview ' /proc/self/mountinfo || true"]);
-    if (Number(viaNode.stdout.trim()) !== bound) throw new Error(`the Node hook bound ${viaNode.stdout.trim()} files, procview-hook ${bound}`);
+    if (Number(viaNode.stdout.trim()) !== bound)
+      throw new Error(`the Node hook bound ${viaNode.stdout.trim()} files, procview-hook ${bound}`);
     const none = await run(withoutDir, ["/bin/sh", "-c", "grep -c ' fuse.procview ' /proc/self/mountinfo || true"]);
-    if (Number(none.stdout.trim()) !== 0) throw new Error("procview files are bound even without the hook (is a procview hook in podman's default hooks dirs?)");
+    if (Number(none.stdout.trim()) !== 0)
+      throw new Error("procview files are bound even without the hook (is a procview hook in podman's default hooks dirs?)");
     ctx.log(`hook: binds ${bound} procview files; timing ${ctx.settings.hookRuns} runs with and without`);
 
     const withMs: number[] = [];
@@ -83,7 +91,12 @@ export async function hookScenario(ctx: TargetsContext): Promise<HookTiming> {
       for (let k = 0; k < i % order.length; k++) order.push(order.shift()!);
       for (const [dir, into] of order) into.push((await run(dir, ["/bin/true"])).ms);
     }
-    return { runs: ctx.settings.hookRuns, withMedianMs: median(withMs), withoutMedianMs: median(withoutMs), nodeHookMedianMs: median(nodeMs) };
+    return {
+      runs: ctx.settings.hookRuns,
+      withMedianMs: median(withMs),
+      withoutMedianMs: median(withoutMs),
+      nodeHookMedianMs: median(nodeMs),
+    };
   } finally {
     await rm(base, { recursive: true, force: true });
   }

@@ -42,7 +42,9 @@ export async function latencyScenario(ctx: Context): Promise<LatencyRow[]> {
         return why !== undefined ? notMeasured(why) : measured(summarizeNs(samples[name]));
       };
       const row = { file, procview: outcome("procview"), lxcfs: outcome("lxcfs"), kernel: outcome("kernel") };
-      ctx.log(`latency ${file}: ${(["procview", "lxcfs", "kernel"] as const).map((n) => `${n} ${row[n].ok ? row[n].value.medianUs.toFixed(1) + " µs" : "n/m"}`).join(", ")}`);
+      ctx.log(
+        `latency ${file}: ${(["procview", "lxcfs", "kernel"] as const).map((n) => `${n} ${row[n].ok ? row[n].value.medianUs.toFixed(1) + " µs" : "n/m"}`).join(", ")}`,
+      );
       rows.push(row);
     }
     return rows;

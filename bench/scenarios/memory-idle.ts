@@ -36,11 +36,17 @@ async function memoryDetail(pids: number[]): Promise<MemoryDetail> {
 }
 
 export function memoryDetailScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<MemoryDetail>>> {
-  return Promise.all(servers.map((n) => attempt(() => memoryDetail(pidsOf(ctx, n))))).then(([procview, lxcfs]) => ({ procview: procview!, lxcfs: lxcfs! }));
+  return Promise.all(servers.map((n) => attempt(() => memoryDetail(pidsOf(ctx, n))))).then(([procview, lxcfs]) => ({
+    procview: procview!,
+    lxcfs: lxcfs!,
+  }));
 }
 
 export function rssScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<number>>> {
-  return Promise.all(servers.map((n) => attempt(() => rssBytes(pidsOf(ctx, n))))).then(([procview, lxcfs]) => ({ procview: procview!, lxcfs: lxcfs! }));
+  return Promise.all(servers.map((n) => attempt(() => rssBytes(pidsOf(ctx, n))))).then(([procview, lxcfs]) => ({
+    procview: procview!,
+    lxcfs: lxcfs!,
+  }));
 }
 
 async function clockTicksPerSecond(): Promise<number> {

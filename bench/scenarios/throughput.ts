@@ -30,7 +30,9 @@ export async function throughputScenario(ctx: Context, cpuCount: number): Promis
         if (!target.ok) return target;
         try {
           const samples = await Promise.all(
-            groups.slice(0, readers).map((g) => throughputIn(ctx.reader, g.procsFiles(), target.value.path("proc/meminfo"), ctx.settings.throughputSeconds)),
+            groups
+              .slice(0, readers)
+              .map((g) => throughputIn(ctx.reader, g.procsFiles(), target.value.path("proc/meminfo"), ctx.settings.throughputSeconds)),
           );
           const errors = samples.reduce((n, s) => n + s.errors, 0);
           if (errors > 0) return notMeasured(`${errors} failed reads`);
@@ -40,7 +42,9 @@ export async function throughputScenario(ctx: Context, cpuCount: number): Promis
         }
       };
       const row: ThroughputRow = { readers, procview: await one("procview"), lxcfs: await one("lxcfs"), kernel: await one("kernel") };
-      ctx.log(`throughput ${readers}: ${(["procview", "lxcfs", "kernel"] as const).map((n) => `${n} ${row[n].ok ? Math.round(row[n].value) + "/s" : "n/m"}`).join(", ")}`);
+      ctx.log(
+        `throughput ${readers}: ${(["procview", "lxcfs", "kernel"] as const).map((n) => `${n} ${row[n].ok ? Math.round(row[n].value) + "/s" : "n/m"}`).join(", ")}`,
+      );
       rows.push(row);
     }
     return rows;

@@ -101,7 +101,8 @@ export function parseUsageAll(text: string, where = "cpuacct.usage_all"): { usag
     if (line === "") continue;
     const [cpu, user, system] = line.split(" ");
     const time = { userNs: Number(user), systemNs: Number(system) };
-    if (!Number.isFinite(time.userNs) || !Number.isFinite(time.systemNs)) throw new CgroupReadError(where, `bad line ${JSON.stringify(line)}`);
+    if (!Number.isFinite(time.userNs) || !Number.isFinite(time.systemNs))
+      throw new CgroupReadError(where, `bad line ${JSON.stringify(line)}`);
     perCpu.set(Number(cpu), time);
     userNs += time.userNs;
     systemNs += time.systemNs;

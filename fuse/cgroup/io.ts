@@ -60,12 +60,24 @@ export function parseIoStat(text: string): IoDeviceNumbers[] {
       const value = Number(counter.slice(eq + 1));
       if (!Number.isFinite(value)) continue;
       switch (counter.slice(0, eq)) {
-        case "rbytes": entry.readBytes = value; break;
-        case "wbytes": entry.writeBytes = value; break;
-        case "rios": entry.reads = value; break;
-        case "wios": entry.writes = value; break;
-        case "dbytes": entry.discardBytes = value; break;
-        case "dios": entry.discards = value; break;
+        case "rbytes":
+          entry.readBytes = value;
+          break;
+        case "wbytes":
+          entry.writeBytes = value;
+          break;
+        case "rios":
+          entry.reads = value;
+          break;
+        case "wios":
+          entry.writes = value;
+          break;
+        case "dbytes":
+          entry.discardBytes = value;
+          break;
+        case "dios":
+          entry.discards = value;
+          break;
       }
     }
   }

@@ -140,4 +140,3 @@ export function readMemoryNumbers(layout: CgroupLayout, paths: CgroupPaths): Mem
   }
   return { limitBytes, usageBytes, swap, stat };
 }
-

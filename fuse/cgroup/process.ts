@@ -19,7 +19,11 @@ export function parseStatus(text: string, where = "status"): ProcessStatus {
     if (text.startsWith("PPid:", at)) {
       ppid = Number(text.slice(at + 5, end).trim());
     } else if (text.startsWith("NSpid:", at)) {
-      const nspid = text.slice(at + 6, end).trim().split(/\s+/).map(Number);
+      const nspid = text
+        .slice(at + 6, end)
+        .trim()
+        .split(/\s+/)
+        .map(Number);
       if (ppid < 0 || nspid.some((n) => !Number.isInteger(n))) break;
       return { ppid, nspid };
     }

@@ -11,7 +11,6 @@ import { FromServingSchema, SERVING_FUSE_FD, type ServingConfig, type ToServing 
 import { writeStatus, type KeeperStatus } from "./status.js";
 import { statusPath, SERVING_ENTRY } from "../../core/paths.js";
 
-
 /** A retired serving process may finish a hook under way (the hook's own watchdog is 8 s). */
 const RETIRE_GRACE_MS = 10_000;
 

@@ -13,11 +13,7 @@ export const ServingConfigSchema = z.object({
   /** The mountpoint served (the hook probes it in-process). */
   mountPoint: z.string().startsWith("/"),
   /** Where procview-hook (the C client) finds us; null: no hook socket. */
-  hookSocket: z
-    .string()
-    .startsWith("/")
-    .refine(fitsSocketPath, "too long for a unix socket path")
-    .nullable(),
+  hookSocket: z.string().startsWith("/").refine(fitsSocketPath, "too long for a unix socket path").nullable(),
   render: z.object({
     procRoot: z.string().min(1),
     sysRoot: z.string().min(1),

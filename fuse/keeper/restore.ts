@@ -12,7 +12,6 @@ import { parseMountinfo } from "../../core/mountinfo.js";
 import { CONTAINER_ID, VIEW_PATHS } from "../../core/layout.js";
 import { NSMOUNT_HELPER } from "../../core/paths.js";
 
-
 const SERVED = new Set(Object.values(VIEW_PATHS).map((p) => `/${p}`));
 
 /** A mount root of one of our files: /proc/meminfo, or a container's copy /containers/<id>/proc/meminfo. */

@@ -58,13 +58,7 @@ export function writeAttr(buf: Buffer, o: number, attr: NodeAttributes, time: Ti
 }
 
 /** fuse_entry_out at `o`; returns its size. */
-export function writeEntryOut(
-  buf: Buffer,
-  o: number,
-  attr: NodeAttributes,
-  time: Timestamp,
-  cache: CacheTimeouts,
-): number {
+export function writeEntryOut(buf: Buffer, o: number, attr: NodeAttributes, time: Timestamp, cache: CacheTimeouts): number {
   writeU64(buf, o, attr.ino);
   writeU64(buf, o + 8, 0);
   writeU64(buf, o + 16, cache.entrySeconds);
@@ -75,13 +69,7 @@ export function writeEntryOut(
   return ENTRY_OUT_SIZE;
 }
 
-export function writeAttrOut(
-  buf: Buffer,
-  o: number,
-  attr: NodeAttributes,
-  time: Timestamp,
-  cache: CacheTimeouts,
-): number {
+export function writeAttrOut(buf: Buffer, o: number, attr: NodeAttributes, time: Timestamp, cache: CacheTimeouts): number {
   writeU64(buf, o, attrSeconds(attr, cache));
   buf.writeUInt32LE(0, o + 8);
   buf.writeUInt32LE(0, o + 12);
@@ -90,15 +78,7 @@ export function writeAttrOut(
 }
 
 /** fuse_dirent (name padded to 8 bytes); returns bytes used, or 0 if it does not fit. */
-export function writeDirent(
-  buf: Buffer,
-  o: number,
-  limit: number,
-  ino: number,
-  nextOffset: number,
-  type: number,
-  name: string,
-): number {
+export function writeDirent(buf: Buffer, o: number, limit: number, ino: number, nextOffset: number, type: number, name: string): number {
   const nameLength = Buffer.byteLength(name);
   const size = direntSize(nameLength);
   if (o + size > limit) return 0;

@@ -18,7 +18,8 @@ export function openFuseDevice(): number {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new MountError(`${FUSE_DEVICE} does not exist: load the fuse module (modprobe fuse)`);
-    if (code === "EACCES" || code === "EPERM") throw new MountError(`no permission to open ${FUSE_DEVICE}: procview serve must run as root`);
+    if (code === "EACCES" || code === "EPERM")
+      throw new MountError(`no permission to open ${FUSE_DEVICE}: procview serve must run as root`);
     throw new MountError(`cannot open ${FUSE_DEVICE}: ${String(err)}`);
   }
 }

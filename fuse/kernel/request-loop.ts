@@ -3,8 +3,39 @@
 // each request to exactly one reader. Blocking readSync/writeSync in worker threads measured
 // ~31 µs a file here against ~235 µs for libuv's async fs.read (a threadpool hop per request).
 import { readSync, writeSync } from "node:fs";
-import { CacheTimeouts, NodeAttributes, Timestamp, readU64, writeAttrOut, writeDirent, writeEntryOut, writeOutHeader, writeU64, direntSize } from "./encode.js";
-import { ENTRY_OUT_SIZE, Errno, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, GETXATTR_OUT_SIZE, INIT_OUT_SIZE, IN_HEADER_SIZE, InitFlag, MAX_PAGES, MAX_WRITE, MUTATING_OPCODES, NOTIFY_STORE_OUT_SIZE, NotifyCode, SPLICE_SIZE, OPEN_OUT_SIZE, OUT_HEADER_SIZE, Opcode, REQUEST_BUFFER_SIZE, STATFS_OUT_SIZE } from "./protocol.js";
+import {
+  CacheTimeouts,
+  NodeAttributes,
+  Timestamp,
+  readU64,
+  writeAttrOut,
+  writeDirent,
+  writeEntryOut,
+  writeOutHeader,
+  writeU64,
+  direntSize,
+} from "./encode.js";
+import {
+  ENTRY_OUT_SIZE,
+  Errno,
+  FUSE_KERNEL_MINOR_VERSION,
+  FUSE_KERNEL_VERSION,
+  GETXATTR_OUT_SIZE,
+  INIT_OUT_SIZE,
+  IN_HEADER_SIZE,
+  InitFlag,
+  MAX_PAGES,
+  MAX_WRITE,
+  MUTATING_OPCODES,
+  NOTIFY_STORE_OUT_SIZE,
+  NotifyCode,
+  SPLICE_SIZE,
+  OPEN_OUT_SIZE,
+  OUT_HEADER_SIZE,
+  Opcode,
+  REQUEST_BUFFER_SIZE,
+  STATFS_OUT_SIZE,
+} from "./protocol.js";
 
 export interface RequestCaller {
   /** Thread id of the caller, in the pid namespace of whoever mounted us (the host). 0 when
@@ -122,7 +153,7 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
     try {
       end = handle(opcode, nodeid, length);
     } catch (err) {
-      log(`fuse: opcode ${opcode} on node ${nodeid} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      log(`fuse: opcode ${opcode} on node ${nodeid} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       end = reply(Errno.EIO, 0);
     }
     if (end) return end;

@@ -9,7 +9,11 @@ export class HostFiles {
   private readonly paths: Record<HostFile, string>;
   private readonly cached = new Map<HostFile, { at: number; text: string }>();
 
-  constructor(procRoot: string, sysRoot: string, private readonly maxAgeMs: number) {
+  constructor(
+    procRoot: string,
+    sysRoot: string,
+    private readonly maxAgeMs: number,
+  ) {
     const proc = (name: string) => join(procRoot, name);
     this.paths = {
       meminfo: proc("meminfo"),

@@ -4,7 +4,21 @@ import type { RequestCaller } from "../kernel/request-loop.js";
 import { detectLayout } from "../cgroup/layout.js";
 import { resolveCaller, type Caller } from "../cgroup/caller.js";
 import { readPidNs } from "../cgroup/process.js";
-import { containerUptime, renderCpuOffline, renderCpuOnline, renderCpuPossible, renderCpuPresent, renderCpuinfo, renderDiskstats, renderLoadavg, renderMeminfo, renderStat, renderSwaps, renderUptime, visibleCpus } from "../views/index.js";
+import {
+  containerUptime,
+  renderCpuOffline,
+  renderCpuOnline,
+  renderCpuPossible,
+  renderCpuPresent,
+  renderCpuinfo,
+  renderDiskstats,
+  renderLoadavg,
+  renderMeminfo,
+  renderStat,
+  renderSwaps,
+  renderUptime,
+  visibleCpus,
+} from "../views/index.js";
 import type { CpuNumbers } from "../cgroup/types.js";
 import { ContainerNumbers } from "./container-numbers.js";
 import { ExpiringNsInitCache } from "./ns-init-cache.js";
@@ -111,7 +125,11 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
         const cpu = numbers.cpu(caller, now);
         if (!cpu) return null;
         const count = visible(cpu).length;
-        return view === "cpu-online" ? renderCpuOnline(count) : view === "cpu-possible" ? renderCpuPossible(count) : renderCpuPresent(count);
+        return view === "cpu-online"
+          ? renderCpuOnline(count)
+          : view === "cpu-possible"
+            ? renderCpuPossible(count)
+            : renderCpuPresent(count);
       }
       case "cpu-offline":
         return renderCpuOffline();

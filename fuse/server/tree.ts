@@ -34,7 +34,7 @@ export function containerHash(id: string): number {
     a = Math.imul(a ^ c, 0x01000193) >>> 0;
     b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
   }
-  return ((a * 256) + (b & 0xff)) % HASH_SPACE;
+  return (a * 256 + (b & 0xff)) % HASH_SPACE;
 }
 
 /**

@@ -6,10 +6,7 @@ import { formatHundredths } from "./units.js";
  * hundredth before truncating (FIXED_1/200), i.e. rounds to the nearest hundredth.
  */
 export function renderLoadavg(load: LoadNumbers, tasks: TaskNumbers): string {
-  return (
-    `${avg(load.load1)} ${avg(load.load5)} ${avg(load.load15)} ` +
-    `${tasks.running}/${tasks.total} ${tasks.lastPid}\n`
-  );
+  return `${avg(load.load1)} ${avg(load.load5)} ${avg(load.load15)} ` + `${tasks.running}/${tasks.total} ${tasks.lastPid}\n`;
 }
 
 function avg(value: number): string {

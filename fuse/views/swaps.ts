@@ -19,7 +19,9 @@ function hostUsedKb(lines: readonly string[]): number {
  */
 function swapRow(sizeKb: number, usedKb: number): string {
   return (
-    "none" + " ".repeat(36) + "virtual\t\t" +
+    "none" +
+    " ".repeat(36) +
+    "virtual\t\t" +
     `${sizeKb}\t${sizeKb < 10000000 ? "\t" : ""}` +
     `${usedKb}\t${usedKb < 10000000 ? "\t" : ""}` +
     "0\n"
@@ -31,12 +33,7 @@ function swapRow(sizeKb: number, usedKb: number): string {
  * meminfo shows (same SwapTotal, Used = SwapTotal − SwapFree), or no row when that is 0.
  * hostSwapFreeBytes is meminfo's SwapFree; without it the host's is derived from its rows.
  */
-export function renderSwaps(
-  hostSwaps: string,
-  mem: MemoryNumbers,
-  hostSwapTotalBytes: number,
-  hostSwapFreeBytes?: number,
-): string {
+export function renderSwaps(hostSwaps: string, mem: MemoryNumbers, hostSwapTotalBytes: number, hostSwapFreeBytes?: number): string {
   const lines = hostSwaps.split("\n");
   const header = lines[0] ?? "";
   const hostTotalKb = bytesToKb(hostSwapTotalBytes);

@@ -5,12 +5,12 @@
 // The socket is root's only (mode 0600, made under a temporary name and renamed into place, so
 // it is never reachable with looser permissions). A successor process (a restart or a reload)
 // renames its own socket over ours: new hooks go to it while ours finish their requests.
-import { chmodSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
-import type { HookSettings } from '../config.js';
-import type { Outcome } from '../run.js';
-import { decodeRequest, encodeReply, SERVICE_WATCHDOG_MS, type HookRequest } from './protocol.js';
-import { hookSocketTemporary } from '../../core/paths.js';
+import { chmodSync, readlinkSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import type { HookSettings } from "../config.js";
+import type { Outcome } from "../run.js";
+import { decodeRequest, encodeReply, SERVICE_WATCHDOG_MS, type HookRequest } from "./protocol.js";
+import { hookSocketTemporary } from "../../core/paths.js";
 
 export interface HookAnswer {
   code: number;
@@ -42,29 +42,31 @@ export interface HookSocketOptions {
 
 /** The hook's work for one request, with the policy applied to whatever goes wrong.
  * `ownSource`: the mountpoint this process serves (see HookContext). */
-export const hookRequestRunner = (ownSource?: string): HookHandler => async (request) => {
-  const [{ parseHookArgs }, { applyPolicy, gaveUp, runHook }, { DEFAULT_POLICY }, { logOutcome }] = await Promise.all([
-    import('../command.js'),
-    import('../run.js'),
-    import('../config.js'),
-    import('../syslog.js'),
-  ]);
-  const parsed = parseHookArgs(request.args);
-  if (!parsed.ok) return applyPolicy(DEFAULT_POLICY, `bad hook arguments: ${parsed.error}`);
-  const seen: { settings?: HookSettings } = {};
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(() => resolve(gaveUp(parsed.flags, seen, SERVICE_WATCHDOG_MS)), SERVICE_WATCHDOG_MS);
-  });
-  const outcome = await Promise.race([runHook(request.stdin, parsed.flags, seen, { ownSource }), late]);
-  clearTimeout(timer);
-  await logOutcome(outcome);
-  return outcome;
-};
+export const hookRequestRunner =
+  (ownSource?: string): HookHandler =>
+  async (request) => {
+    const [{ parseHookArgs }, { applyPolicy, gaveUp, runHook }, { DEFAULT_POLICY }, { logOutcome }] = await Promise.all([
+      import("../command.js"),
+      import("../run.js"),
+      import("../config.js"),
+      import("../syslog.js"),
+    ]);
+    const parsed = parseHookArgs(request.args);
+    if (!parsed.ok) return applyPolicy(DEFAULT_POLICY, `bad hook arguments: ${parsed.error}`);
+    const seen: { settings?: HookSettings } = {};
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => resolve(gaveUp(parsed.flags, seen, SERVICE_WATCHDOG_MS)), SERVICE_WATCHDOG_MS);
+    });
+    const outcome = await Promise.race([runHook(request.stdin, parsed.flags, seen, { ownSource }), late]);
+    clearTimeout(timer);
+    await logOutcome(outcome);
+    return outcome;
+  };
 
 /** "mnt:[N] pid:[N]" of this process, as procview-hook sends its own. */
 export function processNamespaces(): string {
-  return `${readlinkSync('/proc/self/ns/mnt')} ${readlinkSync('/proc/self/ns/pid')}`;
+  return `${readlinkSync("/proc/self/ns/mnt")} ${readlinkSync("/proc/self/ns/pid")}`;
 }
 
 export async function startHookSocket(options: HookSocketOptions): Promise<HookSocket> {
@@ -91,42 +93,46 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
       taken = true;
       socket.destroy();
     };
-    socket.on('error', drop);
-    socket.on('data', (chunk: Buffer) => {
+    socket.on("error", drop);
+    socket.on("data", (chunk: Buffer) => {
       if (taken) return;
       received = Buffer.concat([received, chunk]);
       const decoded = decodeRequest(received);
-      if (decoded.kind === 'incomplete') return;
-      if (decoded.kind === 'invalid') {
+      if (decoded.kind === "incomplete") return;
+      if (decoded.kind === "invalid") {
         log(`hook socket: dropping a malformed request: ${decoded.why}`);
         return drop();
       }
       if (decoded.request.namespaces !== ownNamespaces) {
         // The bundle path and the container pid in the state are the client's; in other
         // namespaces they would name other things.
-        log(`hook socket: a client in other namespaces (${decoded.request.namespaces || 'unknown'}, ours ${ownNamespaces}) left to its Node hook`);
+        log(
+          `hook socket: a client in other namespaces (${decoded.request.namespaces || "unknown"}, ours ${ownNamespaces}) left to its Node hook`,
+        );
         return drop();
       }
       taken = true;
       socket.pause();
       inFlight++;
-      handle(decoded.request).finally(settled).then(
-        // Counted once the answer is handed to the kernel: a client that went away falls back and
-        // counts nothing. Destroyed then, since a paused socket would never see the client's EOF.
-        (outcome) =>
-          socket.end(encodeReply(outcome.code, outcome.stderr), () => {
-            served++;
-            socket.destroy();
-          }),
-        (err: unknown) => {
-          // The handler applies the policy itself; this is a bug.
-          log(`hook socket: request failed: ${(err as Error).stack ?? String(err)}`);
-          drop();
-        },
-      );
+      handle(decoded.request)
+        .finally(settled)
+        .then(
+          // Counted once the answer is handed to the kernel: a client that went away falls back and
+          // counts nothing. Destroyed then, since a paused socket would never see the client's EOF.
+          (outcome) =>
+            socket.end(encodeReply(outcome.code, outcome.stderr), () => {
+              served++;
+              socket.destroy();
+            }),
+          (err: unknown) => {
+            // The handler applies the policy itself; this is a bug.
+            log(`hook socket: request failed: ${(err as Error).stack ?? String(err)}`);
+            drop();
+          },
+        );
     });
     // The client stopped sending before a whole request arrived.
-    socket.on('end', () => {
+    socket.on("end", () => {
       if (!taken) drop();
     });
   }
@@ -138,9 +144,9 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
     // none left over
   }
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once("error", reject);
     server.listen(temporary, () => {
-      server.off('error', reject);
+      server.off("error", reject);
       resolve();
     });
   });
@@ -153,7 +159,7 @@ export async function startHookSocket(options: HookSocketOptions): Promise<HookS
     server.close();
     throw err;
   }
-  server.on('error', (err) => log(`hook socket: ${err.message}`));
+  server.on("error", (err) => log(`hook socket: ${err.message}`));
 
   const removeFile = (): void => {
     try {

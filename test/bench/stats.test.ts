@@ -3,7 +3,19 @@ import test from "ava";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../support/paths.js";
-import { combinedRate, median, parseCpuTicks, parseLatencyOutput, parseThroughputOutput, parseTurnLine, parseSmapsRollup, parseVmRssBytes, percentile, ratio, summarizeNs } from "../../bench/stats.js";
+import {
+  combinedRate,
+  median,
+  parseCpuTicks,
+  parseLatencyOutput,
+  parseThroughputOutput,
+  parseTurnLine,
+  parseSmapsRollup,
+  parseVmRssBytes,
+  percentile,
+  ratio,
+  summarizeNs,
+} from "../../bench/stats.js";
 
 const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test", "bench", "fixtures", name), "utf8");
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);

@@ -62,8 +62,14 @@ test("a whole section that failed is one not-measured row", (t) => {
   r.latency = notMeasured("reader: gcc not found");
   r.scale = notMeasured("cannot create cgroups");
   const rows = buildRows(r);
-  t.deepEqual(rows.filter((x) => x.measure.startsWith("latency")).map((x) => x.verdict), [{ notMeasured: "reader: gcc not found" }]);
-  t.deepEqual(rows.filter((x) => x.measure === "per-read cost with many cgroups").map((x) => x.verdict), [{ notMeasured: "cannot create cgroups" }]);
+  t.deepEqual(
+    rows.filter((x) => x.measure.startsWith("latency")).map((x) => x.verdict),
+    [{ notMeasured: "reader: gcc not found" }],
+  );
+  t.deepEqual(
+    rows.filter((x) => x.measure === "per-read cost with many cgroups").map((x) => x.verdict),
+    [{ notMeasured: "cannot create cgroups" }],
+  );
   t.is(rows.filter((x) => x.measure.includes("reading in turn")).length, 0);
   t.falsy(rows.find((x) => x.measure.startsWith("per-read cost at")));
 });
@@ -88,9 +94,15 @@ test("memory, idle CPU and hook rows", (t) => {
   t.is(measuredHook.verdict, "met");
 
   r.hook = { ok: true, value: { runs: 20, withMedianMs: 200, withoutMedianMs: 175.5, nodeHookMedianMs: 283.5 } };
-  t.is(buildRows(r).find((x) => x.measure.startsWith("hook"))!.procview, "+24.5 ms (200 vs 176 ms); the Node hook run directly (--no-client): +108.0 ms");
+  t.is(
+    buildRows(r).find((x) => x.measure.startsWith("hook"))!.procview,
+    "+24.5 ms (200 vs 176 ms); the Node hook run directly (--no-client): +108.0 ms",
+  );
 
-  r.memoryDetail = { procview: { ok: true, value: { pssBytes: 100 * 1024 * 1024, privateBytes: 60 * 1024 * 1024 } }, lxcfs: { ok: false, why: "gone" } };
+  r.memoryDetail = {
+    procview: { ok: true, value: { pssBytes: 100 * 1024 * 1024, privateBytes: 60 * 1024 * 1024 } },
+    lxcfs: { ok: false, why: "gone" },
+  };
   const detail = buildRows(r).find((x) => x.measure.startsWith("memory after"))!;
   t.is(detail.procview, "100.0 / 60.0");
   t.deepEqual(detail.verdict, { notMeasured: "lxcfs: gone" });

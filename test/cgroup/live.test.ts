@@ -14,7 +14,8 @@ const MEMORY_ROOT = "/sys/fs/cgroup/memory";
 // This tier is never skipped: on a machine that cannot run it, it fails and says why.
 test.before(() => {
   if (process.getuid?.() !== 0) throw new Error("the live cgroup tests need root (they create cgroups under /sys/fs/cgroup)");
-  if (!existsSync(join(MEMORY_ROOT, "memory.limit_in_bytes"))) throw new Error(`the live cgroup tests need a cgroup v1 memory hierarchy at ${MEMORY_ROOT}`);
+  if (!existsSync(join(MEMORY_ROOT, "memory.limit_in_bytes")))
+    throw new Error(`the live cgroup tests need a cgroup v1 memory hierarchy at ${MEMORY_ROOT}`);
 });
 const live = test.serial;
 
@@ -38,7 +39,8 @@ async function sleeperIn(t: ExecutionContext, parts: string[], limits: Record<st
     mkdirSync(dir);
     made.push(dir);
   }
-  for (const [relative, bytes] of Object.entries(limits)) writeFileSync(join(MEMORY_ROOT, relative, "memory.limit_in_bytes"), String(bytes));
+  for (const [relative, bytes] of Object.entries(limits))
+    writeFileSync(join(MEMORY_ROOT, relative, "memory.limit_in_bytes"), String(bytes));
   const child = spawn("sleep", ["60"], { stdio: "ignore" });
   children.push(child);
   await new Promise((resolve, reject) => child.once("spawn", resolve).once("error", reject));

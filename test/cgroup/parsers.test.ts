@@ -27,7 +27,8 @@ test("parseProcCgroup: v1 hybrid with comma-combined and named hierarchies, colo
 });
 
 test("parseStat: comm with spaces and parentheses; field 22", (t) => {
-  const text = "3050 (a) b (c) ) R 3000 3050 3050 0 -1 4194560 1043 0 0 0 12 7 0 0 20 0 1 0 100500 2453504 300 18446744073709551615 1 1 0\n";
+  const text =
+    "3050 (a) b (c) ) R 3000 3050 3050 0 -1 4194560 1043 0 0 0 12 7 0 0 20 0 1 0 100500 2453504 300 18446744073709551615 1 1 0\n";
   t.deepEqual(parseStat(text), { state: "R", startTicks: 100500 });
   t.is(stateOfStat(text), "R");
   t.throws(() => parseStat("1 (x) S 0 0"), { instanceOf: CgroupReadError });
@@ -72,7 +73,16 @@ test("memory.stat: v1 prefers total_* keys; v2 keys; missing keys are 0", (t) =>
   t.is(v1.swapCachedBytes, 5);
   t.is(v1.slabReclaimableBytes, 0);
   const v2 = memoryStatFromV2("anon 1\nfile 2\nfile_mapped 3\nslab_reclaimable 4\nslab_unreclaimable 5\nfile_dirty 6\nfile_writeback 7\n");
-  t.like(v2, { anonBytes: 1, fileBytes: 2, mappedBytes: 3, slabReclaimableBytes: 4, slabUnreclaimableBytes: 5, dirtyBytes: 6, writebackBytes: 7, shmemBytes: 0 });
+  t.like(v2, {
+    anonBytes: 1,
+    fileBytes: 2,
+    mappedBytes: 3,
+    slabReclaimableBytes: 4,
+    slabUnreclaimableBytes: 5,
+    dirtyBytes: 6,
+    writebackBytes: 7,
+    shmemBytes: 0,
+  });
 });
 
 test("FlatKey finds a key's value in the text, never a key it is the prefix or suffix of", (t) => {

@@ -12,7 +12,17 @@ test("the unit is valid for systemd, runs this install's serve, and uninstall re
   const base = mkdtempSync(join(tmpdir(), "procview-unit-"));
   const dir = join(base, "system");
   const state = join(base, "installed.json");
-  const installed = await execa(process.execPath, [PROCVIEW_CLI, "install", "service", "--dir", dir, "--state", state, "--mountpoint", "/var/lib/procview"]);
+  const installed = await execa(process.execPath, [
+    PROCVIEW_CLI,
+    "install",
+    "service",
+    "--dir",
+    dir,
+    "--state",
+    state,
+    "--mountpoint",
+    "/var/lib/procview",
+  ]);
   t.regex(installed.stdout, /^wrote .*\/procview\.service; recorded in /m);
   const unitFile = join(dir, "procview.service");
   const unit = readFileSync(unitFile, "utf8");
@@ -36,5 +46,8 @@ test("the unit is valid for systemd, runs this install's serve, and uninstall re
 test("install/procview.service is the unit install writes for the default paths", async (t) => {
   const { buildUnit } = await import("../../install/systemd-unit.js");
   const committed = readFileSync(join(REPO_ROOT, "install/procview.service"), "utf8");
-  t.is(committed, buildUnit({ node: "/usr/bin/node", cli: "/usr/lib/node_modules/procview/dist/cli/procview.js", mountPoint: "/var/lib/procview" }));
+  t.is(
+    committed,
+    buildUnit({ node: "/usr/bin/node", cli: "/usr/lib/node_modules/procview/dist/cli/procview.js", mountPoint: "/var/lib/procview" }),
+  );
 });

@@ -10,7 +10,8 @@ import { readStatus } from "../../fuse/keeper/status.js";
 import { mountsAt } from "../../core/mountinfo.js";
 import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
 
-const serve = (args: string[]) => execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", ...args], { reject: false, timeout: 20_000 });
+const serve = (args: string[]) =>
+  execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", ...args], { reject: false, timeout: 20_000 });
 
 function oneLine(t: { true: (v: boolean, m?: string) => void }, stderr: string): void {
   const lines = String(stderr).trim().split("\n");
@@ -31,7 +32,21 @@ test("no /dev/fuse: one line, exit 1", async (t) => {
   const mountPoint = mkdtempSync(join(tmpdir(), "procview-nofuse-"));
   const r = await execa(
     "unshare",
-    ["--mount", "--propagation", "private", "/bin/sh", "-c", 'mount -t tmpfs none /dev && exec "$@"', "sh", process.execPath, PROCVIEW_CLI, "serve", "--foreground", "--mountpoint", mountPoint],
+    [
+      "--mount",
+      "--propagation",
+      "private",
+      "/bin/sh",
+      "-c",
+      'mount -t tmpfs none /dev && exec "$@"',
+      "sh",
+      process.execPath,
+      PROCVIEW_CLI,
+      "serve",
+      "--foreground",
+      "--mountpoint",
+      mountPoint,
+    ],
     { reject: false, timeout: 20_000 },
   );
   t.is(r.exitCode, 1);
@@ -41,10 +56,26 @@ test("no /dev/fuse: one line, exit 1", async (t) => {
 
 test("no permission (not root): one line, exit 1", async (t) => {
   const mountPoint = mkdtempSync(join(tmpdir(), "procview-noperm-"));
-  const r = await execa("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, PROCVIEW_CLI, "serve", "--foreground", "--mountpoint", mountPoint, "--runtime-dir", mkdtempSync(join(tmpdir(), "rt-"))], {
-    reject: false,
-    timeout: 20_000,
-  });
+  const r = await execa(
+    "setpriv",
+    [
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      process.execPath,
+      PROCVIEW_CLI,
+      "serve",
+      "--foreground",
+      "--mountpoint",
+      mountPoint,
+      "--runtime-dir",
+      mkdtempSync(join(tmpdir(), "rt-")),
+    ],
+    {
+      reject: false,
+      timeout: 20_000,
+    },
+  );
   t.is(r.exitCode, 1);
   t.regex(String(r.stderr), /^procview: no permission to open \/dev\/fuse: procview serve must run as root$/m);
   oneLine(t, String(r.stderr));
@@ -86,7 +117,16 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 
 test("--help explains every flag", async (t) => {
   const { stdout } = await execa(process.execPath, [PROCVIEW_CLI, "serve", "--help"]);
-  for (const flag of ["--mountpoint", "--cgroup-root", "--no-cpu-quota", "--foreground", "--threads", "--cache-ms", "--log-file", "--runtime-dir"]) {
+  for (const flag of [
+    "--mountpoint",
+    "--cgroup-root",
+    "--no-cpu-quota",
+    "--foreground",
+    "--threads",
+    "--cache-ms",
+    "--log-file",
+    "--runtime-dir",
+  ]) {
     t.regex(stdout, new RegExp(`${flag}[^\\n]*\\s{2,}\\S`), `${flag} has a description`);
   }
 });

@@ -20,7 +20,13 @@ test("mount points are field 5, octal escapes undone", (t) => {
 
 test("a bind's root, options, type and source", (t) => {
   t.deepEqual(mountsAt("/proc/meminfo", parseMountinfo(INFO)), [
-    { root: "/containers/abc/proc/meminfo", mountPoint: "/proc/meminfo", options: "ro,nosuid,nodev", fstype: "fuse.procview", source: "procview" },
+    {
+      root: "/containers/abc/proc/meminfo",
+      mountPoint: "/proc/meminfo",
+      options: "ro,nosuid,nodev",
+      fstype: "fuse.procview",
+      source: "procview",
+    },
   ]);
 });
 

@@ -5,7 +5,7 @@ import { HandleStore, createHandleStoreBuffers, PAGE_SIZE } from "../../fuse/ser
 
 function readAll(store: HandleStore, fh: number, chunk: number, from = 0): string {
   const parts: Buffer[] = [];
-  for (let offset = from; ; ) {
+  for (let offset = from; ;) {
     const out = Buffer.alloc(chunk);
     const n = store.read(fh, offset, chunk, out, 0);
     if (n <= 0) break;

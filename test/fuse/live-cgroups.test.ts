@@ -39,7 +39,13 @@ test("a reader limited to 256 MiB, cpuset 0 and half a CPU sees exactly that", a
   t.is(await read("sys/devices/system/cpu/possible"), "0");
   t.is(await read("sys/devices/system/cpu/present"), "0");
   const stat = await read("proc/stat");
-  t.deepEqual(stat.split("\n").filter((l) => /^cpu\d+ /.test(l)).map((l) => l.split(" ")[0]), ["cpu0"]);
+  t.deepEqual(
+    stat
+      .split("\n")
+      .filter((l) => /^cpu\d+ /.test(l))
+      .map((l) => l.split(" ")[0]),
+    ["cpu0"],
+  );
   t.regex(stat, /^cpu  \d+ 0 \d+ \d+ 0 0 0 0 0 0$/m);
   t.regex(await read("proc/loadavg"), /^\d+\.\d\d \d+\.\d\d \d+\.\d\d \d+\/\d+ \d+$/);
 });
@@ -92,7 +98,11 @@ test("two readers in two cgroups with different limits, reading at the same time
     runInCgroup(small.procsFiles(), loop("sys/devices/system/cpu/online"), { timeoutMs: 60_000 }),
     runInCgroup(large.procsFiles(), loop("sys/devices/system/cpu/online"), { timeoutMs: 60_000 }),
   ]);
-  const totals = (text: string) => text.split("\n").filter((l) => l.startsWith("MemTotal:")).map((l) => l.replace(/\s+/g, " "));
+  const totals = (text: string) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith("MemTotal:"))
+      .map((l) => l.replace(/\s+/g, " "));
   t.deepEqual(new Set(totals(smallMem!)), new Set(["MemTotal: 204800 kB"]));
   t.is(totals(smallMem!).length, 200);
   t.deepEqual(new Set(totals(largeMem!)), new Set(["MemTotal: 307200 kB"]));
@@ -103,7 +113,11 @@ test("two readers in two cgroups with different limits, reading at the same time
 test("the load average of a busy container rises once it has been sampled", async (t) => {
   const busy = group({ memoryLimitBytes: 256 * 1024 * 1024 });
   // Two spinning processes in the group; the first read registers the container for sampling.
-  const spinners = runInCgroup(busy.procsFiles(), ["/bin/sh", "-c", "timeout 14 sh -c 'while :; do :; done' & timeout 14 sh -c 'while :; do :; done' & wait"], { timeoutMs: 30_000 });
+  const spinners = runInCgroup(
+    busy.procsFiles(),
+    ["/bin/sh", "-c", "timeout 14 sh -c 'while :; do :; done' & timeout 14 sh -c 'while :; do :; done' & wait"],
+    { timeoutMs: 30_000 },
+  );
   await new Promise((r) => setTimeout(r, 300));
   await runInCgroup(busy.procsFiles(), ["cat", file("proc/loadavg")]);
   await new Promise((r) => setTimeout(r, 11_000));
@@ -138,12 +152,22 @@ test("sendfile readers (busybox cat) in two containers reading at the same time 
   const large = group({ memoryLimitBytes: 300 * 1024 * 1024 });
   // busybox cat copies with sendfile, which goes through the page cache of the file's inode:
   // each container reads its own copy of the layout, as the hook and the NRI plugin bind it.
-  const loop = (id: string) => ["/bin/sh", "-c", 'i=0; while [ $i -lt 300 ]; do busybox cat "$1"; i=$((i+1)); done', "sh", file(`containers/${id}/proc/meminfo`)];
+  const loop = (id: string) => [
+    "/bin/sh",
+    "-c",
+    'i=0; while [ $i -lt 300 ]; do busybox cat "$1"; i=$((i+1)); done',
+    "sh",
+    file(`containers/${id}/proc/meminfo`),
+  ];
   const [smallOut, largeOut] = await Promise.all([
     runInCgroup(small.procsFiles(), loop("ctr-small"), { timeoutMs: 60_000 }),
     runInCgroup(large.procsFiles(), loop("ctr-large"), { timeoutMs: 60_000 }),
   ]);
-  const totals = (text: string) => text.split("\n").filter((l) => l.startsWith("MemTotal:")).map((l) => l.replace(/\s+/g, " "));
+  const totals = (text: string) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith("MemTotal:"))
+      .map((l) => l.replace(/\s+/g, " "));
   t.is(totals(smallOut).length, 300);
   t.deepEqual(new Set(totals(smallOut)), new Set(["MemTotal: 204800 kB"]));
   t.is(totals(largeOut).length, 300);

@@ -1,6 +1,17 @@
 // The FUSE protocol against the real kernel: a real mount, real syscalls from real processes.
 import test from "ava";
-import { closeSync, openSync, readSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, unlinkSync, chmodSync } from "node:fs";
+import {
+  closeSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  mkdirSync,
+  unlinkSync,
+  chmodSync,
+} from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { startProcview, type RunningProcview } from "../support/procview.js";
@@ -38,7 +49,10 @@ test("ls -l lists the LXCFS layout with read-only modes", async (t) => {
 
 test("find walks the whole tree and stat reports regular files and directories", async (t) => {
   const { stdout } = await execa("find", [service.mountPoint, "-type", "f"]);
-  const found = stdout.split("\n").map((p) => p.slice(service.mountPoint.length + 1)).sort();
+  const found = stdout
+    .split("\n")
+    .map((p) => p.slice(service.mountPoint.length + 1))
+    .sort();
   t.deepEqual(found, [...VIEW_FILES].sort());
   const file = statSync(join(service.mountPoint, "proc/meminfo"));
   t.true(file.isFile());
@@ -123,9 +137,18 @@ test("write, create, unlink, chmod and mkdir are refused", (t) => {
 });
 
 test("an unknown path is ENOENT", (t) => {
-  t.is(errnoOf(() => readFileSync(join(service.mountPoint, "proc/nothing"))), "ENOENT");
-  t.is(errnoOf(() => statSync(join(service.mountPoint, "nothing/at/all"))), "ENOENT");
-  t.is(errnoOf(() => readFileSync(join(service.mountPoint, "proc/meminfo/below"))), "ENOTDIR");
+  t.is(
+    errnoOf(() => readFileSync(join(service.mountPoint, "proc/nothing"))),
+    "ENOENT",
+  );
+  t.is(
+    errnoOf(() => statSync(join(service.mountPoint, "nothing/at/all"))),
+    "ENOENT",
+  );
+  t.is(
+    errnoOf(() => readFileSync(join(service.mountPoint, "proc/meminfo/below"))),
+    "ENOTDIR",
+  );
 });
 
 test("the service survives readers killed mid-read", async (t) => {
@@ -154,7 +177,15 @@ test("containers/<id>/ repeats the layout with inodes of its own per container i
   t.regex(readFileSync(join(service.mountPoint, "containers/4f1c0a9e2b7d/proc/meminfo"), "utf8"), /^MemTotal:/);
   t.deepEqual(readdirSync(join(service.mountPoint, "containers")), [], "ids are not listed");
   for (const bad of ["-leading-dash", "a".repeat(129), "sp ace", "..."]) {
-    t.is(errnoOf(() => statSync(join(service.mountPoint, "containers", bad))), "ENOENT", bad);
+    t.is(
+      errnoOf(() => statSync(join(service.mountPoint, "containers", bad))),
+      "ENOENT",
+      bad,
+    );
   }
-  t.is(errnoOf(() => statSync(join(service.mountPoint, "containers/abc/containers"))), "ENOENT", "no nesting");
+  t.is(
+    errnoOf(() => statSync(join(service.mountPoint, "containers/abc/containers"))),
+    "ENOENT",
+    "no nesting",
+  );
 });

@@ -61,7 +61,14 @@ function startReaders(mountPoint: string, seconds: number): Promise<ReaderResult
     groups.map((group, i) =>
       runInCgroup(
         group.procsFiles(),
-        [readerBinary, String(seconds), join(mountPoint, "proc/meminfo"), String((96 + 8 * i) * 1024), join(mountPoint, "proc/cpuinfo"), "1"],
+        [
+          readerBinary,
+          String(seconds),
+          join(mountPoint, "proc/meminfo"),
+          String((96 + 8 * i) * 1024),
+          join(mountPoint, "proc/cpuinfo"),
+          "1",
+        ],
         { timeoutMs: (seconds + 60) * 1000 },
       ).then(parseReader),
     ),
@@ -91,33 +98,36 @@ function summarize(t: { log: (...values: unknown[]) => void }, label: string, re
   );
 }
 
-test.serial("kill -9 of the serving process 5 times under 20 readers: no read fails, every read has its own cgroup's numbers", async (t) => {
-  const service = await startProcview();
-  try {
-    const readers = startReaders(service.mountPoint, 12);
-    for (let kill = 0; kill < 5; kill++) {
-      await new Promise((r) => setTimeout(r, 1500));
-      const victim = status(service).servingPid;
-      if (victim === null) throw new Error("no serving process to kill");
-      process.kill(victim, "SIGKILL");
-      await waitFor("a new serving process", () => {
-        const now = status(service);
-        return now.servingPid !== null && now.servingPid !== victim;
-      });
+test.serial(
+  "kill -9 of the serving process 5 times under 20 readers: no read fails, every read has its own cgroup's numbers",
+  async (t) => {
+    const service = await startProcview();
+    try {
+      const readers = startReaders(service.mountPoint, 12);
+      for (let kill = 0; kill < 5; kill++) {
+        await new Promise((r) => setTimeout(r, 1500));
+        const victim = status(service).servingPid;
+        if (victim === null) throw new Error("no serving process to kill");
+        process.kill(victim, "SIGKILL");
+        await waitFor("a new serving process", () => {
+          const now = status(service);
+          return now.servingPid !== null && now.servingPid !== victim;
+        });
+      }
+      const results = await readers;
+      summarize(t, "kill -9 ×5", results);
+      for (const [i, r] of results.entries()) {
+        t.true(r.reads > 20, `reader ${i} read only ${r.reads} times`);
+        t.is(r.errors, 0, `reader ${i}: ${r.firstProblem}`);
+        t.is(r.wrong, 0, `reader ${i}: ${r.firstProblem}`);
+      }
+      t.is(status(service).restarts, 5);
+      t.true(service.alive(), "the keeper itself never went down");
+    } finally {
+      await service.stop();
     }
-    const results = await readers;
-    summarize(t, "kill -9 ×5", results);
-    for (const [i, r] of results.entries()) {
-      t.true(r.reads > 20, `reader ${i} read only ${r.reads} times`);
-      t.is(r.errors, 0, `reader ${i}: ${r.firstProblem}`);
-      t.is(r.wrong, 0, `reader ${i}: ${r.firstProblem}`);
-    }
-    t.is(status(service).restarts, 5);
-    t.true(service.alive(), "the keeper itself never went down");
-  } finally {
-    await service.stop();
-  }
-});
+  },
+);
 
 test.serial("procview reload 5 times under 20 readers: no read fails", async (t) => {
   const service = await startProcview();
@@ -148,7 +158,27 @@ test.serial("a podman container started before a full stop and restart of the se
   const hooks = await hooksDir(mountPoint, "fail");
   const run = await execa(
     "podman",
-    [...PODMAN_BASE_ARGS, "--hooks-dir", hooks, "run", "-d", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "none", "-m", "256m", "--cpus", "1", "--rootfs", rootfs, "/bin/sleep", "300"],
+    [
+      ...PODMAN_BASE_ARGS,
+      "--hooks-dir",
+      hooks,
+      "run",
+      "-d",
+      "--ulimit",
+      "nofile=1024:1024",
+      "--ulimit",
+      "nproc=1024:1024",
+      "--network",
+      "none",
+      "-m",
+      "256m",
+      "--cpus",
+      "1",
+      "--rootfs",
+      rootfs,
+      "/bin/sleep",
+      "300",
+    ],
     { stdin: "ignore" },
   );
   const container = run.stdout.trim();
@@ -171,7 +201,10 @@ test.serial("a podman container started before a full stop and restart of the se
     const mounts = (await exec("cat", "/proc/self/mountinfo")).stdout.split("\n").filter((l) => l.includes(" - fuse.procview "));
     t.is(mounts.length, 8);
     // Each from the container's own copy of the layout (inodes shared with no other container).
-    t.true(mounts.every((l) => l.split(" ")[3]!.startsWith(`/containers/${container}/`)), mounts.join("\n"));
+    t.true(
+      mounts.every((l) => l.split(" ")[3]!.startsWith(`/containers/${container}/`)),
+      mounts.join("\n"),
+    );
   } finally {
     await execa("podman", [...PODMAN_BASE_ARGS, "rm", "-f", "-t", "0", container], { reject: false });
     await service.stop();

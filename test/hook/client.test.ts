@@ -1,97 +1,104 @@
 // procview-hook, the hook's C client, against the service's socket end: the request it carries,
 // the answer it relays, and every way of getting no answer, each ending in the Node hook (here a
 // stand-in script) run with the same arguments and the same stdin.
-import test from 'ava';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { execa } from 'execa';
-import { decodeRequest, encodeReply, encodeRequest, MAX_ARGS, type HookRequest } from '../../hook/socket/protocol.js';
-import { processNamespaces, startHookSocket, type HookHandler } from '../../hook/socket/server.js';
-import { HOOK_CLIENT } from '../../core/paths.js';
+import test from "ava";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { decodeRequest, encodeReply, encodeRequest, MAX_ARGS, type HookRequest } from "../../hook/socket/protocol.js";
+import { processNamespaces, startHookSocket, type HookHandler } from "../../hook/socket/server.js";
+import { HOOK_CLIENT } from "../../core/paths.js";
 
-const STATE = JSON.stringify({ ociVersion: '1.0.2', id: 'abc', status: 'creating', pid: 4242, bundle: '/b', annotations: { 'x': 'é' } });
-const HOOK_ARGS = ['--source', '/var/lib/procview', '--policy', 'fail'];
+const STATE = JSON.stringify({ ociVersion: "1.0.2", id: "abc", status: "creating", pid: 4242, bundle: "/b", annotations: { x: "é" } });
+const HOOK_ARGS = ["--source", "/var/lib/procview", "--policy", "fail"];
 
 async function scratch(t: { teardown: (fn: () => Promise<void>) => void }) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'procview-client-'));
+  const dir = await mkdtemp(path.join(tmpdir(), "procview-client-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   // Stands in for `node procview-hook.mjs ARGS`: records its stdin and arguments, exits 7.
-  const fallback = path.join(dir, 'fallback.sh');
+  const fallback = path.join(dir, "fallback.sh");
   await writeFile(fallback, `#!/bin/sh\ncat > "${dir}/fallback.stdin"\nprintf '%s\\n' "$@" > "${dir}/fallback.args"\nexit 7\n`);
   await chmod(fallback, 0o755);
-  return { dir, socket: path.join(dir, 'hook.sock'), fallback };
+  return { dir, socket: path.join(dir, "hook.sock"), fallback };
 }
 
 function runClient(socket: string, fallback: string, args = HOOK_ARGS, input = STATE) {
-  return execa(HOOK_CLIENT, ['--socket', socket, '--node', '/bin/sh', '--bundle', fallback, '--', ...args], { input, reject: false, timeout: 20_000 });
+  return execa(HOOK_CLIENT, ["--socket", socket, "--node", "/bin/sh", "--bundle", fallback, "--", ...args], {
+    input,
+    reject: false,
+    timeout: 20_000,
+  });
 }
 
-async function fellBack(t: import('ava').ExecutionContext, dir: string, r: Awaited<ReturnType<typeof runClient>>) {
-  t.is(r.exitCode, 7, 'the Node hook (stand-in) decided the exit code');
-  t.is(await readFile(path.join(dir, 'fallback.stdin'), 'utf8'), STATE, 'with the same stdin');
-  t.deepEqual((await readFile(path.join(dir, 'fallback.args'), 'utf8')).trimEnd().split('\n'), HOOK_ARGS, 'and the same arguments');
+async function fellBack(t: import("ava").ExecutionContext, dir: string, r: Awaited<ReturnType<typeof runClient>>) {
+  t.is(r.exitCode, 7, "the Node hook (stand-in) decided the exit code");
+  t.is(await readFile(path.join(dir, "fallback.stdin"), "utf8"), STATE, "with the same stdin");
+  t.deepEqual((await readFile(path.join(dir, "fallback.args"), "utf8")).trimEnd().split("\n"), HOOK_ARGS, "and the same arguments");
 }
 
-test('protocol: a request survives encoding, every prefix is incomplete, and malformed input is refused', (t) => {
-  const request: HookRequest = { namespaces: 'mnt:[1] pid:[2]', args: ['--source', '/x', 'ü'], stdin: STATE };
+test("protocol: a request survives encoding, every prefix is incomplete, and malformed input is refused", (t) => {
+  const request: HookRequest = { namespaces: "mnt:[1] pid:[2]", args: ["--source", "/x", "ü"], stdin: STATE };
   const bytes = encodeRequest(request);
-  t.deepEqual(decodeRequest(bytes), { kind: 'request', request });
-  for (let n = 0; n < bytes.length; n++) t.is(decodeRequest(bytes.subarray(0, n)).kind, 'incomplete', `prefix of ${n} bytes`);
-  t.is(decodeRequest(Buffer.concat([bytes, Buffer.from('x')])).kind, 'invalid', 'bytes after the request');
-  t.is(decodeRequest(Buffer.from('GET / HTTP/1.1\r\n')).kind, 'invalid', 'not our magic');
-  const tooMany = encodeRequest({ namespaces: '', args: Array.from({ length: MAX_ARGS + 1 }, () => 'a'), stdin: '' });
-  t.is(decodeRequest(tooMany).kind, 'invalid');
-  const reply = encodeReply(1, ['one', 'two']);
+  t.deepEqual(decodeRequest(bytes), { kind: "request", request });
+  for (let n = 0; n < bytes.length; n++) t.is(decodeRequest(bytes.subarray(0, n)).kind, "incomplete", `prefix of ${n} bytes`);
+  t.is(decodeRequest(Buffer.concat([bytes, Buffer.from("x")])).kind, "invalid", "bytes after the request");
+  t.is(decodeRequest(Buffer.from("GET / HTTP/1.1\r\n")).kind, "invalid", "not our magic");
+  const tooMany = encodeRequest({ namespaces: "", args: Array.from({ length: MAX_ARGS + 1 }, () => "a"), stdin: "" });
+  t.is(decodeRequest(tooMany).kind, "invalid");
+  const reply = encodeReply(1, ["one", "two"]);
   t.is(reply.readUInt32LE(0), 1);
-  t.is(reply.subarray(8).toString(), 'one\ntwo\n');
+  t.is(reply.subarray(8).toString(), "one\ntwo\n");
 });
 
-test('answered by the service: the request carries the arguments and stdin, the answer is relayed', async (t) => {
+test("answered by the service: the request carries the arguments and stdin, the answer is relayed", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   const seen: HookRequest[] = [];
   const handle: HookHandler = async (request) => {
     seen.push(request);
-    return { code: 3, stderr: ['procview-hook: from the service'] };
+    return { code: 3, stderr: ["procview-hook: from the service"] };
   };
   const server = await startHookSocket({ path: socket, log: () => undefined, handle });
   t.teardown(() => server.close());
-  t.is((await stat(socket)).mode & 0o777, 0o600, 'root only');
+  t.is((await stat(socket)).mode & 0o777, 0o600, "root only");
 
   const r = await runClient(socket, fallback);
   t.is(r.exitCode, 3);
-  t.is(r.stderr, 'procview-hook: from the service');
-  t.deepEqual(seen, [{ namespaces: processNamespaces(), args: HOOK_ARGS, stdin: STATE }], 'the client (in our namespaces) says so');
-  await t.throwsAsync(readFile(path.join(dir, 'fallback.stdin')), undefined, 'no fallback ran');
+  t.is(r.stderr, "procview-hook: from the service");
+  t.deepEqual(seen, [{ namespaces: processNamespaces(), args: HOOK_ARGS, stdin: STATE }], "the client (in our namespaces) says so");
+  await t.throwsAsync(readFile(path.join(dir, "fallback.stdin")), undefined, "no fallback ran");
   // Counted once the client had the whole answer (the keeper publishes this count).
   for (let waited = 0; server.served() === 0 && waited < 1000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   t.is(server.served(), 1);
 });
 
-test('nobody listens: the Node hook runs with the same arguments and stdin', async (t) => {
+test("nobody listens: the Node hook runs with the same arguments and stdin", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   await fellBack(t, dir, await runClient(socket, fallback));
 });
 
-test('a dead socket left behind (ECONNREFUSED) also falls back', async (t) => {
+test("a dead socket left behind (ECONNREFUSED) also falls back", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   // What a SIGKILLed service leaves: the socket file, with nobody behind it.
-  const listener = execa(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`]);
-  await new Promise<void>((resolve) => listener.stdout!.once('data', () => resolve()));
-  listener.kill('SIGKILL');
+  const listener = execa(process.execPath, [
+    "-e",
+    `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`,
+  ]);
+  await new Promise<void>((resolve) => listener.stdout!.once("data", () => resolve()));
+  listener.kill("SIGKILL");
   await listener.catch(() => undefined);
   t.true((await stat(socket)).isSocket());
   await fellBack(t, dir, await runClient(socket, fallback));
 });
 
-test('the service fails mid-request (no answer) or answers nonsense: the Node hook runs', async (t) => {
+test("the service fails mid-request (no answer) or answers nonsense: the Node hook runs", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   const server = await startHookSocket({
     path: socket,
     log: () => undefined,
     handle: async () => {
-      throw new Error('boom');
+      throw new Error("boom");
     },
   });
   t.teardown(() => server.close());
@@ -99,36 +106,46 @@ test('the service fails mid-request (no answer) or answers nonsense: the Node ho
   t.is(server.served(), 0);
   await server.close();
 
-  const nonsense = createServer({ allowHalfOpen: true }, (s) => s.end(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), () => s.destroy()));
+  const nonsense = createServer({ allowHalfOpen: true }, (s) =>
+    s.end(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), () => s.destroy()),
+  );
   await new Promise<void>((resolve) => nonsense.listen(socket, resolve));
   t.teardown(() => new Promise<void>((resolve) => nonsense.close(() => resolve())));
-  await rm(path.join(dir, 'fallback.stdin'));
+  await rm(path.join(dir, "fallback.stdin"));
   await fellBack(t, dir, await runClient(socket, fallback));
 });
 
-test('a client in another mount namespace gets no answer and runs the Node hook', async (t) => {
+test("a client in another mount namespace gets no answer and runs the Node hook", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   const seen: HookRequest[] = [];
-  const server = await startHookSocket({ path: socket, log: () => undefined, handle: async (request) => (seen.push(request), { code: 0, stderr: [] }) });
+  const server = await startHookSocket({
+    path: socket,
+    log: () => undefined,
+    handle: async (request) => (seen.push(request), { code: 0, stderr: [] }),
+  });
   t.teardown(() => server.close());
-  const r = await execa('unshare', ['--mount', '--', HOOK_CLIENT, '--socket', socket, '--node', '/bin/sh', '--bundle', fallback, '--', ...HOOK_ARGS], { input: STATE, reject: false });
+  const r = await execa(
+    "unshare",
+    ["--mount", "--", HOOK_CLIENT, "--socket", socket, "--node", "/bin/sh", "--bundle", fallback, "--", ...HOOK_ARGS],
+    { input: STATE, reject: false },
+  );
   await fellBack(t, dir, r);
-  t.deepEqual(seen, [], 'the service did not act on paths and pids of another namespace');
+  t.deepEqual(seen, [], "the service did not act on paths and pids of another namespace");
 });
 
-test('a successor takes the socket over; the predecessor closing does not remove it', async (t) => {
+test("a successor takes the socket over; the predecessor closing does not remove it", async (t) => {
   const { socket } = await scratch(t);
   const first = await startHookSocket({ path: socket, log: () => undefined, handle: async () => ({ code: 1, stderr: [] }) });
   const second = await startHookSocket({ path: socket, log: () => undefined, handle: async () => ({ code: 2, stderr: [] }) });
   t.teardown(() => second.close());
   await first.close();
-  const r = await execa(HOOK_CLIENT, ['--socket', socket, '--node', '/bin/false', '--bundle', '/x'], { input: '{}', reject: false });
-  t.is(r.exitCode, 2, 'the successor answers');
+  const r = await execa(HOOK_CLIENT, ["--socket", socket, "--node", "/bin/false", "--bundle", "/x"], { input: "{}", reject: false });
+  t.is(r.exitCode, 2, "the successor answers");
   await second.close();
-  await t.throwsAsync(stat(socket), undefined, 'the last one removes the file');
+  await t.throwsAsync(stat(socket), undefined, "the last one removes the file");
 });
 
-test('a retired service finishes the hook under way before it goes, and takes no new one', async (t) => {
+test("a retired service finishes the hook under way before it goes, and takes no new one", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
@@ -140,7 +157,7 @@ test('a retired service finishes the hook under way before it goes, and takes no
     handle: async () => {
       started();
       await gate;
-      return { code: 5, stderr: ['finished'] };
+      return { code: 5, stderr: ["finished"] };
     },
   });
   t.teardown(() => server.close());
@@ -149,20 +166,20 @@ test('a retired service finishes the hook under way before it goes, and takes no
   let drained = false;
   const draining = server.drain().then(() => (drained = true));
   await new Promise((resolve) => setTimeout(resolve, 200));
-  t.false(drained, 'still answering the request under way');
+  t.false(drained, "still answering the request under way");
   release();
   const r = await client;
-  t.is(r.exitCode, 5, 'the client got the answer, not a fallback');
+  t.is(r.exitCode, 5, "the client got the answer, not a fallback");
   await draining;
   t.true(drained);
   // A new client finds nobody accepting and runs the Node hook.
   await fellBack(t, dir, await runClient(socket, fallback));
 });
 
-test('usage errors exit 2 without reading stdin or falling back', async (t) => {
-  const r = await execa(HOOK_CLIENT, ['--socket', '/x'], { input: '{}', reject: false });
+test("usage errors exit 2 without reading stdin or falling back", async (t) => {
+  const r = await execa(HOOK_CLIENT, ["--socket", "/x"], { input: "{}", reject: false });
   t.is(r.exitCode, 2);
   t.regex(r.stderr, /usage/);
-  const relative = await execa(HOOK_CLIENT, ['--socket', '/x', '--node', 'node', '--bundle', '/b'], { input: '{}', reject: false });
-  t.is(relative.exitCode, 2, 'node must be an absolute path');
+  const relative = await execa(HOOK_CLIENT, ["--socket", "/x", "--node", "node", "--bundle", "/b"], { input: "{}", reject: false });
+  t.is(relative.exitCode, 2, "node must be an absolute path");
 });

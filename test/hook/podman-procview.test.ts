@@ -1,6 +1,6 @@
 // Real podman + runc, the hook from a --hooks-dir, procview's own service as
 // the source (fails until `procview serve` exists).
-import { podmanSuite } from '../support/podman-suite.js';
-import { startProcview } from '../support/procview.js';
+import { podmanSuite } from "../support/podman-suite.js";
+import { startProcview } from "../support/procview.js";
 
-podmanSuite('procview', startProcview);
+podmanSuite("procview", startProcview);

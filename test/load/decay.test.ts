@@ -1,5 +1,15 @@
 import test from "ava";
-import { EXP_1, EXP_15, EXP_5, FIXED_1, calcLoad, loadToDecimal, stepLoads, toLoadNumbers, ZERO_LOADS } from "../../fuse/server/load/decay.js";
+import {
+  EXP_1,
+  EXP_15,
+  EXP_5,
+  FIXED_1,
+  calcLoad,
+  loadToDecimal,
+  stepLoads,
+  toLoadNumbers,
+  ZERO_LOADS,
+} from "../../fuse/server/load/decay.js";
 
 test("calc_load: first step with one task, kernel rounding up while rising", (t) => {
   // (0*1884 + 2048*164 + 2047) / 2048 = 164.99… → 164

@@ -48,7 +48,10 @@ test("sampleCgroups drops keys whose cgroup directory was removed", (t) => {
   cpSync(join(FIXTURES_DIR, "v2"), tmp, { recursive: true, verbatimSymlinks: true });
   const layout = detectLayout(join(tmp, "cgroup"));
   const s = new LoadSampler();
-  const targets = [{ key: "a", paths: at("/ctr-small") }, { key: "b", paths: at("/ctr-swap") }];
+  const targets = [
+    { key: "a", paths: at("/ctr-small") },
+    { key: "b", paths: at("/ctr-swap") },
+  ];
   t.deepEqual(s.sampleCgroups(targets, { layout, procRoot: join(tmp, "proc") }).gone, []);
   rmSync(join(tmp, "cgroup", "ctr-swap"), { recursive: true });
   t.deepEqual(s.sampleCgroups(targets, { layout, procRoot: join(tmp, "proc") }).gone, ["b"]);

@@ -25,7 +25,9 @@ test("bind attaches every source in the other namespace, and only there", async 
   const c = await fakeContainer();
   try {
     const [a, b] = sources(["view A\n", "view B\n"]);
-    const r = await execa(HELPER, ["bind", String(c.pid), a!, join(c.rootfs, "proc/meminfo"), b!, join(c.rootfs, "proc/cpuinfo")], { reject: false });
+    const r = await execa(HELPER, ["bind", String(c.pid), a!, join(c.rootfs, "proc/meminfo"), b!, join(c.rootfs, "proc/cpuinfo")], {
+      reject: false,
+    });
     t.is(r.exitCode, 0, r.stdout + r.stderr);
     t.is(await c.read("/proc/meminfo"), "view A");
     t.is(await c.read("/proc/cpuinfo"), "view B");

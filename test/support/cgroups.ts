@@ -53,8 +53,10 @@ export function createCgroup(settings: CgroupSettings = {}): TestCgroup {
     }
   }
   const dir = (controller: V1Controller) => join(CGROUP_ROOT, controller, path);
-  if (settings.memoryLimitBytes !== undefined) writeFileSync(join(dir("memory"), "memory.limit_in_bytes"), String(settings.memoryLimitBytes));
-  if (settings.memswLimitBytes !== undefined) writeFileSync(join(dir("memory"), "memory.memsw.limit_in_bytes"), String(settings.memswLimitBytes));
+  if (settings.memoryLimitBytes !== undefined)
+    writeFileSync(join(dir("memory"), "memory.limit_in_bytes"), String(settings.memoryLimitBytes));
+  if (settings.memswLimitBytes !== undefined)
+    writeFileSync(join(dir("memory"), "memory.memsw.limit_in_bytes"), String(settings.memswLimitBytes));
   if (settings.cpus !== undefined) writeFileSync(join(dir("cpuset"), "cpuset.cpus"), settings.cpus);
   if (settings.cfsPeriodUs !== undefined) writeFileSync(join(dir("cpu"), "cpu.cfs_period_us"), String(settings.cfsPeriodUs));
   if (settings.cfsQuotaUs !== undefined) writeFileSync(join(dir("cpu"), "cpu.cfs_quota_us"), String(settings.cfsQuotaUs));

@@ -1,10 +1,10 @@
 // A FUSE server (procview or lxcfs) started in the foreground for a test, waited for until its
 // meminfo reads, stopped with SIGTERM (SIGKILL after 5 s) and unmounted in teardown.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
-import { unmountQuietly, waitForMeminfo } from './fuse-wait.js';
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { unmountQuietly, waitForMeminfo } from "./fuse-wait.js";
 
 export interface RunningServer {
   mountPoint: string;
@@ -27,13 +27,13 @@ export interface ServerSpec {
 
 export async function startFuseServer(spec: ServerSpec): Promise<RunningServer> {
   const base = await mkdtemp(path.join(tmpdir(), `procview-${spec.name}-`));
-  const mountpoint = spec.mountPoint ?? path.join(base, 'mnt');
+  const mountpoint = spec.mountPoint ?? path.join(base, "mnt");
   // A stale mount (a crashed run) answers ENOTCONN: the server itself deals with it.
   await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST' && err.code !== 'ENOTCONN') throw err;
+    if (err.code !== "EEXIST" && err.code !== "ENOTCONN") throw err;
   });
   const [file, args] = spec.command(mountpoint, base);
-  const child: ResultPromise = execa(file, args, { reject: false, stdin: 'ignore', all: true, buffer: { all: true } });
+  const child: ResultPromise = execa(file, args, { reject: false, stdin: "ignore", all: true, buffer: { all: true } });
   let exited = false;
   void child.then(() => {
     exited = true;
@@ -45,10 +45,10 @@ export async function startFuseServer(spec: ServerSpec): Promise<RunningServer> 
   try {
     await waitForMeminfo(mountpoint, spec.timeoutMs, () => exited);
   } catch (err) {
-    child.kill('SIGKILL');
-    const out = await child.then((r) => String(r.all ?? '')).catch(() => '');
+    child.kill("SIGKILL");
+    const out = await child.then((r) => String(r.all ?? "")).catch(() => "");
     await cleanUp();
-    throw new Error(`${spec.name} did not come up on ${mountpoint}: ${(err as Error).message}\n${out.split('\n').slice(-10).join('\n')}`);
+    throw new Error(`${spec.name} did not come up on ${mountpoint}: ${(err as Error).message}\n${out.split("\n").slice(-10).join("\n")}`);
   }
   let stopped = false;
   return {
@@ -58,8 +58,8 @@ export async function startFuseServer(spec: ServerSpec): Promise<RunningServer> 
     async stop() {
       if (stopped) return;
       stopped = true;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
       await child.catch(() => undefined);
       clearTimeout(timer);
       await cleanUp();

@@ -7,7 +7,7 @@
 //  - --network none: no CNI/netavark setup needed and nothing to clean up;
 //  - --rootfs is a boolean flag in podman 4.3: the rootfs path is the first
 //    positional argument, so every option must come before it.
-import { execa } from 'execa';
+import { execa } from "execa";
 
 export interface PodmanRunOptions {
   rootfs: string;
@@ -26,23 +26,23 @@ export interface PodmanResult {
   exitCode: number;
 }
 
-export const PODMAN_BASE_ARGS = ['--runtime', 'runc', '--cgroup-manager=cgroupfs'];
-export const PODMAN_RUN_ARGS = ['--rm', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none'];
+export const PODMAN_BASE_ARGS = ["--runtime", "runc", "--cgroup-manager=cgroupfs"];
+export const PODMAN_RUN_ARGS = ["--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "none"];
 
 export async function podmanRun(o: PodmanRunOptions): Promise<PodmanResult> {
-  const global = [...PODMAN_BASE_ARGS, ...(o.hooksDir ? ['--hooks-dir', o.hooksDir] : [])];
-  const annotations = Object.entries(o.annotations ?? {}).flatMap(([k, v]) => ['--annotation', `${k}=${v}`]);
-  const argv = [...global, 'run', ...PODMAN_RUN_ARGS, ...annotations, ...(o.args ?? []), '--rootfs', o.rootfs, ...o.cmd];
-  const r = await execa('podman', argv, { reject: false, timeout: o.timeoutMs ?? 60_000, stdin: 'ignore' });
+  const global = [...PODMAN_BASE_ARGS, ...(o.hooksDir ? ["--hooks-dir", o.hooksDir] : [])];
+  const annotations = Object.entries(o.annotations ?? {}).flatMap(([k, v]) => ["--annotation", `${k}=${v}`]);
+  const argv = [...global, "run", ...PODMAN_RUN_ARGS, ...annotations, ...(o.args ?? []), "--rootfs", o.rootfs, ...o.cmd];
+  const r = await execa("podman", argv, { reject: false, timeout: o.timeoutMs ?? 60_000, stdin: "ignore" });
   if (r.failed && r.exitCode === undefined) {
-    throw new Error(`podman could not be run (${r.shortMessage}); podman ${argv.join(' ')}`);
+    throw new Error(`podman could not be run (${r.shortMessage}); podman ${argv.join(" ")}`);
   }
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
 }
 
 /** Fail loudly (never skip) when podman cannot start a plain container here. */
 export async function assertPodmanWorks(rootfs: string): Promise<void> {
-  const r = await podmanRun({ rootfs, cmd: ['/bin/true'] });
+  const r = await podmanRun({ rootfs, cmd: ["/bin/true"] });
   if (r.exitCode !== 0) {
     throw new Error(`podman cannot run containers on this machine (exit ${r.exitCode}): ${r.stderr.trim()}`);
   }
@@ -54,7 +54,7 @@ export const PROBE_SCRIPT = [
   'echo "processors: $(grep -c ^processor /proc/cpuinfo)"',
   'echo "online: $(cat /sys/devices/system/cpu/online)"',
   'echo "uptime: $(cut -d" " -f1 /proc/uptime)"',
-].join('; ');
+].join("; ");
 
 export interface ContainerView {
   memTotalKb: number;
@@ -65,16 +65,16 @@ export interface ContainerView {
 
 export function parseView(stdout: string): ContainerView {
   const field = (name: string): string => {
-    const m = new RegExp(`^${name}: (.*)$`, 'm').exec(stdout);
+    const m = new RegExp(`^${name}: (.*)$`, "m").exec(stdout);
     if (!m) throw new Error(`container output has no "${name}:" line:\n${stdout}`);
-    return (m[1] ?? '').trim();
+    return (m[1] ?? "").trim();
   };
-  const mem = /^MemTotal:\s+(\d+) kB$/.exec(field('meminfo'));
-  if (!mem) throw new Error(`unexpected MemTotal line: ${field('meminfo')}`);
+  const mem = /^MemTotal:\s+(\d+) kB$/.exec(field("meminfo"));
+  if (!mem) throw new Error(`unexpected MemTotal line: ${field("meminfo")}`);
   return {
     memTotalKb: Number(mem[1]),
-    processors: Number(field('processors')),
-    online: field('online'),
-    uptimeSeconds: Number(field('uptime')),
+    processors: Number(field("processors")),
+    online: field("online"),
+    uptimeSeconds: Number(field("uptime")),
   };
 }

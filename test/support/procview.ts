@@ -1,10 +1,10 @@
 // procview's own service on a temp (or given) mountpoint: `node dist/cli/procview.js serve
 // --mountpoint <dir> --foreground` serves the LXCFS layout at <dir> until SIGTERM.
-import { access } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startFuseServer, type RunningServer } from './fuse-server.js';
-import { CLI_ENTRY } from '../../core/paths.js';
+import { access } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startFuseServer, type RunningServer } from "./fuse-server.js";
+import { CLI_ENTRY } from "../../core/paths.js";
 
 // Compiled to dist/test/support/procview.js.
 export const PROCVIEW_CLI = CLI_ENTRY;
@@ -24,9 +24,12 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
     throw new Error(`${PROCVIEW_CLI} does not exist (the procview service has not been built)`);
   });
   return startFuseServer({
-    name: 'procview',
+    name: "procview",
     mountPoint: options.mountPoint,
-    command: (mountPoint) => [process.execPath, [PROCVIEW_CLI, 'serve', '--mountpoint', mountPoint, '--foreground', ...(options.extraArgs ?? [])]],
+    command: (mountPoint) => [
+      process.execPath,
+      [PROCVIEW_CLI, "serve", "--mountpoint", mountPoint, "--foreground", ...(options.extraArgs ?? [])],
+    ],
     timeoutMs: 15_000,
   });
 }

@@ -90,7 +90,18 @@ for (const tree of TREES) {
   const v1 = rendererFor("v1", true);
   const v2 = rendererFor("v2", true);
   const same: ViewName[] = ["cpuinfo", "uptime", "loadavg", "diskstats", "cpu-online", "cpu-possible", "cpu-present", "cpu-offline"];
-  for (const name of ["no-limit", "limit-above-host", "limit-256m-swap-off", "limit-256m-swap-on", "k8s-parent-limit", "systemd-init", "systemd-sub-cgroup-reader", "shared-pidns-pause", "shared-pidns-app", "host-pidns-container"]) {
+  for (const name of [
+    "no-limit",
+    "limit-above-host",
+    "limit-256m-swap-off",
+    "limit-256m-swap-on",
+    "k8s-parent-limit",
+    "systemd-init",
+    "systemd-sub-cgroup-reader",
+    "shared-pidns-pause",
+    "shared-pidns-app",
+    "host-pidns-container",
+  ]) {
     test(`v1 = v2 ${name}: ${same.join(", ")}`, (t) => {
       for (const view of same) t.is(readAs(v1, view, pidOf(name)), readAs(v2, view, pidOf(name)), view);
       const memLines = (text: string) => ["MemTotal", "MemFree"].map((k) => meminfoLineOf(text, k));

@@ -4,7 +4,29 @@
 import test, { type ExecutionContext } from "ava";
 import type { ViewRenderer } from "../../fuse/server/render.js";
 import { SCENARIOS, expectedFor, type Expected, type Scenario, type TreeName } from "../fixtures/index.js";
-import { MEMINFO_PASSTHROUGH, TREES, ageTicks, cpuLines, cpuRange, cpuinfoBlocks, expectedCpuinfoBlock, expectedDiskstats, expectedMeminfo, expectedVisible, fmtHundredths, hostText, hundredths, lineStarting, meminfoLine, meminfoLineOf, meminfoValues, readAs, rendererFor, ticks, type HostText } from "./expect.js";
+import {
+  MEMINFO_PASSTHROUGH,
+  TREES,
+  ageTicks,
+  cpuLines,
+  cpuRange,
+  cpuinfoBlocks,
+  expectedCpuinfoBlock,
+  expectedDiskstats,
+  expectedMeminfo,
+  expectedVisible,
+  fmtHundredths,
+  hostText,
+  hundredths,
+  lineStarting,
+  meminfoLine,
+  meminfoLineOf,
+  meminfoValues,
+  readAs,
+  rendererFor,
+  ticks,
+  type HostText,
+} from "./expect.js";
 import { VIEW_NAMES, type ViewName } from "../../core/layout.js";
 
 interface Ctx {
@@ -90,7 +112,11 @@ function checkCpuinfo(t: ExecutionContext, c: Ctx, text: string): void {
     const block = text.split("\n\n")[i]!;
     for (const key of ["apicid", "core id", "initial apicid"]) {
       const want = hostBlocks.get(hostId)!.find((l) => l.startsWith(`${key}\t`));
-      t.is(block.split("\n").find((l) => l.startsWith(`${key}\t`)), want, `processor ${i}'s ${key} is host CPU ${hostId}'s`);
+      t.is(
+        block.split("\n").find((l) => l.startsWith(`${key}\t`)),
+        want,
+        `processor ${i}'s ${key} is host CPU ${hostId}'s`,
+      );
     }
   });
 }

@@ -8,7 +8,10 @@ const arm64 = host("cpuinfo-arm64.txt");
 
 /** The blocks of a cpuinfo text, each as its lines, blank separators dropped. */
 const blocks = (text: string): string[][] =>
-  text.split("\n\n").filter((b) => b.trim() !== "").map((b) => b.replace(/^\n+|\n+$/g, "").split("\n"));
+  text
+    .split("\n\n")
+    .filter((b) => b.trim() !== "")
+    .map((b) => b.replace(/^\n+|\n+$/g, "").split("\n"));
 
 test("all CPUs visible: the host's text unchanged", (t) => {
   t.is(renderCpuinfo(x86, [0, 1]), x86);

@@ -3,9 +3,29 @@ import { renderMeminfo } from "../../fuse/views/index.js";
 import { GiB, MiB, host, kb, line, mem, memStat } from "./fixtures.js";
 
 const REPLACED = new Set([
-  "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCached", "Active", "Inactive",
-  "Active(anon)", "Inactive(anon)", "Active(file)", "Inactive(file)", "Unevictable", "SwapTotal",
-  "SwapFree", "Dirty", "Writeback", "AnonPages", "Mapped", "Shmem", "Slab", "SReclaimable", "SUnreclaim",
+  "MemTotal",
+  "MemFree",
+  "MemAvailable",
+  "Buffers",
+  "Cached",
+  "SwapCached",
+  "Active",
+  "Inactive",
+  "Active(anon)",
+  "Inactive(anon)",
+  "Active(file)",
+  "Inactive(file)",
+  "Unevictable",
+  "SwapTotal",
+  "SwapFree",
+  "Dirty",
+  "Writeback",
+  "AnonPages",
+  "Mapped",
+  "Shmem",
+  "Slab",
+  "SReclaimable",
+  "SUnreclaim",
 ]);
 
 const hostText = host("meminfo.txt");

@@ -21,11 +21,7 @@ const cpuLines = (text: string): string[] => text.split("\n").filter((l) => l.st
 
 test("no per-CPU usage: totals split evenly, the remainder on the first CPUs", (t) => {
   const out = renderStat(hostText, input({}));
-  t.deepEqual(cpuLines(out), [
-    "cpu  150 0 33 1817 0 0 0 0 0 0",
-    "cpu0 75 0 17 908 0 0 0 0 0 0",
-    "cpu1 75 0 16 909 0 0 0 0 0 0",
-  ]);
+  t.deepEqual(cpuLines(out), ["cpu  150 0 33 1817 0 0 0 0 0 0", "cpu0 75 0 17 908 0 0 0 0 0 0", "cpu1 75 0 16 909 0 0 0 0 0 0"]);
 });
 
 test("other lines are the host's, in the host's order; procs_* are the container's", (t) => {
@@ -75,11 +71,7 @@ test("hidden CPUs are dealt round-robin onto the shown ones", (t) => {
   ]);
   const out = renderStat(hostText, input({ visibleHostCpuIds: [1, 3], usage: time(1, 0), usagePerCpu }));
   // host 0 → shown 0 (host 1), host 2 → shown 1 (host 3)
-  t.deepEqual(cpuLines(out), [
-    "cpu  100 0 0 1900 0 0 0 0 0 0",
-    "cpu0 30 0 0 970 0 0 0 0 0 0",
-    "cpu1 70 0 0 930 0 0 0 0 0 0",
-  ]);
+  t.deepEqual(cpuLines(out), ["cpu  100 0 0 1900 0 0 0 0 0 0", "cpu0 30 0 0 970 0 0 0 0 0 0", "cpu1 70 0 0 930 0 0 0 0 0 0"]);
 });
 
 test("folding adds nanoseconds before truncating to ticks", (t) => {
@@ -100,7 +92,11 @@ test("the aggregate line sums the per-CPU lines, field by field", (t) => {
   const out = renderStat(hostText, input({ visibleHostCpuIds: [0, 1, 2], usage: time(12.34, 5.67), elapsedTicksPerCpu: 5000 }));
   const [agg, ...per] = cpuLines(out).map((l) => l.split(/ +/).slice(1).map(Number));
   t.is(per.length, 3);
-  for (let f = 0; f < 10; f++) t.is(agg![f], per.reduce((sum, p) => sum + p[f]!, 0));
+  for (let f = 0; f < 10; f++)
+    t.is(
+      agg![f],
+      per.reduce((sum, p) => sum + p[f]!, 0),
+    );
   t.is(agg![0], 1234);
   t.is(agg![2], 567);
 });

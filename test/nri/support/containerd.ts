@@ -1,14 +1,14 @@
 // A private containerd for the tests: its own config, root, state, sockets and
 // NRI socket under one temp directory, the CRI plugin on runc with cgroupfs,
 // and a teardown that leaves no process, shim or mount behind.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
-import { ownMounts } from '../../../core/mountinfo.js';
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { ownMounts } from "../../../core/mountinfo.js";
 
-export const TEST_IMAGE = 'docker.io/procview/busybox:test';
+export const TEST_IMAGE = "docker.io/procview/busybox:test";
 
 export interface ContainerdDirs {
   dir: string;
@@ -20,30 +20,30 @@ export interface ContainerdDirs {
 }
 
 export async function makeContainerdDir(): Promise<ContainerdDirs> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'procview-containerd-'));
+  const dir = await mkdtemp(path.join(tmpdir(), "procview-containerd-"));
   return {
     dir,
-    config: path.join(dir, 'config.toml'),
-    address: path.join(dir, 'containerd.sock'),
-    nriSocket: path.join(dir, 'nri.sock'),
-    pluginDir: path.join(dir, 'nri-plugins'),
-    log: path.join(dir, 'containerd.log'),
+    config: path.join(dir, "config.toml"),
+    address: path.join(dir, "containerd.sock"),
+    nriSocket: path.join(dir, "nri.sock"),
+    pluginDir: path.join(dir, "nri-plugins"),
+    log: path.join(dir, "containerd.log"),
   };
 }
 
 /** containerd 1.7 config (version 2); with `nri` false the NRI table is left out (for `procview install containerd` to add). */
 export async function writeContainerdConfig(d: ContainerdDirs, opts: { nri: boolean }): Promise<void> {
   const q = JSON.stringify;
-  for (const sub of ['cni-bin', 'cni-conf', 'nri-conf.d']) await mkdir(path.join(d.dir, sub), { recursive: true });
+  for (const sub of ["cni-bin", "cni-conf", "nri-conf.d"]) await mkdir(path.join(d.dir, sub), { recursive: true });
   const text = `version = 2
-root = ${q(path.join(d.dir, 'root'))}
-state = ${q(path.join(d.dir, 'state'))}
+root = ${q(path.join(d.dir, "root"))}
+state = ${q(path.join(d.dir, "state"))}
 
 [grpc]
   address = ${q(d.address)}
 
 [ttrpc]
-  address = ${q(d.address + '.ttrpc')}
+  address = ${q(d.address + ".ttrpc")}
 
 [plugins]
   [plugins."io.containerd.grpc.v1.cri"]
@@ -60,10 +60,10 @@ state = ${q(path.join(d.dir, 'state'))}
           SystemdCgroup = false
           BinaryName = "/usr/sbin/runc"
     [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = ${q(path.join(d.dir, 'cni-bin'))}
-      conf_dir = ${q(path.join(d.dir, 'cni-conf'))}
+      bin_dir = ${q(path.join(d.dir, "cni-bin"))}
+      conf_dir = ${q(path.join(d.dir, "cni-conf"))}
   [plugins."io.containerd.internal.v1.opt"]
-    path = ${q(path.join(d.dir, 'opt'))}
+    path = ${q(path.join(d.dir, "opt"))}
 ${
   opts.nri
     ? `
@@ -71,9 +71,9 @@ ${
   disable = false
   socket_path = ${q(d.nriSocket)}
   plugin_path = ${q(d.pluginDir)}
-  plugin_config_path = ${q(path.join(d.dir, 'nri-conf.d'))}
+  plugin_config_path = ${q(path.join(d.dir, "nri-conf.d"))}
 `
-    : ''
+    : ""
 }`;
   await writeFile(d.config, text);
 }
@@ -90,8 +90,8 @@ export interface RunningContainerd {
 async function waitForSocket(file: string, timeoutMs: number, exited: () => boolean): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (exited()) throw new Error('containerd exited');
-    const r = await execa('ctr', ['--address', file, 'version'], { reject: false, timeout: 3000 });
+    if (exited()) throw new Error("containerd exited");
+    const r = await execa("ctr", ["--address", file, "version"], { reject: false, timeout: 3000 });
     if (r.exitCode === 0) return;
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -99,10 +99,11 @@ async function waitForSocket(file: string, timeoutMs: number, exited: () => bool
 }
 
 export async function startContainerd(d: ContainerdDirs): Promise<RunningContainerd> {
-  if (!existsSync('/usr/bin/containerd')) throw new Error('containerd is not installed (npm test installs containerd from trixie through test/support/system-deps.ts)');
-  const child: ResultPromise = execa('containerd', ['--config', d.config, '--log-level', 'info'], {
+  if (!existsSync("/usr/bin/containerd"))
+    throw new Error("containerd is not installed (npm test installs containerd from trixie through test/support/system-deps.ts)");
+  const child: ResultPromise = execa("containerd", ["--config", d.config, "--log-level", "info"], {
     reject: false,
-    stdin: 'ignore',
+    stdin: "ignore",
     stdout: { file: d.log, append: true },
     stderr: { file: d.log, append: true },
     cleanup: true,
@@ -111,15 +112,15 @@ export async function startContainerd(d: ContainerdDirs): Promise<RunningContain
   void child.then(() => (exited = true));
   const logTail = (n = 30): string => {
     try {
-      return readFileSync(d.log, 'utf8').trim().split('\n').slice(-n).join('\n');
+      return readFileSync(d.log, "utf8").trim().split("\n").slice(-n).join("\n");
     } catch {
-      return '';
+      return "";
     }
   };
   try {
     await waitForSocket(d.address, 20_000, () => exited);
   } catch (err) {
-    child.kill('SIGKILL');
+    child.kill("SIGKILL");
     await child;
     throw new Error(`${(err as Error).message}\n${logTail()}`);
   }
@@ -129,8 +130,8 @@ export async function startContainerd(d: ContainerdDirs): Promise<RunningContain
     logTail,
     async stop() {
       if (exited) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
       await child;
       clearTimeout(t);
     },
@@ -138,18 +139,22 @@ export async function startContainerd(d: ContainerdDirs): Promise<RunningContain
 }
 
 export async function importImage(d: ContainerdDirs, tarball: string): Promise<void> {
-  const r = await execa('ctr', ['-n', 'k8s.io', '--address', d.address, 'images', 'import', tarball], { reject: false, all: true, timeout: 60_000 });
+  const r = await execa("ctr", ["-n", "k8s.io", "--address", d.address, "images", "import", tarball], {
+    reject: false,
+    all: true,
+    timeout: 60_000,
+  });
   if (r.exitCode !== 0) throw new Error(`ctr images import failed (exit ${r.exitCode}): ${String(r.all).trim()}`);
 }
 
 /** Shims of this containerd (they outlive containerd by design): `-address <our socket>` on their command line. */
 function ourShims(d: ContainerdDirs): number[] {
   const pids: number[] = [];
-  for (const p of readdirSync('/proc')) {
+  for (const p of readdirSync("/proc")) {
     if (!/^\d+$/.test(p)) continue;
     try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (argv[0]?.endsWith('containerd-shim-runc-v2') && argv.includes(d.address)) pids.push(Number(p));
+      const argv = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+      if (argv[0]?.endsWith("containerd-shim-runc-v2") && argv.includes(d.address)) pids.push(Number(p));
     } catch {
       // gone
     }
@@ -161,7 +166,7 @@ function ourShims(d: ContainerdDirs): number[] {
 export async function destroyContainerdDir(d: ContainerdDirs): Promise<void> {
   for (const pid of ourShims(d)) {
     try {
-      process.kill(pid, 'SIGKILL');
+      process.kill(pid, "SIGKILL");
     } catch {
       // already gone
     }
@@ -169,8 +174,8 @@ export async function destroyContainerdDir(d: ContainerdDirs): Promise<void> {
   // Containers whose shim died: runc state lives under <state>/... and /run/containerd/runc/k8s.io.
   const mounts = ownMounts()
     .map((m) => m.mountPoint)
-    .filter((m) => m === d.dir || m.startsWith(d.dir + '/'))
+    .filter((m) => m === d.dir || m.startsWith(d.dir + "/"))
     .sort((a, b) => b.length - a.length);
-  for (const m of mounts) await execa('umount', ['-l', m], { reject: false, timeout: 5000 });
+  for (const m of mounts) await execa("umount", ["-l", m], { reject: false, timeout: 5000 });
   await rm(d.dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
 }

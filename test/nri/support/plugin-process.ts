@@ -1,11 +1,10 @@
 // `procview nri` as a separate process (dist/cli/procview.js nri), its stderr kept line by line.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
-import { CLI_ENTRY } from '../../../core/paths.js';
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa, type ResultPromise } from "execa";
+import { CLI_ENTRY } from "../../../core/paths.js";
 
 // Compiled to dist/test/nri/support/plugin-process.js.
-
 
 export interface PluginProcess {
   lines: string[];
@@ -15,12 +14,18 @@ export interface PluginProcess {
 }
 
 export function startPluginProcess(args: string[]): PluginProcess {
-  const child: ResultPromise = execa(process.execPath, [CLI_ENTRY, 'nri', ...args], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false });
+  const child: ResultPromise = execa(process.execPath, [CLI_ENTRY, "nri", ...args], {
+    reject: false,
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+    buffer: false,
+  });
   const lines: string[] = [];
-  let partial = '';
+  let partial = "";
   let exited = false;
-  child.stderr!.on('data', (b: Buffer) => {
-    const parts = (partial + b.toString()).split('\n');
+  child.stderr!.on("data", (b: Buffer) => {
+    const parts = (partial + b.toString()).split("\n");
     partial = parts.pop()!;
     lines.push(...parts);
   });
@@ -32,15 +37,15 @@ export function startPluginProcess(args: string[]): PluginProcess {
       for (;;) {
         const hit = lines.slice(from).find((l) => re.test(l));
         if (hit) return hit;
-        if (exited) throw new Error(`the plugin exited before logging ${re}:\n${lines.join('\n')}`);
-        if (Date.now() > until) throw new Error(`no plugin line matching ${re} within ${timeoutMs} ms:\n${lines.join('\n')}`);
+        if (exited) throw new Error(`the plugin exited before logging ${re}:\n${lines.join("\n")}`);
+        if (Date.now() > until) throw new Error(`no plugin line matching ${re} within ${timeoutMs} ms:\n${lines.join("\n")}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },
     async stop() {
       if (exited) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 5000);
       await child;
       clearTimeout(t);
     },
