@@ -13,12 +13,19 @@ export default tseslint.config(
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
+      // A handle assigned once, after the closures that read it are made (signal handlers set
+      // up before the thing they stop), cannot be const.
+      "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
       // Unused parameters named with a leading underscore are placeholders in a signature.
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
     },
   },
   {
-    files: ["eslint.config.js"],
+    files: ["eslint.config.js", ".dependency-cruiser.cjs"],
     extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    files: [".dependency-cruiser.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable" } },
   },
 );

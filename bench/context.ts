@@ -1,6 +1,6 @@
 // What every scenario gets: the built reader, the systems to read (each started or not, with
 // the reason), the run's bounds, a logger, and a pool of cgroups cleaned up at the end.
-import { createCgroup, uniqueName, type CgroupSettings, type TestCgroup } from "../test/support/cgroups.js";
+import { createCgroup, uniqueName, type CgroupSettings, type TestCgroup } from "../testbed/cgroups.js";
 import { notMeasured, oneLine, type Outcome, type SystemName } from "./results.js";
 import type { ReadTarget } from "./systems.js";
 

@@ -2,12 +2,12 @@
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { REPO_ROOT } from "../test/support/paths.js";
-import { runInCgroup } from "../test/support/cgroups.js";
+import { runInCgroup } from "../testbed/cgroups.js";
 import { parseLatencyOutput, parseThroughputOutput, parseTurnLine, type ThroughputSample, type TurnResult } from "./stats.js";
+import { PACKAGE_ROOT } from "../core/paths.js";
 
-export const READER_SOURCE = join(REPO_ROOT, "bench", "reader.c");
-export const BUILD_DIR = join(REPO_ROOT, "bench", ".build");
+export const READER_SOURCE = join(PACKAGE_ROOT, "bench", "reader.c");
+export const BUILD_DIR = join(PACKAGE_ROOT, "bench", ".build");
 
 /** Compiles reader.c with gcc -O2 into bench/.build/reader (again only when the source is newer). */
 export async function buildReader(): Promise<string> {

@@ -7,7 +7,6 @@ import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { execa } from "execa";
-import { REPO_ROOT } from "../test/support/paths.js";
 import { CgroupPool, FULL, QUICK, type Context, type Settings } from "./context.js";
 import { buildReader } from "./reader.js";
 import { attempt, measured, notMeasured, oneLine, type BenchResults, type Outcome, type SystemName } from "./results.js";
@@ -18,8 +17,9 @@ import { scaleScenario } from "./scenarios/scale.js";
 import { throughputScenario } from "./scenarios/throughput.js";
 import { kernel, startLxcfsTarget, startProcviewTarget, type ReadTarget } from "./systems.js";
 import { renderReport } from "./table.js";
+import { PACKAGE_ROOT } from "../core/paths.js";
 
-const DEFAULT_OUT = join(REPO_ROOT, "bench", "results", "latest.md");
+const DEFAULT_OUT = join(PACKAGE_ROOT, "bench", "results", "latest.md");
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -92,7 +92,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
 
   try {
     const reader = await attempt(buildReader);
-    const made = await attempt(async () => new CgroupPool());
+    const made = await attempt(() => Promise.resolve(new CgroupPool()));
     if (made.ok) {
       pool = made.value;
       log(`cgroups under ${pool.parent}`);

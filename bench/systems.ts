@@ -4,8 +4,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { readStatus } from "../fuse/keeper/status.js";
 import { execa } from "execa";
-import { startLxcfs } from "../test/support/lxcfs.js";
-import { PROCVIEW_CLI, startProcview } from "../test/support/procview.js";
+import { startLxcfs } from "../testbed/lxcfs.js";
+import { startProcview } from "../testbed/procview.js";
 import type { SystemName } from "./results.js";
 import { DEFAULT_RUNTIME_DIR, statusPath } from "../core/paths.js";
 import { type ViewFile } from "../core/layout.js";
@@ -28,7 +28,7 @@ export const kernel: ReadTarget = {
   path: (file) => "/" + file,
   pids: () => [],
   alive: () => true,
-  stop: async () => undefined,
+  stop: () => Promise.resolve(),
 };
 
 /** The pid of the first process whose argv satisfies `matches`, or undefined. */
@@ -76,8 +76,8 @@ export async function startProcviewTarget(extraArgs: string[] = []): Promise<Rea
     path: (file) => join(running.mountPoint, file),
     pid: running.pid,
     pids,
-    alive: running.alive,
-    stop: () => stopAndUnmount(running.stop, running.mountPoint),
+    alive: () => running.alive(),
+    stop: () => stopAndUnmount(() => running.stop(), running.mountPoint),
   };
 }
 
@@ -89,7 +89,7 @@ export async function startLxcfsTarget(): Promise<ReadTarget> {
     path: (file) => join(running.mountPoint, file),
     pid,
     pids: () => (pid === undefined ? [] : [pid]),
-    alive: running.alive,
-    stop: () => stopAndUnmount(running.stop, running.mountPoint),
+    alive: () => running.alive(),
+    stop: () => stopAndUnmount(() => running.stop(), running.mountPoint),
   };
 }

@@ -7,7 +7,7 @@ import { registerStatusCommands } from "./status.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerHookCommands } from "../hook/cli.js";
 import { registerInstallCommands } from "../install/cli.js";
-import { registerNriCommands } from "../nri/cli.js";
+import { registerNriCommand } from "../nri/cli.js";
 
 const program = new Command("procview")
   .description("per-container /proc and /sys views over FUSE, injected into containers by an OCI hook")
@@ -17,7 +17,6 @@ registerStatusCommands(program);
 registerDoctorCommand(program);
 registerHookCommands(program);
 registerInstallCommands(program);
-// After install: it adds `install containerd` to the install command.
-registerNriCommands(program);
+registerNriCommand(program);
 
 await runProgram(program);

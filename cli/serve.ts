@@ -110,7 +110,7 @@ async function runInBackground(flags: ServeFlags, argv: string[]): Promise<void>
     stdio: ["ignore", logFd, logFd],
   });
   closeSync(logFd);
-  let exited: number | null = null;
+  let exited = null as number | null;
   child.on("exit", (code) => (exited = code ?? 1));
   for (let waited = 0; waited < 10_000; waited += 50) {
     if (exited !== null) {

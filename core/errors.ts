@@ -9,7 +9,7 @@ export function errorMessage(err: unknown): string {
 /** The errno code of a Node system error ("ENOENT", …), if it is one. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err !== "object" || err === null || !("code" in err)) return undefined;
-  const code = (err as { code: unknown }).code;
+  const code = err.code;
   return typeof code === "string" ? code : undefined;
 }
 

@@ -1,6 +1,5 @@
 // Bind mounts inside the container's mount namespace, all or nothing.
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { tool } from "../core/tools.js";
 import { NSMOUNT_HELPER } from "../core/paths.js";

@@ -1,13 +1,12 @@
 // `procview install hooks` and `procview uninstall`.
 import { Command, Option } from "commander";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { buildHooksFile, hookCommand, type HookInvocation } from "./hooks-file.js";
 import { defaultInstallDir, ETC_HOOKS_DIR, PODMAN_DEFAULT_HOOKS_DIR } from "./hooks-dir.js";
 import { registerInstallService, stopServiceIfInstalled } from "./service.js";
 import { exists, mkdirTracked, readState, sha256, uninstall, writeAtomic, writeState } from "./state.js";
 import { HOOK_CLIENT, hookSocketPath, DEFAULT_STATE_FILE, HOOK_BUNDLE, DEFAULT_MOUNTPOINT } from "../core/paths.js";
+import { registerInstallContainerd } from "./containerd.js";
 
 export const HOOKS_FILE_NAME = "procview.json";
 
@@ -76,6 +75,7 @@ async function runUninstall(opts: { state: string }): Promise<void> {
 export function registerInstallCommands(program: Command): void {
   const install = program.command("install").description("install procview integrations");
   registerInstallService(install);
+  registerInstallContainerd(install);
   install
     .command("hooks")
     .description(

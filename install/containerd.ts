@@ -3,7 +3,6 @@
 // so `procview uninstall` undoes exactly that.
 import path from "node:path";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { z } from "zod";
 import { exists, mkdirTracked, readState, sha256, writeAtomic, writeState } from "./state.js";

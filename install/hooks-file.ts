@@ -1,6 +1,5 @@
 // The containers/common hooks file (pkg/hooks, schema version 1.0.0) that
 // makes podman and CRI-O add procview-hook to every container's config.
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 // runc runs a hook with exactly this env (libcontainer/configs Command.Run

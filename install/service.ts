@@ -2,7 +2,6 @@
 // install state so `procview uninstall` removes exactly it (after stopping it).
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { execa } from "execa";
 import { buildUnit, DEFAULT_UNIT_DIR, UNIT_NAME } from "./systemd-unit.js";

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { describeZodError } from "../core/errors.js";
+import { describeZodError, errorMessage } from "../core/errors.js";
 
 export const InstallStateSchema = z
   .object({
@@ -49,13 +49,13 @@ export async function readState(file: string): Promise<InstallState> {
     text = await readFile(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, files: [], dirs: [] };
-    throw new Error(`cannot read install state ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read install state ${file}: ${errorMessage(err)}`, { cause: err });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`install state ${file} is not JSON: ${(err as Error).message}`);
+    throw new Error(`install state ${file} is not JSON: ${errorMessage(err)}`, { cause: err });
   }
   const parsed = InstallStateSchema.safeParse(json);
   if (!parsed.success) throw new Error(`install state ${file} is invalid: ${describeZodError(parsed.error)}`);

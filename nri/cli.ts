@@ -1,8 +1,7 @@
-// `procview nri` (the NRI plugin) and `procview install containerd`.
+// `procview nri`: the NRI plugin as a command.
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME, makeLogger, runPlugin } from "./plugin.js";
-import { registerInstallContainerd } from "../install/containerd.js";
 import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT } from "../core/paths.js";
 import { describeZodError } from "../core/errors.js";
 
@@ -59,7 +58,7 @@ export async function nriAction(flags: unknown): Promise<void> {
   );
 }
 
-export function addNriCommand(program: Command): void {
+export function registerNriCommand(program: Command): void {
   program
     .command("nri")
     .description(
@@ -83,16 +82,4 @@ export function addNriCommand(program: Command): void {
     .addOption(new Option("--retry-ms <ms>", "pause between connection attempts while containerd is away").default("1000").hideHelp())
     .option("--log-file <file>", "also append each line, timestamped, to this file")
     .action((opts: unknown) => nriAction(opts).then(() => process.exit(0)));
-}
-
-/**
- * Registers `procview nri` and `procview install containerd`. Call after
- * registerInstallCommands (install/cli.ts): `install containerd` joins its
- * `install` command, and `procview uninstall` reverts it through the same state file.
- */
-export function registerNriCommands(program: Command): void {
-  addNriCommand(program);
-  const install =
-    program.commands.find((c) => c.name() === "install") ?? program.command("install").description("install procview integrations");
-  registerInstallContainerd(install);
 }

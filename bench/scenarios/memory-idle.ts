@@ -69,7 +69,7 @@ export async function idleScenario(ctx: TargetsContext): Promise<Record<Server, 
   for (const n of servers) {
     try {
       pids[n] = pidsOf(ctx, n);
-      before[n] = await ticks(pids[n]!);
+      before[n] = await ticks(pids[n]);
     } catch (err) {
       result[n] = notMeasured((err as Error).message);
     }

@@ -3,7 +3,7 @@
 // sits in each, and at each point the first N readers read one after another, round after
 // round, so consecutive reads come from different cgroups. The readers are stopped at the end;
 // the groups are left for the caller (memory is measured right after) and for the pool.
-import type { TestCgroup } from "../../test/support/cgroups.js";
+import type { TestCgroup } from "../../testbed/cgroups.js";
 import type { Context } from "../context.js";
 import { usable } from "../context.js";
 import { TurnReader } from "../reader.js";

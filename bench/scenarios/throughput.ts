@@ -1,6 +1,6 @@
 // Throughput of proc/meminfo with 1, 2 and 8 readers side by side, each in its own cgroup
 // (different memory limits, alternating cpusets, a one-CPU quota), for each system in turn.
-import type { TestCgroup } from "../../test/support/cgroups.js";
+import type { TestCgroup } from "../../testbed/cgroups.js";
 import type { Context } from "../context.js";
 import { usable } from "../context.js";
 import { throughputIn } from "../reader.js";

@@ -5,7 +5,6 @@
 // kernel's queue while a serving process is being replaced.
 import { fork, type ChildProcess } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { MountError, closeDevice, detachMount, mountFuse, mountpointState, openFuseDevice, prepareMountpoint } from "../kernel/mount.js";
 import { FromServingSchema, SERVING_FUSE_FD, type ServingConfig, type ToServing } from "./messages.js";
 import { writeStatus, type KeeperStatus } from "./status.js";

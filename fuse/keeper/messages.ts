@@ -3,6 +3,7 @@
 // versions during an upgrade (`procview reload`).
 import { z } from "zod";
 import { fitsSocketPath } from "../../core/paths.js";
+import { RenderOptionsSchema } from "../server/worker-protocol.js";
 
 export const ServingConfigSchema = z.object({
   /** The inherited /dev/fuse descriptor. */
@@ -14,13 +15,7 @@ export const ServingConfigSchema = z.object({
   mountPoint: z.string().startsWith("/"),
   /** Where procview-hook (the C client) finds us; null: no hook socket. */
   hookSocket: z.string().startsWith("/").refine(fitsSocketPath, "too long for a unix socket path").nullable(),
-  render: z.object({
-    procRoot: z.string().min(1),
-    sysRoot: z.string().min(1),
-    cgroupRoot: z.string().min(1),
-    useCpuQuota: z.boolean(),
-    cacheMs: z.number().int().min(0),
-  }),
+  render: RenderOptionsSchema,
 });
 export type ServingConfig = z.infer<typeof ServingConfigSchema>;
 

@@ -4,7 +4,6 @@
 // of the new mount, through the native helper (open_tree + setns + move_mount): the container
 // ends up with exactly the mounts it had, now alive, and nothing else.
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { execa } from "execa";
 import { FSTYPE } from "../kernel/mount.js";

@@ -42,7 +42,7 @@ export function readStatus(path: string): KeeperStatus | null {
     text = readFileSync(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new Error(`cannot read ${path}: ${String(err)}`);
+    throw new Error(`cannot read ${path}: ${String(err)}`, { cause: err });
   }
   const parsed = KeeperStatusSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new Error(`${path} is not a procview status file: ${describeZodError(parsed.error)}`);

@@ -1,7 +1,7 @@
 // Opening /dev/fuse and attaching it to a mountpoint with mount(8). `mount -i` skips the
 // mount.fuse helper and calls mount(2) directly; the device descriptor reaches the child as
 // its fd 3, named in the options (fd=3).
-import { closeSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { execa } from "execa";
 import { mountsAt } from "../../core/mountinfo.js";
 

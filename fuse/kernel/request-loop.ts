@@ -95,7 +95,7 @@ const WANTED_INIT_FLAGS =
   InitFlag.ASYNC_READ | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES;
 
 function errorCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err ? String((err as { code: unknown }).code) : undefined;
+  return typeof err === "object" && err !== null && "code" in err ? String(err.code) : undefined;
 }
 
 /** Runs until the filesystem is unmounted or the kernel sends DESTROY. */

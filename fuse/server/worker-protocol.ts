@@ -4,11 +4,19 @@ import type { Timestamp } from "../kernel/encode.js";
 import type { NegotiatedInit } from "../kernel/request-loop.js";
 import type { LoadTableBuffers } from "./load/table.js";
 import type { CgroupPaths } from "../cgroup/caller.js";
-import type { ServingConfig } from "../keeper/messages.js";
+import { z } from "zod";
 
-/** procRoot, sysRoot, cgroupRoot; useCpuQuota (cut the CPUs shown to ceil(quota/period));
- * cacheMs (how long one container's numbers are reused). Validated where it crosses processes. */
-export type RenderOptions = ServingConfig["render"];
+/** How views are rendered; validated where it crosses processes (the keeper's config). */
+export const RenderOptionsSchema = z.object({
+  procRoot: z.string().min(1),
+  sysRoot: z.string().min(1),
+  cgroupRoot: z.string().min(1),
+  /** Cut the CPUs shown to ceil(quota/period). */
+  useCpuQuota: z.boolean(),
+  /** How long one container's numbers are reused. */
+  cacheMs: z.number().int().min(0),
+});
+export type RenderOptions = z.infer<typeof RenderOptionsSchema>;
 
 export interface WorkerConfig {
   index: number;

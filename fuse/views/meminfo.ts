@@ -89,7 +89,7 @@ function containerValues(mem: MemoryNumbers, host: { memTotalKb: number; swapTot
  */
 export function renderMeminfo(hostMeminfo: string, mem: MemoryNumbers): string {
   const lines = hostMeminfo.split("\n");
-  const spans: (ValueSpan | null)[] = new Array(lines.length);
+  const spans = new Array<ValueSpan | null>(lines.length);
   const host = { memTotalKb: 0, swapTotalKb: 0, swapFreeKb: 0 };
   // First loop: the few host numbers the view depends on (SwapFree comes after SwapTotal, yet
   // SwapTotal's view may depend on it).

@@ -83,7 +83,7 @@ export function renderStat(hostStat: string, input: StatInput): string {
   const { user, system } = cpuTicks(input);
   const n = user.length;
   const elapsed = Math.max(0, Math.floor(input.elapsedTicksPerCpu));
-  const perCpuLines: string[] = new Array(n);
+  const perCpuLines = new Array<string>(n);
   let userSum = 0;
   let systemSum = 0;
   let idleSum = 0;

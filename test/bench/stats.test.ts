@@ -2,7 +2,6 @@
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../support/paths.js";
 import {
   combinedRate,
   median,
@@ -16,8 +15,9 @@ import {
   ratio,
   summarizeNs,
 } from "../../bench/stats.js";
+import { PACKAGE_ROOT } from "../../core/paths.js";
 
-const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test", "bench", "fixtures", name), "utf8");
+const fixture = (name: string) => readFileSync(join(PACKAGE_ROOT, "test", "bench", "fixtures", name), "utf8");
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 test("median of odd and even counts, unsorted input left alone", (t) => {

@@ -3,12 +3,12 @@
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../support/paths.js";
 import { notMeasured } from "../../bench/results.js";
 import { buildRows, formatCount, formatRatio, formatUs, renderReport, renderTable, tally, verdictText } from "../../bench/table.js";
 import { sampleResults } from "./sample-results.js";
+import { PACKAGE_ROOT } from "../../core/paths.js";
 
-const GOLDEN = join(REPO_ROOT, "test", "bench", "fixtures", "report.md");
+const GOLDEN = join(PACKAGE_ROOT, "test", "bench", "fixtures", "report.md");
 
 test("number formats", (t) => {
   t.is(formatCount(1234567.4), "1,234,567");

@@ -8,7 +8,7 @@ import { detectLayout } from "../../fuse/cgroup/layout.js";
 import { resolveCaller } from "../../fuse/cgroup/caller.js";
 import { readMemoryNumbers } from "../../fuse/cgroup/memory.js";
 import { readTaskNumbers } from "../../fuse/cgroup/tasks.js";
-import { removeCgroupDir } from "../support/cgroups.js";
+import { removeCgroupDir } from "../../testbed/cgroups.js";
 
 const MEMORY_ROOT = "/sys/fs/cgroup/memory";
 // This tier is never skipped: on a machine that cannot run it, it fails and says why.

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { controllersOfMountName, detectLayout } from "../../fuse/cgroup/layout.js";
 import { parseProcCgroup } from "../../fuse/cgroup/membership.js";
 import { parseStat, parseStatus, stateOfStat } from "../../fuse/cgroup/process.js";
-import { containerPaths, isAncestorOrSelf, keyOf, type CgroupPaths } from "../../fuse/cgroup/caller.js";
+import { containerPaths, isAncestorOrSelf, keyOf } from "../../fuse/cgroup/caller.js";
 import { memoryStatFromV1, memoryStatFromV2, parseLimit } from "../../fuse/cgroup/memory.js";
 import { parseCpuList, parseCpuMax, parseCpuacctStat, parseCpuStatV2, parseUsageAll, parseV1Quota } from "../../fuse/cgroup/cpu.js";
 import { foldV1RwStat, parseIoStat } from "../../fuse/cgroup/io.js";
@@ -40,7 +40,7 @@ test("parseStatus: PPid and nested NSpid", (t) => {
 });
 
 test("container rule: ancestor init wins, sibling init does not", (t) => {
-  const all = (p: string) => ({ memory: p, cpu: p, cpuacct: p, cpuset: p, blkio: p, pids: p }) as CgroupPaths;
+  const all = (p: string) => ({ memory: p, cpu: p, cpuacct: p, cpuset: p, blkio: p, pids: p });
   t.deepEqual(containerPaths(all("/c/system.slice/x"), all("/c")), all("/c"));
   t.deepEqual(containerPaths(all("/pod/app"), all("/pod/pause")), all("/pod/app"));
   t.false(isAncestorOrSelf("/c", "/cc/x"));

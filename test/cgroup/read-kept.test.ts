@@ -7,7 +7,7 @@ import { readCgroupValue } from "../../fuse/cgroup/read.js";
 import { readReaderMembership } from "../../fuse/cgroup/membership.js";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { uniqueName } from "../support/cgroups.js";
+import { uniqueName } from "../../testbed/cgroups.js";
 
 test("a kept descriptor reads the value of now, and follows the cgroup being removed and made again", (t) => {
   const dir = join("/sys/fs/cgroup/memory", uniqueName("procview-kept"));

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { startProcview, PROCVIEW_CLI } from "../support/procview.js";
+import { startProcview, PROCVIEW_CLI } from "../../testbed/procview.js";
 import { buildHooksFile } from "../../install/hooks-file.js";
 import { HOOK_BUNDLE } from "../../core/paths.js";
 

@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { PROCVIEW_CLI } from "../support/procview.js";
-import { REPO_ROOT } from "../support/paths.js";
+import { PROCVIEW_CLI } from "../../testbed/procview.js";
+import { PACKAGE_ROOT } from "../../core/paths.js";
 
 test("the unit is valid for systemd, runs this install's serve, and uninstall removes exactly it", async (t) => {
   const base = mkdtempSync(join(tmpdir(), "procview-unit-"));
@@ -45,7 +45,7 @@ test("the unit is valid for systemd, runs this install's serve, and uninstall re
 
 test("install/procview.service is the unit install writes for the default paths", async (t) => {
   const { buildUnit } = await import("../../install/systemd-unit.js");
-  const committed = readFileSync(join(REPO_ROOT, "install/procview.service"), "utf8");
+  const committed = readFileSync(join(PACKAGE_ROOT, "install/procview.service"), "utf8");
   t.is(
     committed,
     buildUnit({ node: "/usr/bin/node", cli: "/usr/lib/node_modules/procview/dist/cli/procview.js", mountPoint: "/var/lib/procview" }),

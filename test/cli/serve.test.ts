@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { PROCVIEW_CLI, startProcview } from "../support/procview.js";
+import { PROCVIEW_CLI, startProcview } from "../../testbed/procview.js";
 import { readStatus } from "../../fuse/keeper/status.js";
 import { mountsAt } from "../../core/mountinfo.js";
 import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";

@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { startProcview, type RunningProcview } from "../support/procview.js";
+import { startProcview, type RunningProcview } from "../../testbed/procview.js";
 
 let service: RunningProcview;
 

@@ -6,14 +6,13 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { startProcview, PROCVIEW_CLI, type RunningProcview } from "../support/procview.js";
-import { createCgroup, runInCgroup, type TestCgroup } from "../support/cgroups.js";
-import { REPO_ROOT } from "../support/paths.js";
+import { startProcview, PROCVIEW_CLI, type RunningProcview } from "../../testbed/procview.js";
+import { createCgroup, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { readStatus, type KeeperStatus } from "../../fuse/keeper/status.js";
-import { busyboxRootfs } from "../support/rootfs.js";
+import { busyboxRootfs } from "../../testbed/rootfs.js";
 import { hooksDir } from "../support/hooks-dir.js";
-import { PODMAN_BASE_ARGS } from "../support/podman.js";
-import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
+import { PODMAN_BASE_ARGS } from "../../testbed/podman.js";
+import { DEFAULT_RUNTIME_DIR, statusPath, PACKAGE_ROOT } from "../../core/paths.js";
 
 const READERS = 20;
 const MiB = 1024 * 1024;
@@ -23,7 +22,7 @@ const groups: TestCgroup[] = [];
 
 test.before(async () => {
   readerBinary = join(mkdtempSync(join(tmpdir(), "procview-stress-")), "stress-reader");
-  await execa("cc", ["-O2", "-Wall", "-o", readerBinary, join(REPO_ROOT, "test/support/stress-reader.c")]);
+  await execa("cc", ["-O2", "-Wall", "-o", readerBinary, join(PACKAGE_ROOT, "test/support/stress-reader.c")]);
   for (let i = 0; i < READERS; i++) {
     groups.push(createCgroup({ memoryLimitBytes: (96 + 8 * i) * MiB, cpus: i % 2 === 0 ? "0" : "1" }));
   }

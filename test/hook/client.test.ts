@@ -55,9 +55,9 @@ test("protocol: a request survives encoding, every prefix is incomplete, and mal
 test("answered by the service: the request carries the arguments and stdin, the answer is relayed", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   const seen: HookRequest[] = [];
-  const handle: HookHandler = async (request) => {
+  const handle: HookHandler = (request) => {
     seen.push(request);
-    return { code: 3, stderr: ["procview-hook: from the service"] };
+    return Promise.resolve({ code: 3, stderr: ["procview-hook: from the service"] });
   };
   const server = await startHookSocket({ path: socket, log: () => undefined, handle });
   t.teardown(() => server.close());
@@ -85,7 +85,7 @@ test("a dead socket left behind (ECONNREFUSED) also falls back", async (t) => {
     "-e",
     `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`,
   ]);
-  await new Promise<void>((resolve) => listener.stdout!.once("data", () => resolve()));
+  await new Promise<void>((resolve) => listener.stdout.once("data", () => resolve()));
   listener.kill("SIGKILL");
   await listener.catch(() => undefined);
   t.true((await stat(socket)).isSocket());
@@ -97,9 +97,7 @@ test("the service fails mid-request (no answer) or answers nonsense: the Node ho
   const server = await startHookSocket({
     path: socket,
     log: () => undefined,
-    handle: async () => {
-      throw new Error("boom");
-    },
+    handle: () => Promise.reject(new Error("boom")),
   });
   t.teardown(() => server.close());
   await fellBack(t, dir, await runClient(socket, fallback));
@@ -121,7 +119,7 @@ test("a client in another mount namespace gets no answer and runs the Node hook"
   const server = await startHookSocket({
     path: socket,
     log: () => undefined,
-    handle: async (request) => (seen.push(request), { code: 0, stderr: [] }),
+    handle: (request) => (seen.push(request), Promise.resolve({ code: 0, stderr: [] })),
   });
   t.teardown(() => server.close());
   const r = await execa(
@@ -135,8 +133,8 @@ test("a client in another mount namespace gets no answer and runs the Node hook"
 
 test("a successor takes the socket over; the predecessor closing does not remove it", async (t) => {
   const { socket } = await scratch(t);
-  const first = await startHookSocket({ path: socket, log: () => undefined, handle: async () => ({ code: 1, stderr: [] }) });
-  const second = await startHookSocket({ path: socket, log: () => undefined, handle: async () => ({ code: 2, stderr: [] }) });
+  const first = await startHookSocket({ path: socket, log: () => undefined, handle: () => Promise.resolve({ code: 1, stderr: [] }) });
+  const second = await startHookSocket({ path: socket, log: () => undefined, handle: () => Promise.resolve({ code: 2, stderr: [] }) });
   t.teardown(() => second.close());
   await first.close();
   const r = await execa(HOOK_CLIENT, ["--socket", socket, "--node", "/bin/false", "--bundle", "/x"], { input: "{}", reject: false });

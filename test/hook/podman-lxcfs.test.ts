@@ -1,5 +1,5 @@
 // Real podman + runc, the hook from a --hooks-dir, Debian's lxcfs as the source.
 import { podmanSuite } from "../support/podman-suite.js";
-import { startLxcfs } from "../support/lxcfs.js";
+import { startLxcfs } from "../../testbed/lxcfs.js";
 
 podmanSuite("lxcfs", startLxcfs);

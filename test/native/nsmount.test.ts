@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { fakeContainer, ORIGINAL } from "../support/fake-container.js";
-import { REPO_ROOT } from "../support/paths.js";
 import { NSMOUNT_HELPER } from "../../core/paths.js";
 
 const HELPER = NSMOUNT_HELPER;

@@ -157,7 +157,7 @@ test("ttrpc Request/Response round-trip with request.proto, including error stat
   const ok = Res.toObject(Res.decode(encodeTtrpcResponse({ payload: Buffer.from("p") })), { bytes: String });
   t.deepEqual(ok, { payload: Buffer.from("p").toString("base64") });
   const err = Res.toObject(Res.decode(encodeTtrpcResponse({ code: 12, message: "nope" })));
-  t.is(err.status.code, 12); // Debian's trimmed status.proto has only code; message is google.rpc.Status field 2
+  t.is((err as { status: { code: number } }).status.code, 12); // Debian's trimmed status.proto has only code; message is google.rpc.Status field 2
   t.deepEqual(decodeTtrpcResponse(encodeTtrpcResponse({ code: 12, message: "nope" })).status, { code: 12, message: "nope" });
   const neg = Res.encode(Res.fromObject({ status: { code: -5 } })).finish();
   t.is(decodeTtrpcResponse(Buffer.from(neg)).status.code, -5);

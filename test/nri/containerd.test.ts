@@ -3,8 +3,8 @@
 // to 256 MiB and one CPU, and what `cat` reads inside it.
 import test from "ava";
 import path from "node:path";
-import { busyboxRootfs } from "../support/rootfs.js";
-import { startProcview, type RunningProcview } from "../support/procview.js";
+import { busyboxRootfs } from "../../testbed/rootfs.js";
+import { startProcview, type RunningProcview } from "../../testbed/procview.js";
 import { CriClient, execSync, removeAllPods, runPod, startContainer } from "./support/cri.js";
 import {
   destroyContainerdDir,
@@ -28,7 +28,7 @@ interface Ctx {
   plugin: PluginProcess;
   cri: CriClient;
 }
-let ctx: Partial<Ctx> = {};
+const ctx: Partial<Ctx> = {};
 let seq = 0;
 
 const memTotal = (meminfo: string): string => /^MemTotal:.*$/m.exec(meminfo)?.[0].replace(/\s+/g, " ") ?? "(no MemTotal line)";

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { enableNriInConfig } from "../../install/containerd.js";
-import { busyboxRootfs } from "../support/rootfs.js";
-import { startProcview } from "../support/procview.js";
+import { busyboxRootfs } from "../../testbed/rootfs.js";
+import { startProcview } from "../../testbed/procview.js";
 import { CriClient, execSync, removeAllPods, runPod, startContainer } from "./support/cri.js";
 import {
   destroyContainerdDir,

@@ -25,7 +25,7 @@ const req = (
     ...over,
   },
 });
-const healthy = async () => ({ ok: true as const });
+const healthy = () => Promise.resolve({ ok: true as const });
 const opts = { source: "/nonexistent", probeTimeoutMs: 500 };
 
 test("all eight files as read-only binds when healthy (sources checked for existence)", async (t) => {
@@ -58,11 +58,15 @@ test("a path the container mounts itself is skipped (planViews rule), the rest b
 });
 
 test("unhealthy source: nothing added, the reason in the line, and the probe is not even asked for opted-out containers", async (t) => {
-  const d = await decide(req(), opts, async () => ({ ok: false, reason: "source /x did not answer within 500 ms" }));
+  const d = await decide(req(), opts, () => Promise.resolve({ ok: false as const, reason: "source /x did not answer within 500 ms" }));
   t.deepEqual(d.mounts, []);
   t.regex(d.line, /no views, container starts with the host's files: source \/x did not answer/);
   let asked = false;
-  const o = await decide(req({ annotations: { "io.procview.disable": "true" } }), opts, async () => ((asked = true), { ok: true }));
+  const o = await decide(
+    req({ annotations: { "io.procview.disable": "true" } }),
+    opts,
+    () => ((asked = true), Promise.resolve({ ok: true as const })),
+  );
   t.deepEqual(o.mounts, []);
   t.false(asked);
 });

@@ -2,7 +2,6 @@
 import { access, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { HOOK_BUNDLE } from "../../core/paths.js";
 

@@ -4,9 +4,9 @@ import test from "ava";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { hooksDir } from "./hooks-dir.js";
-import { hostMemTotalKb } from "./lxcfs.js";
-import { assertPodmanWorks, parseView, podmanRun, PROBE_SCRIPT } from "./podman.js";
-import { busyboxRootfs } from "./rootfs.js";
+import { hostMemTotalKb } from "../../testbed/lxcfs.js";
+import { assertPodmanWorks, parseView, podmanRun, PROBE_SCRIPT } from "../../testbed/podman.js";
+import { busyboxRootfs } from "../../testbed/rootfs.js";
 
 export interface Source {
   mountPoint: string;

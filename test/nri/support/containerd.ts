@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { ownMounts } from "../../../core/mountinfo.js";
+import { errorMessage } from "../../../core/errors.js";
 
 export const TEST_IMAGE = "docker.io/procview/busybox:test";
 
@@ -122,7 +123,7 @@ export async function startContainerd(d: ContainerdDirs): Promise<RunningContain
   } catch (err) {
     child.kill("SIGKILL");
     await child;
-    throw new Error(`${(err as Error).message}\n${logTail()}`);
+    throw new Error(`${errorMessage(err)}\n${logTail()}`, { cause: err });
   }
   return {
     dirs: d,

@@ -7,7 +7,7 @@ import protoLoader from "@grpc/proto-loader";
 const CRI_PROTO = "/usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto";
 const INCLUDES = ["/usr/share/gocode/src", "/usr/share/gocode/src/github.com/gogo/protobuf/protobuf"];
 
-type Unary = (req: object, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
+type Unary = (req: object, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
 
 export class CriClient {
   private readonly runtime: Record<string, Unary> & grpc.Client;
@@ -22,12 +22,12 @@ export class CriClient {
         `${CRI_PROTO} is missing: install golang-github-kubernetes-cri-api-dev (trixie), as npm test's system-deps step does`,
       );
     const def = await protoLoader.load(CRI_PROTO, { includeDirs: INCLUDES, keepCase: true, longs: Number, enums: Number, defaults: true });
-    const pkg = grpc.loadPackageDefinition(def) as any;
-    const Runtime = pkg.runtime.v1.RuntimeService as typeof grpc.Client;
+    const pkg = grpc.loadPackageDefinition(def) as unknown as { runtime: { v1: { RuntimeService: typeof grpc.Client } } };
+    const Runtime = pkg.runtime.v1.RuntimeService;
     return new CriClient(new Runtime(`unix://${address}`, grpc.credentials.createInsecure()));
   }
 
-  call<T = any>(method: string, req: object, timeoutMs = 60_000): Promise<T> {
+  call<T = unknown>(method: string, req: object, timeoutMs = 60_000): Promise<T> {
     return new Promise((resolve, reject) => {
       const fn = this.runtime[method];
       if (typeof fn !== "function") return reject(new Error(`no CRI method ${method}`));

@@ -1,6 +1,4 @@
 // `procview nri` as a separate process (dist/cli/procview.js nri), its stderr kept line by line.
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { CLI_ENTRY } from "../../../core/paths.js";
 

@@ -1,10 +1,8 @@
 // procview's own service on a temp (or given) mountpoint: `node dist/cli/procview.js serve
 // --mountpoint <dir> --foreground` serves the LXCFS layout at <dir> until SIGTERM.
 import { access } from "node:fs/promises";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startFuseServer, type RunningServer } from "./fuse-server.js";
-import { CLI_ENTRY } from "../../core/paths.js";
+import { CLI_ENTRY } from "../core/paths.js";
 
 // Compiled to dist/test/support/procview.js.
 export const PROCVIEW_CLI = CLI_ENTRY;

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { unmountQuietly, waitForMeminfo } from "./fuse-wait.js";
+import { errorMessage } from "../core/errors.js";
 
 export interface RunningServer {
   mountPoint: string;
@@ -48,7 +49,9 @@ export async function startFuseServer(spec: ServerSpec): Promise<RunningServer> 
     child.kill("SIGKILL");
     const out = await child.then((r) => String(r.all ?? "")).catch(() => "");
     await cleanUp();
-    throw new Error(`${spec.name} did not come up on ${mountpoint}: ${(err as Error).message}\n${out.split("\n").slice(-10).join("\n")}`);
+    throw new Error(`${spec.name} did not come up on ${mountpoint}: ${errorMessage(err)}\n${out.split("\n").slice(-10).join("\n")}`, {
+      cause: err,
+    });
   }
   let stopped = false;
   return {

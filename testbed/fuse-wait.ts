@@ -1,7 +1,7 @@
 // Shared by the lxcfs and procview starters: wait until a FUSE source serves
 // proc/meminfo, and unmount it afterwards whatever state it is in.
 import { execa } from "execa";
-import { mountsAt } from "../../core/mountinfo.js";
+import { mountsAt } from "../core/mountinfo.js";
 
 /** Poll <dir>/proc/meminfo (in a child with a timeout, so a hung server cannot hang the test) until it starts with MemTotal:. */
 export async function waitForMeminfo(dir: string, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
@@ -19,8 +19,8 @@ export async function waitForMeminfo(dir: string, timeoutMs: number, gaveUp: () 
 
 /** From mountinfo, not `mountpoint -q`: that stats the directory, which fails (ENOTCONN) on
  * exactly the dead mounts a test most needs to remove. */
-export async function isMountpoint(dir: string): Promise<boolean> {
-  return mountsAt(dir).length > 0;
+export function isMountpoint(dir: string): Promise<boolean> {
+  return Promise.resolve(mountsAt(dir).length > 0);
 }
 
 export async function unmountQuietly(dir: string): Promise<void> {

@@ -81,7 +81,7 @@ export async function removeCgroupDir(directory: string): Promise<void> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return;
-      if (code !== "EBUSY" || attempt >= 100) throw new Error(`cannot remove cgroup ${directory}: ${String(err)}`);
+      if (code !== "EBUSY" || attempt >= 100) throw new Error(`cannot remove cgroup ${directory}: ${String(err)}`, { cause: err });
       await new Promise((r) => setTimeout(r, 20));
     }
   }
