@@ -11,7 +11,7 @@ import { execa } from "execa";
 import { enableNriInConfig } from "../../install/containerd.js";
 import { busyboxRootfs } from "../../testbed/rootfs.js";
 import { startProcview } from "../../testbed/procview.js";
-import { CriClient, execSync, removeAllPods, runPod, startContainer } from "./support/cri.js";
+import { CriClient, execSync, removeAllPods, runPod, startContainer } from "../support/cri.js";
 import {
   destroyContainerdDir,
   importImage,
@@ -19,8 +19,8 @@ import {
   startContainerd,
   TEST_IMAGE,
   writeContainerdConfig,
-} from "./support/containerd.js";
-import { writeOciImage } from "./support/oci-image.js";
+} from "../support/containerd.js";
+import { writeOciImage } from "../support/oci-image.js";
 import { CLI_ENTRY } from "../../core/paths.js";
 
 const S = { socket: "/var/run/nri/nri.sock", pluginDir: "/opt/nri/plugins" };
@@ -77,14 +77,14 @@ test("install containerd --help says what it changes", async (t) => {
 
 test("install containerd → containerd launches the plugin → a CRI container gets its views; uninstall restores the exact config", async (t) => {
   const procview = await startProcview();
-  const d = await makeContainerdDir();
+  const d = await makeContainerdDir("1.7");
   const work = await mkdtemp(path.join(tmpdir(), "procview-nri-install-"));
   const state = path.join(work, "installed.json");
   const log = path.join(work, "nri.log");
   let containerd: Awaited<ReturnType<typeof startContainerd>> | undefined;
   let cri: CriClient | undefined;
   try {
-    await writeContainerdConfig(d, { nri: false });
+    await writeContainerdConfig(d, "absent");
     const before = await readFile(d.config, "utf8");
     const inst = await execa(
       process.execPath,
