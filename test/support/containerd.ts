@@ -136,7 +136,17 @@ ${nriTable(d, nri, q, "[plugins.'io.containerd.nri.v1.nri']")}`;
 export function containerdConfig(d: ContainerdDirs, nri: NriSetting): string {
   if (d.build.line === "2" && nri === "absent")
     throw new Error("containerd 2 without an NRI table would use the machine's NRI socket and plugin directory");
+  return configWithoutNri(d, nri);
+}
+
+/** The test config with NRI as given; with "absent", the caller adds NRI's private paths in a form of its own. */
+export function configWithoutNri(d: ContainerdDirs, nri: NriSetting = "absent"): string {
   return d.build.line === "1.7" ? configV2(d, nri) : configV3(d, nri);
+}
+
+/** `containerd config default` of this build. */
+export async function defaultConfig(d: ContainerdDirs): Promise<string> {
+  return String((await execa(d.build.containerd, ["config", "default"])).stdout) + "\n";
 }
 
 export async function writeContainerdConfig(d: ContainerdDirs, nri: NriSetting): Promise<string> {
@@ -159,6 +169,11 @@ export function privatize(text: string, d: ContainerdDirs): string {
     ["/var/lib/containerd", path.join(d.dir, "root")],
     ["/run/containerd", path.join(d.dir, "state")],
     ["/opt/containerd", path.join(d.dir, "opt")],
+    ["/etc/cni/net.d", path.join(d.dir, "cni-conf")],
+    ["/opt/cni/bin", path.join(d.dir, "cni-bin")],
+    ["/usr/lib/cni", path.join(d.dir, "cni-bin")],
+    ["/etc/cdi", path.join(d.dir, "cdi")],
+    ["/var/run/cdi", path.join(d.dir, "cdi-run")],
   ];
   let out = text;
   for (const [from, to] of moves) out = out.replace(new RegExp(`(["'])${from.replace(/[/.]/g, "\\$&")}(?=[/"'])`, "g"), `$1${to}`);
