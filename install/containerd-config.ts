@@ -62,7 +62,7 @@ export function parseContainerdConfig(text: string, file: string): ContainerdCon
   }
   let value: Table;
   try {
-    value = strictParse(text) as Table;
+    value = strictParse(text);
   } catch (err) {
     throw new ConfigError(`${file}: not valid TOML: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -90,7 +90,8 @@ export interface NriState {
 
 /** What NRI is on `line` with these settings (several files: later ones override, as containerd merges `imports`). */
 export function effectiveNri(tables: readonly (Table | undefined)[], line: ContainerdLine): NriState {
-  const merged: Table = Object.assign({}, ...tables.filter(Boolean));
+  const merged: Table = {};
+  for (const t of tables) if (t) Object.assign(merged, t);
   const disable = merged.disable;
   const str = (v: unknown, dflt: string): string => (typeof v === "string" && v !== "" ? v : dflt);
   const enabled = typeof disable === "boolean" ? !disable : !NRI_DEFAULTS.disable[line];
@@ -115,9 +116,9 @@ export function lineOfVersion(version: number): ContainerdLine | undefined {
 export function importsOf(c: ContainerdConfig): string[] {
   const imports = c.value.imports;
   if (imports === undefined) return [];
-  if (!Array.isArray(imports) || !imports.every((i) => typeof i === "string"))
+  if (!Array.isArray(imports) || !imports.every((i): i is string => typeof i === "string"))
     throw new ConfigError(`${c.file}: imports must be an array of strings`);
-  return imports as string[];
+  return imports;
 }
 
 // ---- locating NRI's keys in the text ----

@@ -307,3 +307,63 @@ for (const line of ["1.7", "2"] as const) {
     },
   );
 }
+
+test.serial(
+  "a failure half-way (the config cannot be written) leaves only what the state file names, and uninstall removes it",
+  async (t) => {
+    const w = await makeWork();
+    const etc = path.join(w.dir, "etc");
+    const config = path.join(etc, "config.toml");
+    const pluginDir = path.join(w.dir, "plugins");
+    const before = `version = 2\n[plugins."${NRI}"]\n  disable = true\n  plugin_path = "${pluginDir}"\n`;
+    await execa("mkdir", ["-p", etc]);
+    await writeFile(config, before);
+    // Immutable: not even root can create the temporary file the config is written through.
+    await execa("chattr", ["+i", etc]);
+    try {
+      const r = await execa(
+        process.execPath,
+        [
+          CLI_ENTRY,
+          "install",
+          "containerd",
+          "--config",
+          config,
+          "--containerd-version",
+          "1.7.24",
+          "--source",
+          w.dir,
+          "--state",
+          w.state,
+          "--log-file",
+          w.log,
+        ],
+        { all: true, reject: false },
+      );
+      t.log(String(r.all));
+      t.not(r.exitCode, 0);
+      const state = JSON.parse(await readFile(w.state, "utf8")) as { files: { path: string }[]; edits: { path: string }[]; dirs: string[] };
+      t.true(existsSync(path.join(pluginDir, "10-procview")), "the launcher was written");
+      t.deepEqual(
+        state.files.map((f) => f.path),
+        [path.join(pluginDir, "10-procview")],
+      );
+      t.deepEqual(
+        state.edits.map((e) => e.path),
+        [config],
+        "the edit is recorded before it is tried",
+      );
+      t.true(state.dirs.includes(pluginDir));
+      t.is(await readFile(config, "utf8"), before);
+    } finally {
+      await execa("chattr", ["-i", etc]);
+    }
+    const un = await uninstall(w);
+    t.log(String(un.all));
+    t.is(un.exitCode, 0);
+    t.notRegex(String(un.all), /kept/, "the config never changed: nothing to keep or restore");
+    t.is(await readFile(config, "utf8"), before);
+    t.deepEqual((await readdir(w.dir)).sort(), ["etc"]);
+    await rm(w.dir, { recursive: true, force: true });
+  },
+);
