@@ -60,10 +60,9 @@ ${nri === "on" ? "  disable = false\n" : ""}  socket_path = ${q(d.nriSocket)}
 `;
 }
 
-/** containerd 1.7's form (version 2). */
-function configV2(d: ContainerdDirs, nri: NriSetting): string {
-  const q = JSON.stringify;
-  return `version = 2
+/** What both forms begin with: the version, the private root, state and sockets. */
+function configHead(d: ContainerdDirs, version: number, q: (s: string) => string): string {
+  return `version = ${version}
 root = ${q(path.join(d.dir, "root"))}
 state = ${q(path.join(d.dir, "state"))}
 
@@ -74,7 +73,13 @@ state = ${q(path.join(d.dir, "state"))}
   address = ${q(d.address + ".ttrpc")}
 
 [plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
+`;
+}
+
+/** containerd 1.7's form (version 2). */
+function configV2(d: ContainerdDirs, nri: NriSetting): string {
+  const q = JSON.stringify;
+  return `${configHead(d, 2, q)}  [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = ${q(TEST_IMAGE)}
     enable_selinux = false
     # Sandboxes ask for oom_score_adj -998; without CAP_SYS_RESOURCE (nested VMs, CI) runc cannot lower it.
@@ -98,18 +103,7 @@ ${nriTable(d, nri, q, '[plugins."io.containerd.nri.v1.nri"]')}`;
 /** containerd 2's form (version 3): the CRI plugin split into images and runtime, single quotes as `containerd config default` writes. */
 function configV3(d: ContainerdDirs, nri: NriSetting): string {
   const q = (s: string): string => `'${s}'`;
-  return `version = 3
-root = ${q(path.join(d.dir, "root"))}
-state = ${q(path.join(d.dir, "state"))}
-
-[grpc]
-  address = ${q(d.address)}
-
-[ttrpc]
-  address = ${q(d.address + ".ttrpc")}
-
-[plugins]
-  [plugins.'io.containerd.cri.v1.images']
+  return `${configHead(d, 3, q)}  [plugins.'io.containerd.cri.v1.images']
     snapshotter = 'overlayfs'
     [plugins.'io.containerd.cri.v1.images'.pinned_images]
       sandbox = ${q(TEST_IMAGE)}

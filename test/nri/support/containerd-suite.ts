@@ -18,6 +18,7 @@ import {
   type RunningContainerd,
 } from "../../support/containerd.js";
 import type { ContainerdLine } from "../../support/containerd-builds.js";
+import { VIEW_FILES } from "../../../core/layout.js";
 import { startPluginProcess, type PluginProcess } from "./plugin-process.js";
 
 const MiB = 1024 * 1024;
@@ -95,16 +96,7 @@ export function containerdSuite(line: ContainerdLine): void {
       t.is(memTotal(meminfo), "MemTotal: 262144 kB");
       t.is(processors(cpuinfo), 1);
       t.is(online.trim(), "0");
-      for (const f of [
-        "/proc/meminfo",
-        "/proc/cpuinfo",
-        "/proc/stat",
-        "/proc/uptime",
-        "/proc/loadavg",
-        "/proc/diskstats",
-        "/proc/swaps",
-        "/sys/devices/system/cpu/online",
-      ]) {
+      for (const f of VIEW_FILES.map((v) => `/${v}`)) {
         t.regex(mounts, new RegExp(` ${f.replace(/\//g, "\\/")} ro,`), `${f} is a read-only bind`);
       }
     },
