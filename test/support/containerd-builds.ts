@@ -4,8 +4,9 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import type { ContainerdLine } from "../../install/containerd-config.js";
 
-export type ContainerdLine = "1.7" | "2";
+export type { ContainerdLine };
 
 export interface ContainerdBuild {
   line: ContainerdLine;
