@@ -114,7 +114,8 @@ export async function installContainerd(raw: InstallContainerdOptions): Promise<
   if (o.nriSocket && o.nriSocket !== nri.socketPath) wanted.socket_path = o.nriSocket;
   if (pluginDir !== nri.pluginPath) wanted.plugin_path = pluginDir;
 
-  const said: string[] = [`${who}: NRI ${nri.enabled ? "on" : "off"} in ${configFile} (${nri.because}), plugins in ${nri.pluginPath}`];
+  const where = setup.main ? `in ${configFile} (${nri.because})` : `(${configFile} does not exist: containerd ${line}'s default)`;
+  const said: string[] = [`${who}: NRI ${nri.enabled ? "on" : "off"} ${where}, plugins in ${nri.pluginPath}`];
   let after: string | null = null;
   if (Object.keys(wanted).length) {
     // A missing file starts as an empty config of the line's version, then gets NRI's table.
