@@ -86,7 +86,11 @@ export function containerdSuite(line: ContainerdLine): void {
     `containerd ${line}: a CRI container limited to 256 MiB / 1 CPU reads MemTotal: 262144 kB, one processor, online 0`,
     async (t) => {
       const c = need();
-      t.log(`containerd ${c.dirs.build.version}; ${c.plugin.lines.find((l) => l.includes("configured by")) ?? ""}`);
+      const configured = c.plugin.lines.find((l) => l.includes("configured by")) ?? "";
+      t.log(`containerd ${c.dirs.build.version}; ${configured}`);
+      // NRI 0.7 and later (containerd 2) send their timeouts in ConfigureRequest; NRI 0.6 (1.7) does not.
+      if (line === "2") t.regex(configured, /\(request timeout 2000 ms, registration timeout 5000 ms; health check deadline 800 ms\)/);
+      else t.regex(configured, /\(NRI's defaults: the runtime sent none\)/);
       const id = await limitedContainer(c);
       const meminfo = await execSync(c.cri, id, ["cat", "/proc/meminfo"]);
       const cpuinfo = await execSync(c.cri, id, ["cat", "/proc/cpuinfo"]);
