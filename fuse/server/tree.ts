@@ -3,7 +3,7 @@
 import type { DirEntry } from "../kernel/request-loop.js";
 import type { NodeAttributes } from "../kernel/encode.js";
 import { FUSE_ROOT_ID, S_IFDIR, S_IFREG } from "../kernel/protocol.js";
-import { CONTAINERS_DIR, CONTAINER_ID, VIEW_NAMES, VIEW_PATHS, type ViewName } from "../../core/layout.js";
+import { CONTAINERS_DIR, CONTAINER_ID, ROOT_ONLY_VIEWS, VIEW_NAMES, VIEW_PATHS, type ViewName } from "../../core/layout.js";
 
 export interface TreeNode {
   attr: NodeAttributes;
@@ -17,6 +17,7 @@ export interface TreeNode {
 }
 
 const FILE_MODE = S_IFREG | 0o444;
+const ROOT_ONLY_FILE_MODE = S_IFREG | 0o400;
 const DIR_MODE = S_IFDIR | 0o555;
 
 // Dynamic node ids: BASE + hash(id) · SPAN + the static node id it mirrors. Decoding needs no
@@ -143,7 +144,9 @@ function buildStaticTree(): TreeNode[] {
       const children = byIno(dir).children!;
       let child = children.get(part);
       if (child === undefined) {
-        child = addNode(dir, index === parts.length - 1 ? FILE_MODE : DIR_MODE, index === parts.length - 1 ? view : undefined);
+        const file = index === parts.length - 1;
+        const mode = !file ? DIR_MODE : ROOT_ONLY_VIEWS.has(view) ? ROOT_ONLY_FILE_MODE : FILE_MODE;
+        child = addNode(dir, mode, file ? view : undefined);
         children.set(part, child);
         if (index < parts.length - 1) byIno(dir).attr.nlink++;
       }
