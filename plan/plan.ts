@@ -103,7 +103,7 @@ function isStandardMount(m: { destination: string; type?: string }): boolean {
 /** Reason to leave one destination alone, from the config alone. */
 function skipReason(destination: string, input: PlanInput): string | undefined {
   if (input.inSpec && coversPath("/proc", destination) && !RUNC_PROC_MOUNTS.has(destination)) {
-    return "runc refuses a mount there (not on its list of /proc files a container may mount over); the OCI hook binds it, a spec mount cannot";
+    return "runc refuses a mount there (not on its /proc allow-list)";
   }
   for (const masked of input.maskedPaths ?? []) {
     if (coversPath(normalizeContainerPath(masked), destination)) {

@@ -8,7 +8,9 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { hooksDir } from "../support/hooks-dir.js";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
-import { assertPodmanWorks, podmanExec, podmanPid, podmanRemove, podmanStart } from "../../testbed/podman.js";
+import { assertPodmanWorks, podmanExec, podmanPid, podmanRemove, podmanRun, podmanStart } from "../../testbed/podman.js";
+import { RUNC_PROC_MOUNTS } from "../../plan/plan.js";
+import { VIEW_FILES } from "../../core/layout.js";
 import { rootfsWith } from "../../testbed/rootfs.js";
 import { attachLoopDevice } from "../../testbed/loop-device.js";
 import { parseProcCgroup } from "../../fuse/cgroup/membership.js";
@@ -152,5 +154,15 @@ test.serial("inside a podman container, vmstat -s shows its own paging and /proc
     // The container first: the loop device is in use until it is gone.
     if (name !== undefined) await podmanRemove(name);
     await disk.detach();
+  }
+});
+
+test.serial("the runc here accepts a spec mount on exactly the /proc files of the NRI plugin's allow-list", async (t) => {
+  for (const file of VIEW_FILES.filter((f) => f.startsWith("proc/"))) {
+    const destination = `/${file}`;
+    // A bind in config.json, as an NRI adjustment puts it there: runc checks it before the container starts.
+    const r = await podmanRun({ rootfs, args: ["-v", `/proc/meminfo:${destination}:ro`], cmd: ["/bin/true"] });
+    if (RUNC_PROC_MOUNTS.has(destination)) t.is(r.exitCode, 0, `${destination}: ${r.stderr.trim()}`);
+    else t.regex(r.stderr, /cannot be mounted because it is inside \/proc/, destination);
   }
 });
