@@ -70,6 +70,23 @@ export function buildRows(r: BenchResults): Row[] {
     ...(sectionFailed(r.latency, "latency, open+read+close") ??
       (r.latency.ok ? r.latency.value : []).map((l): Row => {
         const rt = ratio(value(l.procview)?.medianUs, value(l.lxcfs)?.medianUs);
+        if (l.targeted === false) {
+          return {
+            measure: `latency \`${l.file}\` (µs, median / p99)`,
+            procview: latencyCell(l.procview),
+            lxcfs: latencyCell(l.lxcfs),
+            kernel: latencyCell(l.kernel),
+            ratio: formatRatio(rt),
+            target: `— (beyond LXCFS's set; procview ÷ kernel ${formatRatio(ratio(value(l.procview)?.medianUs, value(l.kernel)?.medianUs))})`,
+            verdict: judged(
+              [
+                ["procview", l.procview],
+                ["kernel", l.kernel],
+              ],
+              () => "info",
+            ),
+          };
+        }
         return {
           measure: `latency \`${l.file}\` (µs, median / p99)`,
           procview: latencyCell(l.procview),
