@@ -86,7 +86,7 @@ function expectedContainerLines(e: Expected, tree: TreeName, host: HostText): Ma
     ["pgfault", ev.pgfault],
     ["pgmajfault", ev.pgmajfault],
     ["workingset_refault_file", ev.workingsetRefaultFile],
-    // Kernels count swap-ins per cgroup from 6.13, in cgroup2's memory.stat only.
+    // Recent kernels count swap-ins per cgroup, in cgroup2's memory.stat only.
     ["pswpin", v2 ? ev.pswpin : 0],
     ["pswpout", v2 ? ev.pswpout : 0],
     // Paging is block I/O in KiB, not v1's pgpgin (pages charged).
