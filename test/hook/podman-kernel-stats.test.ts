@@ -3,7 +3,6 @@
 // compared with what the kernel says of the container's own cgroups just before and after.
 import test from "ava";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { hooksDir } from "../support/hooks-dir.js";
