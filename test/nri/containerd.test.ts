@@ -93,8 +93,17 @@ test.serial("a container created through CRI reads its own limits: MemTotal 2621
     "/proc/diskstats",
     "/proc/swaps",
     "/sys/devices/system/cpu/online",
+    "/proc/slabinfo",
   ]) {
     t.regex(mounts, new RegExp(` ${f.replace(/\//g, "\\/")} ro,`), `${f} is a read-only bind`);
+  }
+  // runc refuses these inside /proc: the plugin leaves them out, and says so.
+  for (const f of ["/proc/pressure/memory", "/proc/vmstat"]) {
+    t.notRegex(mounts, new RegExp(` ${f.replace(/\//g, "\\/")} `), `${f} is not bound`);
+    t.true(
+      c.plugin.lines.some((l) => l.includes(`skipped ${f}: runc refuses a mount there`)),
+      `${f}: the reason is logged`,
+    );
   }
 });
 
