@@ -27,6 +27,9 @@ export type SystemName = "procview" | "lxcfs" | "kernel";
 export interface LatencyRow {
   /** A VIEW_FILES entry, e.g. "proc/meminfo". */
   file: string;
+  /** False for files beyond LXCFS's set (pressure, vmstat, slabinfo): reported against the
+   * kernel's own file, with no target. */
+  targeted?: boolean;
   procview: Outcome<LatencySummary>;
   lxcfs: Outcome<LatencySummary>;
   kernel: Outcome<LatencySummary>;

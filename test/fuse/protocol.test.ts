@@ -12,7 +12,7 @@ import {
   unlinkSync,
   chmodSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
 
@@ -37,13 +37,21 @@ const VIEW_FILES = [
   "sys/devices/system/cpu/possible",
   "sys/devices/system/cpu/present",
   "sys/devices/system/cpu/offline",
+  "proc/pressure/cpu",
+  "proc/pressure/memory",
+  "proc/pressure/io",
+  "proc/vmstat",
+  "proc/slabinfo",
 ];
 
 test("ls -l lists the LXCFS layout with read-only modes", async (t) => {
   const { stdout } = await execa("ls", ["-l", join(service.mountPoint, "proc")]);
-  for (const name of ["cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps", "uptime"]) {
+  for (const name of ["cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps", "uptime", "vmstat"]) {
     t.regex(stdout, new RegExp(`^-r--r--r-- 1 root root 0 .* ${name}$`, "m"));
   }
+  t.regex(stdout, /^-r-------- 1 root root 0 .* slabinfo$/m, "root only, as the kernel's");
+  t.regex(stdout, /^dr-xr-xr-x 2 root root 0 .* pressure$/m);
+  t.deepEqual(readdirSync(join(service.mountPoint, "proc/pressure")).sort(), ["cpu", "io", "memory"]);
   t.deepEqual(readdirSync(join(service.mountPoint, "sys/devices/system/cpu")).sort(), ["offline", "online", "possible", "present"]);
 });
 
@@ -134,6 +142,34 @@ test("write, create, unlink, chmod and mkdir are refused", (t) => {
   t.true(refused.includes(errnoOf(() => openSync(meminfo, "r+"))!), "open for writing");
   // The file is unchanged and still served.
   t.regex(readFileSync(meminfo, "utf8"), /^MemTotal:/);
+});
+
+test("slabinfo opens for root only; a pressure file opened for writing (a PSI trigger) is refused with EROFS", async (t) => {
+  const slabinfo = join(service.mountPoint, "proc/slabinfo");
+  t.regex(readFileSync(slabinfo, "utf8"), /^slabinfo - version: /);
+  // Let others reach the mountpoint (its temporary parent is 0700), as /var/lib/procview is.
+  chmodSync(dirname(service.mountPoint), 0o755);
+  const nobody = await execa("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "cat", slabinfo], { reject: false });
+  t.not(nobody.exitCode, 0);
+  t.regex(nobody.stderr, /Permission denied/);
+  const vmstat = await execa("setpriv", [
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "cat",
+    join(service.mountPoint, "proc/vmstat"),
+  ]);
+  t.regex(vmstat.stdout, /^pgfault \d+$/m, "other files stay readable by anyone");
+  const memory = join(service.mountPoint, "proc/pressure/memory");
+  t.is(
+    errnoOf(() => openSync(memory, "r+")),
+    "EROFS",
+  );
+  t.is(
+    errnoOf(() => writeFileSync(memory, "some 150000 1000000")),
+    "EROFS",
+  );
+  t.regex(readFileSync(memory, "utf8"), /^some avg10=\d+\.\d\d avg60=\d+\.\d\d avg300=\d+\.\d\d total=\d+\n/);
 });
 
 test("an unknown path is ENOENT", (t) => {

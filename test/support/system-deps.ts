@@ -9,7 +9,7 @@ import { execa } from "execa";
 import { debianMirror, osCodename, readAptSources, sourcesStanza, type DebianMirror } from "./apt-sources.js";
 import { SID_APT_DIR, SID_CONTAINERD_PREFIX, SID_CONTAINERD_VERSION_FILE } from "./containerd-builds.js";
 
-export const REQUIRED_PACKAGES = ["podman", "runc", "fuse3", "busybox-static", "lxcfs", "util-linux", "gcc"];
+export const REQUIRED_PACKAGES = ["podman", "runc", "fuse3", "busybox-static", "lxcfs", "util-linux", "gcc", "procps"];
 
 // containerd 1.7 (NRI 0.6) and the CRI api.proto the tests drive it with: Debian trixie's.
 // On Debian 12 trixie is added, pinned low so nothing else is taken from it.

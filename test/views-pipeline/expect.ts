@@ -7,6 +7,7 @@ import { createRenderer, type ViewRenderer } from "../../fuse/server/render.js";
 import { LoadView } from "../../fuse/server/load/view.js";
 import { LoadTable, createLoadTableBuffers } from "../../fuse/server/load/table.js";
 import { fixtureRoots, type Expected, type TreeName } from "../fixtures/index.js";
+import type { PressureResourceName } from "../fixtures/spec.js";
 import { type ViewName } from "../../core/layout.js";
 
 export const TREES: TreeName[] = ["v1", "v2"];
@@ -30,6 +31,9 @@ export interface HostText {
   diskstats: string;
   swaps: string;
   cpuOnline: string;
+  pressure: Record<PressureResourceName, string>;
+  vmstat: string;
+  slabinfo: string;
 }
 
 export function hostText(tree: TreeName): HostText {
@@ -44,6 +48,9 @@ export function hostText(tree: TreeName): HostText {
     diskstats: proc("diskstats"),
     swaps: proc("swaps"),
     cpuOnline: readFileSync(join(sysRoot, "devices/system/cpu/online"), "utf8"),
+    pressure: { cpu: proc("pressure/cpu"), memory: proc("pressure/memory"), io: proc("pressure/io") },
+    vmstat: proc("vmstat"),
+    slabinfo: proc("slabinfo"),
   };
 }
 

@@ -28,6 +28,13 @@ import {
   type HostText,
 } from "./expect.js";
 import { VIEW_NAMES, type ViewName } from "../../core/layout.js";
+import { checkPressure, checkSlabinfo, checkVmstat } from "./kernel-stats.js";
+import type { PressureResourceName } from "../fixtures/spec.js";
+
+const PRESSURE_OF = { "pressure-cpu": "cpu", "pressure-memory": "memory", "pressure-io": "io" } as const satisfies Record<
+  string,
+  PressureResourceName
+>;
 
 interface Ctx {
   tree: TreeName;
@@ -52,6 +59,11 @@ const HOST_FILE: Record<ViewName, (h: HostText) => string> = {
   "cpu-possible": (h) => h.cpuOnline,
   "cpu-present": (h) => h.cpuOnline,
   "cpu-offline": () => "\n",
+  "pressure-cpu": (h) => h.pressure.cpu,
+  "pressure-memory": (h) => h.pressure.memory,
+  "pressure-io": (h) => h.pressure.io,
+  vmstat: (h) => h.vmstat,
+  slabinfo: (h) => h.slabinfo,
 };
 
 function checkMeminfo(t: ExecutionContext, c: Ctx, text: string): void {
@@ -240,6 +252,14 @@ function check(view: ViewName, t: ExecutionContext, c: Ctx): void {
     case "cpu-offline":
       t.is(text, "\n");
       return;
+    case "pressure-cpu":
+    case "pressure-memory":
+    case "pressure-io":
+      return checkPressure(t, c.e, c.host, PRESSURE_OF[view], text);
+    case "vmstat":
+      return checkVmstat(t, c.e, c.tree, c.host, text);
+    case "slabinfo":
+      return checkSlabinfo(t, c.e, c.host, text);
   }
 }
 
