@@ -2,41 +2,14 @@
 // the answer it relays, and every way of getting no answer, each ending in the Node hook (here a
 // stand-in script) run with the same arguments and the same stdin.
 import test from "ava";
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { decodeRequest, encodeReply, encodeRequest, MAX_ARGS, type HookRequest } from "../../hook/socket/protocol.js";
 import { processNamespaces, startHookSocket, type HookHandler } from "../../hook/socket/server.js";
 import { HOOK_CLIENT } from "../../core/paths.js";
-
-const STATE = JSON.stringify({ ociVersion: "1.0.2", id: "abc", status: "creating", pid: 4242, bundle: "/b", annotations: { x: "é" } });
-const HOOK_ARGS = ["--source", "/var/lib/procview", "--policy", "fail"];
-
-async function scratch(t: { teardown: (fn: () => Promise<void>) => void }) {
-  const dir = await mkdtemp(path.join(tmpdir(), "procview-client-"));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  // Stands in for `node procview-hook.mjs ARGS`: records its stdin and arguments, exits 7.
-  const fallback = path.join(dir, "fallback.sh");
-  await writeFile(fallback, `#!/bin/sh\ncat > "${dir}/fallback.stdin"\nprintf '%s\\n' "$@" > "${dir}/fallback.args"\nexit 7\n`);
-  await chmod(fallback, 0o755);
-  return { dir, socket: path.join(dir, "hook.sock"), fallback };
-}
-
-function runClient(socket: string, fallback: string, args = HOOK_ARGS, input = STATE) {
-  return execa(HOOK_CLIENT, ["--socket", socket, "--node", "/bin/sh", "--bundle", fallback, "--", ...args], {
-    input,
-    reject: false,
-    timeout: 20_000,
-  });
-}
-
-async function fellBack(t: import("ava").ExecutionContext, dir: string, r: Awaited<ReturnType<typeof runClient>>) {
-  t.is(r.exitCode, 7, "the Node hook (stand-in) decided the exit code");
-  t.is(await readFile(path.join(dir, "fallback.stdin"), "utf8"), STATE, "with the same stdin");
-  t.deepEqual((await readFile(path.join(dir, "fallback.args"), "utf8")).trimEnd().split("\n"), HOOK_ARGS, "and the same arguments");
-}
+import { fellBack, HOOK_ARGS, runClient, scratch, STATE } from "../support/hook-client.js";
 
 test("protocol: a request survives encoding, every prefix is incomplete, and malformed input is refused", (t) => {
   const request: HookRequest = { namespaces: "mnt:[1] pid:[2]", args: ["--source", "/x", "ü"], stdin: STATE };
@@ -111,24 +84,6 @@ test("the service fails mid-request (no answer) or answers nonsense: the Node ho
   t.teardown(() => new Promise<void>((resolve) => nonsense.close(() => resolve())));
   await rm(path.join(dir, "fallback.stdin"));
   await fellBack(t, dir, await runClient(socket, fallback));
-});
-
-test("a client in another mount namespace gets no answer and runs the Node hook", async (t) => {
-  const { dir, socket, fallback } = await scratch(t);
-  const seen: HookRequest[] = [];
-  const server = await startHookSocket({
-    path: socket,
-    log: () => undefined,
-    handle: (request) => (seen.push(request), Promise.resolve({ code: 0, stderr: [] })),
-  });
-  t.teardown(() => server.close());
-  const r = await execa(
-    "unshare",
-    ["--mount", "--", HOOK_CLIENT, "--socket", socket, "--node", "/bin/sh", "--bundle", fallback, "--", ...HOOK_ARGS],
-    { input: STATE, reject: false },
-  );
-  await fellBack(t, dir, r);
-  t.deepEqual(seen, [], "the service did not act on paths and pids of another namespace");
 });
 
 test("a successor takes the socket over; the predecessor closing does not remove it", async (t) => {
