@@ -12,10 +12,10 @@ import {
   cpuRange,
   cpuinfoBlocks,
   expectedCpuinfoBlock,
-  expectedDiskstats,
   expectedMeminfo,
   expectedVisible,
   fmtHundredths,
+  golden,
   hostText,
   hundredths,
   lineStarting,
@@ -228,7 +228,7 @@ function check(view: ViewName, t: ExecutionContext, c: Ctx): void {
       t.is(text, `0.00 0.00 0.00 ${c.e.tasks.running}/${c.e.tasks.total} ${c.e.tasks.lastPid}\n`);
       return;
     case "diskstats":
-      t.is(text, expectedDiskstats(c.host.diskstats, c.e), `devices ${c.e.io.map((d) => `${d.major}:${d.minor}`).join(" ") || "none"}`);
+      t.is(text, golden(view, c.tree, c.scenario.name, text), `devices ${c.e.io.map((d) => `${d.major}:${d.minor}`).join(" ") || "none"}`);
       return;
     case "swaps":
       return checkSwaps(t, c, text);
