@@ -15,6 +15,9 @@ import {
 import { join } from "node:path";
 import { execa } from "execa";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
+import { waitFor } from "../../testbed/wait.js";
+import { readStatus } from "../../fuse/keeper/status.js";
+import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
 
 let service: RunningProcview;
 
@@ -151,18 +154,25 @@ test("an unknown path is ENOENT", (t) => {
   );
 });
 
-test("the service survives readers killed mid-read", async (t) => {
+test("the serving process survives readers killed mid-read", async (t) => {
   const file = join(service.mountPoint, "proc/cpuinfo");
-  // Readers that loop over the file and get SIGKILLed at random points of open/read/close.
-  const readers = Array.from({ length: 8 }, () =>
-    execa("/bin/sh", ["-c", 'while :; do cat "$1" > /dev/null; done', "sh", file], { reject: false }),
-  );
-  await new Promise((r) => setTimeout(r, 400));
+  const servingPid = () => readStatus(statusPath(service.mountPoint, DEFAULT_RUNTIME_DIR))?.servingPid;
+  const before = servingPid();
+  t.truthy(before);
+  // Readers that loop over the file, each saying so after every read, and get SIGKILLed at random
+  // points of open/read/close once every one of them is well into its loop.
+  const reads = new Array<number>(8).fill(0);
+  const readers = reads.map((_, i) => {
+    const reader = execa("/bin/sh", ["-c", 'while :; do cat "$1" > /dev/null; echo; done', "sh", file], { reject: false, buffer: false });
+    reader.stdout.on("data", (chunk: Buffer) => (reads[i]! += chunk.filter((byte) => byte === 10).length));
+    return reader;
+  });
+  await waitFor("every reader to have read 50 times", () => reads.every((n) => n >= 50));
   for (const reader of readers) reader.kill("SIGKILL");
   await Promise.all(readers);
   const { stdout } = await execa("cat", [file]);
   t.regex(stdout, /^processor\s*: 0$/m);
-  t.true(service.alive(), "the serving process is still running");
+  t.is(servingPid(), before, "the same serving process answers: it never went down");
 });
 
 test("containers/<id>/ repeats the layout with inodes of its own per container id", (t) => {

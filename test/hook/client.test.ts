@@ -118,15 +118,14 @@ test("a retired service finishes the hook under way before it goes, and takes no
   await running;
   let drained = false;
   const draining = server.drain().then(() => (drained = true));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Meanwhile a new client finds nobody accepting and runs the Node hook, and the drain waits on.
+  await fellBack(t, dir, await runClient(socket, fallback));
   t.false(drained, "still answering the request under way");
   release();
   const r = await client;
   t.is(r.exitCode, 5, "the client got the answer, not a fallback");
   await draining;
   t.true(drained);
-  // A new client finds nobody accepting and runs the Node hook.
-  await fellBack(t, dir, await runClient(socket, fallback));
 });
 
 test("usage errors exit 2 without reading stdin or falling back", async (t) => {
