@@ -174,7 +174,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       "--hook-socket <path>",
-      "the unix socket on which procview-hook has the service run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
+      "the unix socket on which procview-hook has the serving process run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
     )
     .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook")
     .action(async (flags: ServeFlags) => {

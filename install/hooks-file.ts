@@ -46,7 +46,7 @@ export interface HookInvocation {
   hook: string;
   /** Extra hook flags baked into the entry, e.g. ["--source", "/var/lib/lxcfs"]. */
   hookArgs?: string[];
-  /** Run procview-hook (the C client, dist/native/procview-hook), which has the running service
+  /** Run procview-hook (the C client, dist/native/procview-hook), which has the running serving process
    * do the work over `socket` and runs `node hook` itself when nobody answers there. Without
    * it, the runtime runs the Node hook directly (~50-75 ms of Node start-up per container). */
   client?: { path: string; socket: string };
@@ -76,7 +76,7 @@ export function buildHooksFile(inv: HookInvocation): HooksFile {
 }
 
 /** The files a hooks entry needs to run: the program, and the Node hook it runs (directly, or
- * from procview-hook's --node/--bundle when the service does not answer). */
+ * from procview-hook's --node/--bundle when the serving process does not answer). */
 export function hookPrograms(hook: HooksFile["hook"]): string[] {
   const valueOf = (flag: string): string | undefined => {
     const at = hook.args.indexOf(flag);

@@ -1,6 +1,6 @@
 // What the OCI hook adds to `podman run --rm … true`: runs with a hooks dir holding procview's
-// hooks file as `procview install hooks` writes it (procview-hook asking this run's procview
-// service, policy fail) alternate with runs with an empty hooks dir, and, for comparison, with
+// hooks file as `procview install hooks` writes it (procview-hook asking this run's serving
+// process, policy fail) alternate with runs with an empty hooks dir, and, for comparison, with
 // a hooks file that runs the Node hook directly; same container otherwise. The figures are
 // differences of medians.
 import { mkdir, mkdtemp, rm, writeFile, access } from "node:fs/promises";

@@ -22,5 +22,5 @@ test("a client in another mount namespace gets no answer and runs the Node hook"
     { input: STATE, reject: false },
   );
   await fellBack(t, dir, r);
-  t.deepEqual(seen, [], "the service did not act on paths and pids of another namespace");
+  t.deepEqual(seen, [], "the serving process did not act on paths and pids of another namespace");
 });

@@ -1,4 +1,4 @@
-// procview-hook, the hook's C client, against the service's socket end: the request it carries,
+// procview-hook, the hook's C client, against the serving process's socket end: the request it carries,
 // the answer it relays, and every way of getting no answer, each ending in the Node hook (here a
 // stand-in script) run with the same arguments and the same stdin.
 import test from "ava";
@@ -25,12 +25,12 @@ test("protocol: a request survives encoding, every prefix is incomplete, and mal
   t.is(reply.subarray(8).toString(), "one\ntwo\n");
 });
 
-test("answered by the service: the request carries the arguments and stdin, the answer is relayed", async (t) => {
+test("answered by the serving process: the request carries the arguments and stdin, the answer is relayed", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   const seen: HookRequest[] = [];
   const handle: HookHandler = (request) => {
     seen.push(request);
-    return Promise.resolve({ code: 3, stderr: ["procview-hook: from the service"] });
+    return Promise.resolve({ code: 3, stderr: ["procview-hook: from the serving process"] });
   };
   const server = await startHookSocket({ path: socket, log: () => undefined, handle });
   t.teardown(() => server.close());
@@ -38,7 +38,7 @@ test("answered by the service: the request carries the arguments and stdin, the 
 
   const r = await runClient(socket, fallback);
   t.is(r.exitCode, 3);
-  t.is(r.stderr, "procview-hook: from the service");
+  t.is(r.stderr, "procview-hook: from the serving process");
   t.deepEqual(seen, [{ namespaces: processNamespaces(), args: HOOK_ARGS, stdin: STATE }], "the client (in our namespaces) says so");
   await t.throwsAsync(readFile(path.join(dir, "fallback.stdin")), undefined, "no fallback ran");
   // Counted once the client had the whole answer (the keeper publishes this count).
@@ -53,7 +53,7 @@ test("nobody listens: the Node hook runs with the same arguments and stdin", asy
 
 test("a dead socket left behind (ECONNREFUSED) also falls back", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
-  // What a SIGKILLed service leaves: the socket file, with nobody behind it.
+  // What a SIGKILLed serving process leaves: the socket file, with nobody behind it.
   const listener = execa(process.execPath, [
     "-e",
     `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`,
@@ -65,7 +65,7 @@ test("a dead socket left behind (ECONNREFUSED) also falls back", async (t) => {
   await fellBack(t, dir, await runClient(socket, fallback));
 });
 
-test("the service fails mid-request (no answer) or answers nonsense: the Node hook runs", async (t) => {
+test("the serving process fails mid-request (no answer) or answers nonsense: the Node hook runs", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   const server = await startHookSocket({
     path: socket,
@@ -98,7 +98,7 @@ test("a successor takes the socket over; the predecessor closing does not remove
   await t.throwsAsync(stat(socket), undefined, "the last one removes the file");
 });
 
-test("a retired service finishes the hook under way before it goes, and takes no new one", async (t) => {
+test("a retired serving process finishes the hook under way before it goes, and takes no new one", async (t) => {
   const { dir, socket, fallback } = await scratch(t);
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));

@@ -14,7 +14,7 @@ import { PACKAGE_ROOT } from "../../core/paths.js";
 export const TREES: TreeName[] = ["v1", "v2"];
 export const USER_HZ = 100;
 
-/** The live server's renderer over a fixture tree: fresh load table, no service port. */
+/** The serving threads' renderer over a fixture tree: a fresh load table, no port to a main thread. */
 export function rendererFor(tree: TreeName, useCpuQuota: boolean): ViewRenderer {
   const roots = fixtureRoots(tree);
   const loads = new LoadView(new LoadTable(createLoadTableBuffers(64)), null, () => {});
