@@ -11,7 +11,7 @@ export const HOOK_ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"];
 // should always answer first.
 export const HOOK_TIMEOUT_S = 30;
 
-// "prestart", not "createRuntime": containers/common v0.50 (podman 4.3 here)
+// "prestart", not "createRuntime": containers/common v0.50 (podman 4.3, Debian 12)
 // copies prestart entries to the spec's prestart list and v0.58+ (commit
 // dc0f2633, "hooks: handle prestart as createRuntime") moves them to
 // createRuntime; runc v1.1 runs prestart and createRuntime back to back at the

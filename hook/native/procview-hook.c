@@ -2,7 +2,7 @@
  * procview-hook: the OCI hook's entry point, a thin client of procview's running serving process.
  *
  * Why C: the runtime starts the hook for every container, and a Node process needs ~50-75 ms
- * here just to start (`node -e 0`), more than the whole budget for the hook. The hook's logic
+ * just to start (`node -e 0`, on a 2-CPU VM), more than the whole budget for the hook. The hook's logic
  * (validation of the OCI state and config.json, planning, probing, binding, the policy) stays
  * in TypeScript; it runs in the serving process, which is already running and warm. This
  * program only carries its arguments and stdin there and the answer back.

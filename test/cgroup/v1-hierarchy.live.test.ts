@@ -1,4 +1,4 @@
-// Against this machine's real cgroup v1 memory hierarchy (needs root and a v1 memory mount).
+// Against the live machine's cgroup v1 memory hierarchy (needs root and a v1 memory mount).
 import test, { type ExecutionContext } from "ava";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
