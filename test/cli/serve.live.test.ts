@@ -113,7 +113,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     t.is(mountsAt(mountPoint).length, 1);
     child.kill(signal);
     const r = await child;
-    t.is(r.exitCode, 0, String(r.stderr));
+    t.is(r.exitCode, 0, `${r.signal ?? ""}${r.timedOut ? " (timed out)" : ""}\n${String(r.stderr)}`);
     t.deepEqual(mountsAt(mountPoint), []);
     t.regex(String(r.stderr), new RegExp(`${signal}: unmounting`));
   });
