@@ -63,7 +63,7 @@ export interface MemoryDetail {
 
 export interface HookTiming {
   runs: number;
-  /** With the hooks file `procview install hooks` writes: procview-hook asking the service. */
+  /** With the hooks file `procview install hooks` writes: procview-hook asking the serving process. */
   withMedianMs: number;
   withoutMedianMs: number;
   /** With a hooks file that runs the Node hook itself (--no-client), for comparison. */

@@ -108,7 +108,7 @@ export function rootProcsFiles(): string[] {
 
 // The reader moves itself into the groups, then execs the command: the first read it does is
 // already inside them. The script is fixed; paths and the command travel as arguments.
-const JOIN_THEN_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
+export const JOIN_THEN_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
 
 export async function runInCgroup(procsFiles: string[], command: string[], options: { timeoutMs?: number } = {}) {
   const result = await execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...procsFiles, "--", ...command], {

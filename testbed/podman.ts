@@ -1,5 +1,5 @@
-// `podman run` the way it works on this machine:
-//  - --runtime runc: crun is not installed here (and refuses hybrid cgroup v1);
+// `podman run` the way it works on the test bed (Debian, hybrid cgroup v1, root without systemd):
+//  - --runtime runc: crun is not installed there (and refuses hybrid cgroup v1);
 //  - --cgroup-manager=cgroupfs: no systemd;
 //  - --ulimit nofile/nproc: podman asks for nofile=1048576, more than our hard
 //    limit, and we lack CAP_SYS_RESOURCE, so runc fails with "error setting

@@ -1,13 +1,6 @@
-// Who is reading: pid → the container whose numbers it should see.
-//
-// The container rule. LXCFS takes the cgroup of the init process of the reader's pid namespace.
-// That is wrong for Kubernetes pods sharing one pid namespace: "pause" is the init and sits in a
-// sibling cgroup, so every container would see pause's (empty) numbers. Ours, per controller:
-// if the reader is NOT in procview's pid namespace and the ns init's cgroup is an ancestor of (or
-// equal to) the reader's, use the init's cgroup, so a reader in a sub-cgroup (systemd inside a
-// container, a service in system.slice) still sees the whole container; otherwise use the
-// reader's own cgroup (shared-pid-ns pods: pause is a sibling, each container sees itself; and
-// processes in procview's own pid namespace, e.g. --pid=host containers, see their own cgroup).
+// Who is reading: pid → the container whose numbers it should see, by the container rule
+// (ARCHITECTURE.md, "Who is reading: the container rule"; how the ns init is found:
+// fuse/cgroup/README.md).
 import { readdirSync } from "node:fs";
 import { CONTROLLERS, type CgroupLayout, type Controller } from "./layout.js";
 import { readMembership, readReaderMembership, type Membership } from "./membership.js";

@@ -80,7 +80,7 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
       visibleCpuCount: visible(cpu).length,
     });
 
-  // Counting tasks reads every task's state: the service thread does it every 5 s; a read
+  // Counting tasks reads every task's state: the main thread does it every 5 s; a read
   // counts them itself only before the first sample of its container has arrived.
   const tasksOf = (caller: Caller, now: number) => loads.sampled(caller.key, caller.paths).tasks ?? numbers.tasks(caller, now);
 

@@ -1,7 +1,6 @@
 // containerd's config as the installer and doctor read it, and the installer's edits: every
 // TOML form of NRI's settings, each line's default, minimal edits checked before writing.
 import test from "ava";
-import { execa } from "execa";
 import { parse } from "smol-toml";
 import {
   ConfigError,
@@ -11,7 +10,6 @@ import {
   parseContainerdConfig,
   parseContainerdVersion,
 } from "../../install/containerd-config.js";
-import { containerdBuild } from "../support/containerd-builds.js";
 
 const cfg = (text: string) => parseContainerdConfig(text, "config.toml");
 const nriOf = (text: string, line: "1.7" | "2") => effectiveNri([nriTable(cfg(text).value)], line);
@@ -106,19 +104,3 @@ test("containerd --version read for both lines; older than 1.7 has no NRI", (t) 
   t.deepEqual(parseContainerdVersion("containerd containerd.io v2.2.0 abc"), { version: "v2.2.0", line: "2" });
   t.throws(() => parseContainerdVersion("containerd github.com/containerd/containerd 1.6.20~ds1 x"), { message: /has no NRI/ });
 });
-
-for (const line of ["1.7", "2"] as const) {
-  test(`containerd ${line}'s own \`containerd config default\`: read as containerd reads it, edited only where needed`, async (t) => {
-    const build = containerdBuild(line);
-    const text = String((await execa(build.containerd, ["config", "default"])).stdout) + "\n";
-    const c = cfg(text);
-    t.is(c.version, line === "1.7" ? 2 : 3);
-    const nri = effectiveNri([nriTable(c.value)], line);
-    t.is(nri.enabled, line === "2", nri.because);
-    if (line === "1.7") {
-      const after = editNri(c, { disable: false });
-      t.deepEqual(changedLines(text, after), ["    disable = false"]);
-      t.true(effectiveNri([nriTable(cfg(after).value)], line).enabled);
-    } else t.is(editNri(c, {}), text);
-  });
-}

@@ -11,6 +11,7 @@ import { startProcview, PROCVIEW_CLI, type RunningProcview } from "../../testbed
 import { createCgroup, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { readStatus, type KeeperStatus } from "../../fuse/keeper/status.js";
 import { busyboxRootfs } from "../../testbed/rootfs.js";
+import { waitFor } from "../../testbed/wait.js";
 import { hooksDir } from "../support/hooks-dir.js";
 import { PODMAN_BASE_ARGS } from "../../testbed/podman.js";
 import { DEFAULT_RUNTIME_DIR, statusPath, PACKAGE_ROOT } from "../../core/paths.js";
@@ -55,24 +56,39 @@ function parseReader(line: string): ReaderResult {
   };
 }
 
-/** 20 readers, each in its own cgroup, reading meminfo and cpuinfo for `seconds`. */
-function startReaders(mountPoint: string, seconds: number): Promise<ReaderResult[]> {
-  return Promise.all(
+/** At most this long; the tests stop the readers once the serving processes they test have served them. */
+const READERS_MAX_SECONDS = 120;
+
+interface Readers {
+  /** SIGTERMs every reader (each in its own group, alone) and resolves with what each counted. */
+  stop(): Promise<ReaderResult[]>;
+}
+
+/** 20 readers, each in its own cgroup, reading meminfo and cpuinfo until stopped. */
+function startReaders(mountPoint: string): Readers {
+  const results = Promise.all(
     groups.map((group, i) =>
       runInCgroup(
         group.procsFiles(),
         [
           readerBinary,
-          String(seconds),
+          String(READERS_MAX_SECONDS),
           join(mountPoint, "proc/meminfo"),
           String((96 + 8 * i) * 1024),
           join(mountPoint, "proc/cpuinfo"),
           "1",
         ],
-        { timeoutMs: (seconds + 60) * 1000 },
+        { timeoutMs: (READERS_MAX_SECONDS + 60) * 1000 },
       ).then(parseReader),
     ),
   );
+  return {
+    stop() {
+      for (const group of groups)
+        for (const pid of readFileSync(group.procsFiles()[0]!, "utf8").split("\n").filter(Boolean)) process.kill(Number(pid), "SIGTERM");
+      return results;
+    },
+  };
 }
 
 function status(service: RunningProcview): KeeperStatus {
@@ -81,12 +97,15 @@ function status(service: RunningProcview): KeeperStatus {
   return current;
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  for (let waited = 0; waited < timeoutMs; waited += 50) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** Until the current serving process has answered `opens` more opens than the status counted
+ * when `waitForReaders` was called: the readers are being served by it (the keeper publishes its
+ * counts once a second). */
+async function waitForReaders(service: RunningProcview, opens = 1000): Promise<void> {
+  const { servingPid, opens: before } = status(service);
+  await waitFor(`${opens} opens served by serving process ${servingPid}`, () => {
+    const now = status(service);
+    return now.servingPid === servingPid && now.opens >= before + opens;
+  });
 }
 
 function summarize(t: { log: (...values: unknown[]) => void }, label: string, results: ReaderResult[]): void {
@@ -102,10 +121,10 @@ test.serial(
   "kill -9 of the serving process 5 times under 20 readers: no read fails, every read has its own cgroup's numbers",
   async (t) => {
     const service = await startProcview();
+    const readers = startReaders(service.mountPoint);
     try {
-      const readers = startReaders(service.mountPoint, 12);
       for (let kill = 0; kill < 5; kill++) {
-        await new Promise((r) => setTimeout(r, 1500));
+        await waitForReaders(service);
         const victim = status(service).servingPid;
         if (victim === null) throw new Error("no serving process to kill");
         process.kill(victim, "SIGKILL");
@@ -114,7 +133,8 @@ test.serial(
           return now.servingPid !== null && now.servingPid !== victim;
         });
       }
-      const results = await readers;
+      await waitForReaders(service);
+      const results = await readers.stop();
       summarize(t, "kill -9 ×5", results);
       for (const [i, r] of results.entries()) {
         t.true(r.reads > 20, `reader ${i} read only ${r.reads} times`);
@@ -124,6 +144,7 @@ test.serial(
       t.is(status(service).restarts, 5);
       t.true(service.alive(), "the keeper itself never went down");
     } finally {
+      await readers.stop().catch(() => undefined);
       await service.stop();
     }
   },
@@ -131,14 +152,15 @@ test.serial(
 
 test.serial("procview reload 5 times under 20 readers: no read fails", async (t) => {
   const service = await startProcview();
+  const readers = startReaders(service.mountPoint);
   try {
-    const readers = startReaders(service.mountPoint, 12);
     for (let reload = 0; reload < 5; reload++) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitForReaders(service);
       const { stdout } = await execa(process.execPath, [PROCVIEW_CLI, "reload", "--mountpoint", service.mountPoint]);
       t.regex(stdout, /^reloaded: serving process \d+ → \d+$/);
     }
-    const results = await readers;
+    await waitForReaders(service);
+    const results = await readers.stop();
     summarize(t, "reload ×5", results);
     for (const [i, r] of results.entries()) {
       t.is(r.errors, 0, `reader ${i}: ${r.firstProblem}`);
@@ -147,6 +169,7 @@ test.serial("procview reload 5 times under 20 readers: no read fails", async (t)
     t.is(status(service).reloads, 5);
     t.is(status(service).restarts, 0, "a reload is not a crash");
   } finally {
+    await readers.stop().catch(() => undefined);
     await service.stop();
   }
 });
@@ -221,5 +244,5 @@ test.serial("procview status tells a live service from a dead one", async (t) =>
   const stopped = await ask();
   t.is(stopped.exitCode, 1);
   t.regex(stopped.stdout, /^FAIL mount\s+.*: not-mounted$/m);
-  t.notThrows(() => readFileSync(statusPath(service.mountPoint, DEFAULT_RUNTIME_DIR)));
+  t.not(readStatus(statusPath(service.mountPoint, DEFAULT_RUNTIME_DIR)), null, "the status file stays for the next start");
 });

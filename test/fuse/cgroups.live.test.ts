@@ -1,16 +1,20 @@
 // procview mounted for real, readers started inside real cgroup v1 groups with real limits:
 // what each reader reads is what a container would.
 import test from "ava";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
+import { waitFor } from "../../testbed/wait.js";
 import { countProcessors, createCgroup, readKb, rootProcsFiles, runInCgroup, uniqueName, type TestCgroup } from "../../testbed/cgroups.js";
 
 let service: RunningProcview;
 const groups: TestCgroup[] = [];
 
 test.before(async () => {
-  service = await startProcview();
+  // Load samples every 200 ms instead of 5 s (each still one of the kernel's 5-second steps), so a
+  // load average moves in seconds.
+  service = await startProcview({ extraArgs: ["--load-interval-ms", "200"] });
 });
 test.after.always(async () => {
   await service?.stop();
@@ -110,29 +114,36 @@ test("two readers in two cgroups with different limits, reading at the same time
   t.deepEqual(new Set(largeCpu.split("\n")), new Set(["0-1"]));
 });
 
-test("the load average of a busy container rises once it has been sampled", async (t) => {
+test("the load average of a busy container starts at zero and rises with each sample, the 1-minute one fastest", async (t) => {
   const busy = group({ memoryLimitBytes: 256 * 1024 * 1024 });
-  // Two spinning processes in the group; the first read registers the container for sampling.
-  const spinners = runInCgroup(
-    busy.procsFiles(),
-    ["/bin/sh", "-c", "timeout 14 sh -c 'while :; do :; done' & timeout 14 sh -c 'while :; do :; done' & wait"],
-    { timeoutMs: 30_000 },
-  );
-  await new Promise((r) => setTimeout(r, 300));
-  await runInCgroup(busy.procsFiles(), ["cat", file("proc/loadavg")]);
-  await new Promise((r) => setTimeout(r, 11_000));
-  const loadavg = await runInCgroup(busy.procsFiles(), ["cat", file("proc/loadavg")]);
-  await spinners;
-  const load1 = Number(loadavg.split(" ")[0]);
-  // Two always-runnable tasks for ≥ 2 samples: 1-minute load ≥ 2·(1−e^(−10/60)) ≈ 0.31.
-  t.true(load1 >= 0.25, `loadavg ${loadavg}`);
-  t.regex(loadavg, /\d+\/\d+ \d+$/);
+  const loadavg = () => runInCgroup(busy.procsFiles(), ["cat", file("proc/loadavg")]);
+  const loads = (text: string) => text.split(" ").slice(0, 3).map(Number) as [number, number, number];
+  // Two processes spinning in the group until the test removes their file.
+  const spinning = join(mkdtempSync(join(tmpdir(), "procview-spin-")), "spinning");
+  writeFileSync(spinning, "");
+  const spin = `while [ -e "${spinning}" ]; do :; done`;
+  const spinners = runInCgroup(busy.procsFiles(), ["/bin/sh", "-c", `(${spin}) & (${spin}) & wait`], { timeoutMs: 120_000 });
+  try {
+    // The first read registers the container for sampling: nothing sampled yet.
+    t.deepEqual(loads(await loadavg()), [0, 0, 0]);
+    // Two always-runnable tasks: load1 = 2·(1 − (1884/2048)^n) after n samples, ≥ 1 from the 9th.
+    const risen = await waitFor("a 1-minute load of at least 1", async () => {
+      const text = await loadavg();
+      return loads(text)[0] >= 1 && text;
+    });
+    const [load1, load5, load15] = loads(risen);
+    t.true(load1 > load5 && load5 > load15 && load15 > 0, `loadavg ${risen}`);
+    t.regex(risen, / \d+\/\d+ \d+$/);
+  } finally {
+    rmSync(spinning);
+    await spinners;
+  }
 });
 
 test("a reader that keeps the file open and reads it again from offset 0 gets fresh numbers, as top and free do", async (t) => {
   const limited = group({ memoryLimitBytes: 256 * 1024 * 1024 });
   const limitFile = join(limited.dir("memory"), "memory.limit_in_bytes");
-  // Inside the cgroup: read meminfo, change the cgroup's limit, wait out the cache, pread from 0.
+  // Inside the cgroup: read meminfo, change the cgroup's limit, pread from 0 on the same descriptor.
   const script = `
     const fs = require("fs");
     const [file, limit] = process.argv.slice(1);
@@ -141,7 +152,15 @@ test("a reader that keeps the file open and reads it again from offset 0 gets fr
     const total = (text) => /^MemTotal:\\s+(\\d+) kB$/m.exec(text)[1];
     const before = total(read());
     fs.writeFileSync(limit, String(128 * 1024 * 1024));
-    setTimeout(() => { console.log(before + " " + total(read())); fs.closeSync(fd); }, 300);
+    // The numbers are reused for --cache-ms: read from 0 again until they change (or 10 s pass).
+    const until = Date.now() + 10000;
+    const poll = () => {
+      const now = total(read());
+      if (now === before && Date.now() < until) return setTimeout(poll, 10);
+      console.log(before + " " + now);
+      fs.closeSync(fd);
+    };
+    poll();
   `;
   const out = await runInCgroup(limited.procsFiles(), [process.execPath, "-e", script, file("proc/meminfo"), limitFile]);
   t.is(out, "262144 131072");

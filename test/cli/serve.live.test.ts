@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { PROCVIEW_CLI, startProcview } from "../../testbed/procview.js";
+import { waitFor } from "../../testbed/wait.js";
 import { readStatus } from "../../fuse/keeper/status.js";
+import { readStat } from "../../fuse/cgroup/process.js";
 import { mountsAt } from "../../core/mountinfo.js";
 import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
 
@@ -88,7 +90,9 @@ test("a stale mount left by a crashed run is detected and replaced", async (t) =
   const status = readStatus(statusPath(mountPoint, DEFAULT_RUNTIME_DIR))!;
   process.kill(status.servingPid!, "SIGKILL");
   process.kill(first.pid, "SIGKILL");
-  await new Promise((r) => setTimeout(r, 300));
+  // Gone, or a zombie at most (its descriptors are closed): the mount is left without a server.
+  const gone = (pid: number) => ["Z", "X", undefined].includes(readStat("/proc", pid)?.state);
+  await waitFor("the keeper and the serving process to be gone", () => !first.alive() && gone(status.servingPid!) && gone(first.pid));
   t.throws(() => readFileSync(join(mountPoint, "proc/meminfo")), { code: "ENOTCONN" }, "the old mount is dead");
 
   const second = await startProcview({ mountPoint });
@@ -105,11 +109,11 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test.serial(`${signal} unmounts cleanly and exits 0`, async (t) => {
     const mountPoint = mkdtempSync(join(tmpdir(), "procview-signal-"));
     const child = serve(["--mountpoint", mountPoint]);
-    for (let i = 0; i < 200 && mountsAt(mountPoint).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(`a mount on ${mountPoint}`, () => mountsAt(mountPoint).length > 0, { timeoutMs: 10_000 });
     t.is(mountsAt(mountPoint).length, 1);
     child.kill(signal);
     const r = await child;
-    t.is(r.exitCode, 0, String(r.stderr));
+    t.is(r.exitCode, 0, `${r.signal ?? ""}${r.timedOut ? " (timed out)" : ""}\n${String(r.stderr)}`);
     t.deepEqual(mountsAt(mountPoint), []);
     t.regex(String(r.stderr), new RegExp(`${signal}: unmounting`));
   });

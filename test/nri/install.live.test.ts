@@ -25,7 +25,8 @@ import {
   type RunningContainerd,
 } from "../support/containerd.js";
 import type { ContainerdLine } from "../support/containerd-builds.js";
-import { effectiveNri, nriTable, parseContainerdConfig } from "../../install/containerd-config.js";
+import { editNri, effectiveNri, nriTable, parseContainerdConfig } from "../../install/containerd-config.js";
+import { containerdBuild } from "../support/containerd-builds.js";
 import { CLI_ENTRY } from "../../core/paths.js";
 
 const NRI = "io.containerd.nri.v1.nri";
@@ -214,6 +215,22 @@ test.serial("containerd 2, NRI as dotted keys without disable: nothing to change
 test.serial("containerd 2, NRI as an inline table with disable = true: changed inside the braces", (t) =>
   installCase(t, "2", (d) => withNri(d, "inline", true), [/^ {2}'io\.containerd\.nri\.v1\.nri' = \{ disable = false, socket_path/]),
 );
+
+for (const line of ["1.7", "2"] as const) {
+  test(`containerd ${line}'s own \`containerd config default\`: read as containerd reads it, edited only where needed`, async (t) => {
+    const build = containerdBuild(line);
+    const text = String((await execa(build.containerd, ["config", "default"])).stdout) + "\n";
+    const c = parseContainerdConfig(text, "config.toml");
+    t.is(c.version, line === "1.7" ? 2 : 3);
+    const nri = effectiveNri([nriTable(c.value)], line);
+    t.is(nri.enabled, line === "2", nri.because);
+    if (line === "1.7") {
+      const after = editNri(c, { disable: false });
+      t.deepEqual(added(text, after), ["    disable = false"]);
+      t.true(effectiveNri([nriTable(parseContainerdConfig(after, "config.toml").value)], line).enabled);
+    } else t.is(editNri(c, {}), text);
+  });
+}
 
 // Refusals.
 test.serial("refused, nothing written: a version 1 config", (t) =>

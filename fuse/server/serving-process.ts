@@ -1,13 +1,14 @@
-// The serving process: threads reading an already mounted /dev/fuse descriptor, plus the load
-// sampling. It does not own the mount: the keeper (fuse/keeper) does, and starts a new serving
-// process with the same descriptor whenever this one dies or is replaced.
+// The serving process: its main thread starts the serving threads (Node workers, each running the
+// request loop on an already mounted /dev/fuse descriptor) and samples the load. It does not own
+// the mount: the keeper (fuse/keeper) does, and starts a new serving process with the same
+// descriptor whenever this one dies or is replaced.
 import { Worker } from "node:worker_threads";
 import { requestResend } from "../kernel/request-loop.js";
 import { createHandleStoreBuffers } from "./handle-store.js";
 import { LoadTable, createLoadTableBuffers } from "./load/table.js";
 import { LoadTracker } from "./load/tracker.js";
 import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
-import type { RenderOptions, ServiceMessage, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
+import type { RenderOptions, MainThreadMessage, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 
 export interface ServingOptions {
   fd: number;
@@ -45,7 +46,7 @@ export function startServing(options: ServingOptions): Serving {
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
 
-  const broadcast = (message: ServiceMessage): void => {
+  const broadcast = (message: MainThreadMessage): void => {
     for (const worker of workers) worker.postMessage(message);
   };
   const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);

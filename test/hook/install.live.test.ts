@@ -67,7 +67,7 @@ for (const [label, start] of [
     t.is(inst.exitCode, 0, inst.stderr);
     t.regex(inst.stdout, new RegExp(`wrote ${dir}/procview.json`));
     const written = HooksFileSchema.parse(JSON.parse(await readFile(path.join(dir, "procview.json"), "utf8")));
-    // The C client, asking the service that serves the source and running the Node hook itself
+    // The C client, asking the serving process of the source and running the Node hook itself
     // when nobody answers (with lxcfs as the source, nobody ever does).
     t.is(written.hook.path, HOOK_CLIENT);
     t.deepEqual(written.hook.args.slice(0, 8), [
@@ -95,13 +95,13 @@ for (const [label, start] of [
     t.regex(r.stdout, /^meminfo: MemTotal:\s+262144 kB$/m);
     t.is(parseView(r.stdout).processors, 1);
     if (label === "procview") {
-      // The keeper publishes the count once a second: the service, not the fallback, did the work.
+      // The keeper publishes the count once a second: the serving process, not the fallback, did the work.
       let now = served();
       for (let waited = 0; now === servedBefore && waited < 3000; waited += 100) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         now = served();
       }
-      t.is(now, servedBefore + 1, "the hook ran in the service");
+      t.is(now, servedBefore + 1, "the hook ran in the serving process");
     }
 
     const un = await execa(process.execPath, [PROCVIEW_CLI, "uninstall", "--state", stateFile], { reject: false });
