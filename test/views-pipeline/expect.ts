@@ -220,15 +220,18 @@ export function diskLine(line: string): { major: number; minor: number; head: st
   return { major: Number(m[2]), minor: Number(m[3]), head: m[1]!, fieldCount: m[4]!.trim().split(" ").length };
 }
 
-/** The rows a reader sees: the host's devices the cgroup has numbers for, in host order. */
+/** The rows a reader sees: every host device in host order, with the cgroup's numbers or zeros. */
 export function expectedDiskstats(hostDiskstats: string, e: Expected): string {
   let out = "";
   for (const line of hostDiskstats.split("\n")) {
     const d = diskLine(line);
     if (!d) continue;
     const dev = e.io.find((x) => x.major === d.major && x.minor === d.minor);
-    if (!dev) continue;
     const f = new Array<number>(d.fieldCount).fill(0);
+    if (!dev) {
+      out += `${d.head} ${f.join(" ")}\n`;
+      continue;
+    }
     // block/genhd.c order: reads, merged, sectors read, ms, writes, merged, sectors written, ms,
     // in flight, io ms, weighted ms, discards, merged, sectors discarded, ms, flushes, ms.
     const set = (i: number, v: number) => {
