@@ -3,7 +3,8 @@
 // process with the same descriptor whenever this one dies or is replaced.
 import { Worker } from "node:worker_threads";
 import { requestResend } from "../kernel/request-loop.js";
-import { createHandleStoreBuffers } from "./handle-store.js";
+import { HandleStore, createHandleStoreBuffers, PAGE_SIZE, type RefusalReport } from "./handle-store.js";
+import { shareRules, type ShareLimits } from "./share.js";
 import { LoadTable, createLoadTableBuffers } from "./load/table.js";
 import { LoadTracker } from "./load/tracker.js";
 import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
@@ -18,6 +19,8 @@ export interface ServingOptions {
   loadIntervalSeconds: number;
   /** Distinguishes this process's file handles from its predecessors' (1..4095). */
   epoch: number;
+  /** How open files and their memory are shared between tenants. */
+  share: ShareLimits;
   log: (line: string) => void;
 }
 
@@ -31,10 +34,22 @@ export interface Serving {
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 const LOAD_SLOTS = 8192;
+/** Refused opens are reported at most once per tenant per interval, with their count. */
+export const REFUSAL_REPORT_MS = 10_000;
+
+export function describeRefusal(report: RefusalReport, intervalMs: number, limits: ShareLimits): string {
+  const who = report.host ? report.tenant : `container ${report.tenant}`;
+  const share = report.host ? "" : ` (its share: ${limits.containerHandles} files, ${(limits.containerPages * PAGE_SIZE) / 1024} KiB)`;
+  return (
+    `${who}: ${report.refused} open${report.refused === 1 ? "" : "s"} refused in the last ${intervalMs / 1000} s; ` +
+    `it holds ${report.handles} files, ${(report.pages * PAGE_SIZE) / 1024} KiB${share}`
+  );
+}
 
 export function startServing(options: ServingOptions): Serving {
   const { fd, log } = options;
-  const store = createHandleStoreBuffers({ pages: 4096, handles: 4096 }, options.epoch);
+  const store = createHandleStoreBuffers(shareRules(options.share), options.epoch);
+  const handles = new HandleStore(store);
   const loadBuffers = createLoadTableBuffers(LOAD_SLOTS);
   const statsBuffer = createStatsBuffer();
   const stats = new SharedStats(statsBuffer);
@@ -70,12 +85,16 @@ export function startServing(options: ServingOptions): Serving {
         // Every thread saw the device go away.
         ended = true;
         clearInterval(sampler);
+        clearInterval(reporter);
         resolveFinished();
       }
     });
   };
   for (let i = 0; i < options.threads; i++) startWorker(i);
   const sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
+  const reporter = setInterval(() => {
+    for (const report of handles.takeRefusals()) log(describeRefusal(report, REFUSAL_REPORT_MS, options.share));
+  }, REFUSAL_REPORT_MS);
 
   return {
     stats: () => ({ ...stats.read(), containers: tracker.size }),
