@@ -106,6 +106,16 @@ export interface LoopOptions {
 
 export type LoopEnd = "unmounted" | "destroyed";
 
+/**
+ * Background requests the kernel lets reach us at once. RELEASE is one: the close() that sends
+ * it returns at once, and the rest wait in the kernel's own queue. With libfuse's default (12;
+ * we had 64), a process opening and closing from hundreds of threads sends OPENs faster than
+ * RELEASEs get through, so handles it has closed long ago still count against its share. High
+ * enough that RELEASEs queue with the OPENs instead; a request is a few hundred bytes of kernel
+ * memory.
+ */
+const MAX_BACKGROUND = 4096;
+
 const WANTED_INIT_FLAGS =
   InitFlag.ASYNC_READ | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES;
 
@@ -196,8 +206,8 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
         output.writeUInt32LE(minor, o + 4);
         output.writeUInt32LE(maxReadahead, o + 8);
         output.writeUInt32LE(flags, o + 12);
-        output.writeUInt16LE(64, o + 16); // max_background
-        output.writeUInt16LE(48, o + 18); // congestion_threshold
+        output.writeUInt16LE(MAX_BACKGROUND, o + 16);
+        output.writeUInt16LE((MAX_BACKGROUND * 3) / 4, o + 18); // congestion_threshold
         output.writeUInt32LE(MAX_WRITE, o + 20);
         output.writeUInt32LE(1, o + 24); // time_gran: 1 ns
         output.writeUInt16LE(MAX_PAGES, o + 28);
