@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import { requestResend } from "../kernel/request-loop.js";
 import { HandleStore, createHandleStoreBuffers, PAGE_SIZE, type RefusalReport } from "./handle-store.js";
 import { shareRules, type ShareLimits } from "./share.js";
+import { KeptSweeper, createKeptRegistryBuffers } from "../cgroup/kept-files.js";
 import { LoadTable, createLoadTableBuffers } from "./load/table.js";
 import { LoadTracker } from "./load/tracker.js";
 import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
@@ -36,6 +37,8 @@ const WORKER_URL = new URL("./worker.js", import.meta.url);
 const LOAD_SLOTS = 8192;
 /** Refused opens are reported at most once per tenant per interval, with their count. */
 export const REFUSAL_REPORT_MS = 10_000;
+/** How often the descriptors the serving threads keep are checked for idleness and removal. */
+const KEPT_SWEEP_MS = 2000;
 
 export function describeRefusal(report: RefusalReport, intervalMs: number, limits: ShareLimits): string {
   const who = report.host ? report.tenant : `container ${report.tenant}`;
@@ -52,6 +55,8 @@ export function startServing(options: ServingOptions): Serving {
   const handles = new HandleStore(store);
   const loadBuffers = createLoadTableBuffers(LOAD_SLOTS);
   const statsBuffer = createStatsBuffer();
+  const kept = createKeptRegistryBuffers(options.threads);
+  const sweeper = new KeptSweeper(kept);
   const stats = new SharedStats(statsBuffer);
   const now = Date.now();
   const time = { seconds: Math.floor(now / 1000), nanoseconds: (now % 1000) * 1e6 };
@@ -66,7 +71,7 @@ export function startServing(options: ServingOptions): Serving {
   const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);
 
   const startWorker = (index: number): void => {
-    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, render: options.render, time };
+    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, kept, render: options.render, time };
     const worker = new Worker(WORKER_URL, { workerData: config });
     workers.add(worker);
     worker.on("message", (message: WorkerMessage) => {
@@ -86,6 +91,7 @@ export function startServing(options: ServingOptions): Serving {
         ended = true;
         clearInterval(sampler);
         clearInterval(reporter);
+        clearInterval(keptSweep);
         resolveFinished();
       }
     });
@@ -95,6 +101,7 @@ export function startServing(options: ServingOptions): Serving {
   const reporter = setInterval(() => {
     for (const report of handles.takeRefusals()) log(describeRefusal(report, REFUSAL_REPORT_MS, options.share));
   }, REFUSAL_REPORT_MS);
+  const keptSweep = setInterval(() => sweeper.sweep(), KEPT_SWEEP_MS);
 
   return {
     stats: () => ({ ...stats.read(), containers: tracker.size }),
