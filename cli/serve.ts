@@ -169,7 +169,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       "--hook-socket <path>",
-      "the unix socket on which procview-hook has the service run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
+      "the unix socket on which procview-hook has the service run the OCI hook (default: <runtime-dir>/hook/<mountpoint>.sock, in a directory only root may enter)",
     )
     .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook");
   addShareOptions(serve).action(async (flags: ServeFlags) => {

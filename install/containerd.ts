@@ -137,7 +137,7 @@ export async function installContainerd(raw: InstallContainerdOptions): Promise<
   if (after !== before) {
     const configDirs = await mkdirTracked(path.dirname(config));
     createdDirs.push(...configDirs);
-    await writeAtomic(config, after);
+    await writeAtomic(config, after, "keep");
     // A re-install keeps the text from before the first install: that is what uninstall restores.
     const original = previous >= 0 ? edits[previous]!.before : before;
     const entryRec = { path: config, before: original, sha256: sha256(after), what };
