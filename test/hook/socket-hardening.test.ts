@@ -3,7 +3,7 @@
 // it (a socket made reachable by hand) gets no answer unless it is root; idle, half-sent and
 // oversized requests are dropped with the service's memory bounded; arguments beyond what a
 // hooks.d entry says are refused, and no answer quotes a file.
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
@@ -33,6 +33,22 @@ async function fallbackScript(dir: string): Promise<string> {
   await writeFile(file, "#!/bin/sh\ncat > /dev/null\nexit 7\n");
   await chmod(file, 0o755);
   return file;
+}
+
+/** A scratch directory removed after the test, with the Node hook's stand-in in it. */
+async function scratch(t: ExecutionContext, prefix: string): Promise<{ dir: string; fallback: string }> {
+  const dir = await mkdtemp(join(tmpdir(), `procview-${prefix}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return { dir, fallback: await fallbackScript(dir) };
+}
+
+/** procview serving on a fresh mountpoint, stopped after the test, once its hook socket is up. */
+async function serviceWithSocket(t: ExecutionContext, prefix: string) {
+  const service = await startProcview();
+  t.teardown(() => service.stop());
+  const socket = hookSocketPath(service.mountPoint);
+  await waitFor("the hook socket", () => statSync(socket, { throwIfNoEntry: false })?.isSocket());
+  return { service, socket, ...(await scratch(t, prefix)) };
 }
 
 /** Runs procview-hook against `socket` (as `user` when given) and returns its exit and stderr. */
@@ -144,10 +160,8 @@ test.serial(
 );
 
 test("a client that reaches the socket gets an answer only if it is root", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "procview-peer-"));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const { dir, fallback } = await scratch(t, "peer");
   await chmod(dir, 0o755);
-  const fallback = await fallbackScript(dir);
   const socket = join(dir, "hook.sock");
   const lines: string[] = [];
   let handled = 0;
@@ -172,10 +186,8 @@ test("a client that reaches the socket gets an answer only if it is root", async
 });
 
 test("a client does not hand the state to a socket that is not root's", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "procview-impostor-"));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const { dir, fallback } = await scratch(t, "impostor");
   await chmod(dir, 0o777);
-  const fallback = await fallbackScript(dir);
   const socket = join(dir, "hook.sock");
   // An unprivileged process listens where the client will look, and records what it gets.
   const impostor = execa(
@@ -198,13 +210,7 @@ test("a client does not hand the state to a socket that is not root's", async (t
 });
 
 test.serial("idle, half-sent, oversized and too many connections are dropped; memory stays bounded; root is still answered", async (t) => {
-  const service = await startProcview();
-  t.teardown(() => service.stop());
-  const dir = await mkdtemp(join(tmpdir(), "procview-flood-"));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const fallback = await fallbackScript(dir);
-  const socket = hookSocketPath(service.mountPoint);
-  await waitFor("the hook socket", () => statSync(socket, { throwIfNoEntry: false })?.isSocket());
+  const { service, socket, fallback } = await serviceWithSocket(t, "flood");
   const serving = await waitFor("the serving process", () => servingPid(service.mountPoint));
   const before = residentKb(serving);
 
@@ -267,13 +273,7 @@ test.serial("idle, half-sent, oversized and too many connections are dropped; me
 });
 
 test.serial("arguments beyond a hooks.d entry's are refused, and no answer quotes a file", async (t) => {
-  const service = await startProcview();
-  t.teardown(() => service.stop());
-  const dir = await mkdtemp(join(tmpdir(), "procview-args-"));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const fallback = await fallbackScript(dir);
-  const socket = hookSocketPath(service.mountPoint);
-  await waitFor("the hook socket", () => statSync(socket, { throwIfNoEntry: false })?.isSocket());
+  const { socket, fallback, dir } = await serviceWithSocket(t, "args");
   const ask = (args: string[]) => runClient(socket, fallback, ["--policy", "fail", ...args]);
 
   const secret = join(dir, "secret.json");
@@ -296,9 +296,8 @@ test.serial("arguments beyond a hooks.d entry's are refused, and no answer quote
 });
 
 test("no directory of the socket's is used if others may write to it", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "procview-loose-dir-"));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const { dir } = await scratch(t, "loose-dir");
   await chmod(dir, 0o777);
   await t.throwsAsync(startHookSocket({ path: join(dir, "hook.sock"), log: () => undefined }), { message: /may be written by others/ });
-  t.deepEqual(readdirSync(dir), []);
+  t.deepEqual(readdirSync(dir), ["fallback.sh"], "no socket made there");
 });
