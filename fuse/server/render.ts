@@ -157,9 +157,8 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
   /** The tenant a reader counts against: its container; the host for host processes as root
    * and procview's own; each other host user on its own. */
   const tenantOf = (caller: Caller, uid: number): Tenant => {
-    if (caller.key === ownKey) return HOST_TENANT;
-    if (!caller.isHost) return { key: caller.key, host: false };
-    return uid === 0 ? HOST_TENANT : { key: `uid ${uid} on the host`, host: false };
+    if (caller.isHost) return uid === 0 ? HOST_TENANT : { key: `uid ${uid} on the host`, host: false };
+    return caller.key === ownKey ? HOST_TENANT : { key: caller.key, host: false };
   };
 
   return (view, requestCaller) => {
