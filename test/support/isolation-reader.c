@@ -6,7 +6,8 @@
  *
  * usage: isolation-reader MODE SECONDS MEMINFO MEMTOTAL_KB CPUINFO CPUS [THREADS]
  *   MODE: read | readv | pread (THREADS threads on one descriptor per file, at offset 0 and
- *   elsewhere) | sendfile (splice into a pipe; refused → read(), as busybox cat does) | mmap
+ *   elsewhere) | sendfile (fstat, then splice into a pipe; refused → read(), as busybox cat
+ *   does) | mmap
  *   (MAP_PRIVATE) | mmap-shared
  * Prints one line:
  *   reads=N bytes=N foreign=N foreign_bytes=N refused=N errors=N first_problem=<text or ->
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +136,12 @@ static void one_pass(struct counts *c, int which, char *buf) {
     ssize_t n = readv(fd, iov, 3);
     got = n < 0 ? -1 : read_rest(fd, buf, n);
   } else if (strcmp(mode, "sendfile") == 0) {
+    /* stat first, as stdio and most runtimes do: its size 0 must not become the splice's. */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size != 0) {
+      close(fd);
+      return failed(c, "fstat size", which);
+    }
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) return failed(c, "pipe", which);
     long have = 0;
