@@ -8,6 +8,7 @@ import { MountError } from "../fuse/kernel/mount.js";
 import { startKeeper, type Keeper } from "../fuse/keeper/keeper.js";
 import { restoreDeadViews } from "../fuse/keeper/restore.js";
 import { mountsAt } from "../core/mountinfo.js";
+import { addShareOptions, shareLimitsOf, type ShareFlags } from "./share-flags.js";
 import {
   DEFAULT_RUNTIME_DIR,
   fitsSocketPath,
@@ -17,7 +18,7 @@ import {
   DEFAULT_LOG_FILE,
 } from "../core/paths.js";
 
-interface ServeFlags {
+interface ServeFlags extends ShareFlags {
   mountpoint: string;
   cgroupRoot: string;
   procRoot: string;
@@ -92,6 +93,7 @@ async function runForeground(flags: ServeFlags, hookSocket: string | null): Prom
       threads: flags.threads,
       loadIntervalSeconds: flags.loadIntervalMs / 1000,
       hookSocket,
+      share: shareLimitsOf(flags),
     },
     runtimeDir: flags.runtimeDir,
     log,
@@ -129,7 +131,7 @@ async function runInBackground(flags: ServeFlags, argv: string[]): Promise<void>
 }
 
 export function registerServeCommand(program: Command): void {
-  program
+  const serve = program
     .command("serve")
     .description(
       "mount the per-container /proc and /sys views and serve them. A small keeper process owns the mount and " +
@@ -174,15 +176,15 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       "--hook-socket <path>",
-      "the unix socket on which procview-hook has the serving process run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
+      "the unix socket on which procview-hook has the serving process run the OCI hook (default: <runtime-dir>/hook/<mountpoint>.sock, in a directory only root may enter)",
     )
-    .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook")
-    .action(async (flags: ServeFlags) => {
-      if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
-      if (flags.loadIntervalMs < 1) throw new InvalidArgumentError("--load-interval-ms must be at least 1");
-      // Before going to the background: a bad --hook-socket is the caller's error to see.
-      const hookSocket = hookSocketOf(flags);
-      if (flags.foreground) await runForeground(flags, hookSocket);
-      else await runInBackground(flags, process.argv);
-    });
+    .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook");
+  addShareOptions(serve).action(async (flags: ServeFlags) => {
+    if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
+    if (flags.loadIntervalMs < 1) throw new InvalidArgumentError("--load-interval-ms must be at least 1");
+    // Before going to the background: a bad --hook-socket is the caller's error to see.
+    const hookSocket = hookSocketOf(flags);
+    if (flags.foreground) await runForeground(flags, hookSocket);
+    else await runInBackground(flags, process.argv);
+  });
 }

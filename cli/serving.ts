@@ -1,7 +1,6 @@
 // Entry of a serving process started by the keeper: the /dev/fuse descriptor arrives as fd 3,
 // the config as argv[2], and the IPC channel to the keeper is set up by fork().
-import { mkdirSync, writeFileSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { writeFileSync, writeSync } from "node:fs";
 import { startServing } from "../fuse/server/serving-process.js";
 import { FromServing, ServingConfigSchema, ToServingSchema } from "../fuse/keeper/messages.js";
 import { startHookSocket, type HookSocket } from "../hook/socket/server.js";
@@ -53,7 +52,6 @@ let hookSocket: HookSocket | undefined;
 if (config.hookSocket) {
   const path = config.hookSocket;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     hookSocket = await startHookSocket({ path, log, ownSource: config.mountPoint });
     process.on("exit", () => hookSocket?.removeFile());
   } catch (err) {

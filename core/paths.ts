@@ -23,6 +23,8 @@ export const NATIVE_DIR = join(DIST_DIR, "native");
 export const NSMOUNT_HELPER = join(NATIVE_DIR, "procview-nsmount");
 /** The hook's client (hook/native/procview-hook.c). */
 export const HOOK_CLIENT = join(NATIVE_DIR, "procview-hook");
+/** Who is at the other end of a hook socket connection (hook/native/procview-peercred.c). */
+export const PEERCRED_HELPER = join(NATIVE_DIR, "procview-peercred");
 
 /** Where the views are mounted, and where the integrations bind them from. */
 export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
@@ -49,9 +51,10 @@ export function statusPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR)
   return join(runtimeDir, `${runtimeName(mountPoint)}.json`);
 }
 
-/** The socket procview-hook asks the serving process of this mountpoint on. */
+/** The socket procview-hook asks the serving process of this mountpoint on: in a directory of
+ * its own that only root can enter (the runtime directory itself stays readable for `status`). */
 export function hookSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
-  return join(runtimeDir, `${runtimeName(mountPoint)}.hook.sock`);
+  return join(runtimeDir, "hook", `${runtimeName(mountPoint)}.sock`);
 }
 
 /** sun_path holds 108 bytes, the last one a NUL. */

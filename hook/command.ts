@@ -1,4 +1,6 @@
 // The hook as a command: shared by the bundled bin (main.ts) and `procview hook` (cli.ts).
+import { lstatSync } from "node:fs";
+import path from "node:path";
 import { Command, Option } from "commander";
 import { DEFAULT_PROBE_TIMEOUT_MS, policyFromFlags, DEFAULT_POLICY, type HookFlags, type HookSettings } from "./config.js";
 import { applyPolicy, gaveUp, runHook, type Outcome } from "./run.js";
@@ -73,6 +75,31 @@ export function parseHookArgs(args: readonly string[]): { ok: true; flags: HookF
   }
   if (cmd.args.length > 0) return { ok: false, error: `unexpected arguments: ${cmd.args.join(" ")}` };
   return { ok: true, flags: flagsOf(cmd.opts<HookOptionValues>(), cmd) };
+}
+
+/**
+ * Flags that came over the service's socket, held to what a hooks.d entry written by `procview
+ * install hooks` says: paths absolute and plain (no "..", no "//"), and a config file that is a
+ * regular file only root may change. A one-line reason, or null when they are fine. The client
+ * is root (the socket checks), but the service reads the config with its own rights, so this
+ * keeps the socket from being a way to have it read whatever a request names.
+ */
+export function checkSocketFlags(flags: HookFlags): string | null {
+  const plain = (p: string) => p.startsWith("/") && path.posix.normalize(p) === p && (p === "/" || !p.endsWith("/"));
+  if (flags.source !== undefined && !plain(flags.source))
+    return `--source must be an absolute path without "..", got ${JSON.stringify(flags.source)}`;
+  if (flags.config === undefined) return null;
+  if (!plain(flags.config)) return `--config must be an absolute path without "..", got ${JSON.stringify(flags.config)}`;
+  let stats;
+  try {
+    stats = lstatSync(flags.config);
+  } catch (err) {
+    return `cannot read config ${flags.config}: ${(err as NodeJS.ErrnoException).code ?? "error"}`;
+  }
+  if (!stats.isFile()) return `config ${flags.config} is not a regular file`;
+  if (stats.uid !== 0 || (stats.mode & 0o022) !== 0)
+    return `config ${flags.config} may be changed by others than root (owner uid ${stats.uid}, mode ${(stats.mode & 0o7777).toString(8)})`;
+  return null;
 }
 
 async function readStdin(): Promise<string> {

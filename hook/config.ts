@@ -1,7 +1,7 @@
 // The hook's settings: flags beat the config file, the config file beats defaults.
 import { readFile } from "node:fs/promises";
 import { HookConfigFileSchema, PolicySchema, type HookConfigFile, type Policy } from "./schemas.js";
-import { describeZodError } from "../core/errors.js";
+import type { z } from "zod";
 import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from "../core/paths.js";
 
 export const DEFAULT_POLICY: Policy = "ignore";
@@ -59,11 +59,12 @@ export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
     let json: unknown;
     try {
       json = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(`config ${configPath} is not JSON: ${(err as Error).message}`);
+    } catch {
+      // The parser's message quotes the text: never echo a file's contents.
+      throw new ConfigError(`config ${configPath} is not valid JSON`);
     }
     const parsed = HookConfigFileSchema.safeParse(json);
-    if (!parsed.success) throw new ConfigError(`config ${configPath} is invalid: ${describeZodError(parsed.error)}`);
+    if (!parsed.success) throw new ConfigError(`config ${configPath} is invalid: ${describeConfigIssues(parsed.error)}`);
     file = parsed.data;
   }
   return {
@@ -71,4 +72,29 @@ export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
     policy: policyFromFlags(flags) ?? file.policy ?? DEFAULT_POLICY,
     probeTimeoutMs: probeFlag ?? file.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
   };
+}
+
+/**
+ * What is wrong with a config file, by key and kind, without a value or a key name out of the
+ * file: a config path can name any file the hook may read (run as root, possibly for a caller
+ * that may not read it), and its error goes to the caller's stderr and to syslog.
+ */
+export function describeConfigIssues(err: z.ZodError): string {
+  return err.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const where = issue.path.length > 0 && issue.code !== "unrecognized_keys" ? `"${issue.path.join(".")}"` : "the file";
+      switch (issue.code) {
+        case "unrecognized_keys":
+          return `${where} has keys procview does not know (it knows source, policy, probeTimeoutMs)`;
+        case "invalid_type":
+          return `${where} must be ${issue.expected === "object" ? "a JSON object" : `a ${issue.expected}`}`;
+        case "invalid_enum_value":
+          return `${where} must be one of ${issue.options.join(", ")}`;
+        default:
+          // Our own messages (ranges, "must be an absolute path"), which quote nothing.
+          return `${where}: ${issue.message}`;
+      }
+    })
+    .join("; ");
 }

@@ -39,8 +39,9 @@ export function applyPolicy(policy: Policy, reason: string, containerId?: string
 function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
-  } catch (err) {
-    throw new Refusal(`${what} is not JSON: ${(err as Error).message}`);
+  } catch {
+    // The parser's message quotes the text: never echo a file's contents.
+    throw new Refusal(`${what} is not valid JSON`);
   }
 }
 

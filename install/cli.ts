@@ -103,7 +103,7 @@ export function registerInstallCommands(program: Command): void {
     .option("--hook <path>", "path of the bundled hook (default: dist/procview-hook.mjs next to this CLI)")
     .option(
       "--socket <path>",
-      "the serving process's socket procview-hook asks (default: the one `procview serve` opens for the source, /run/procview/<source>.hook.sock)",
+      "the serving process's socket procview-hook asks (default: the one `procview serve` opens for the source, /run/procview/hook/<source>.sock)",
     )
     .option("--no-client", "run the Node hook directly instead of procview-hook (no fast path through the serving process)")
     .option("--state <file>", "where to record what was written", DEFAULT_STATE_FILE)

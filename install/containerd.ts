@@ -6,7 +6,7 @@
 // first write; a refusal writes nothing. The state file is written first, naming every file
 // and directory about to be written, so a failure half-way leaves nothing uninstall does not know.
 import path from "node:path";
-import { mkdir, stat } from "node:fs/promises";
+import { chmod, mkdir, stat } from "node:fs/promises";
 import { Command } from "commander";
 import { z } from "zod";
 import { exists, missingDirs, readState, sha256, writeAtomic, writeState, type InstallState } from "./state.js";
@@ -155,7 +155,11 @@ export async function installContainerd(raw: InstallContainerdOptions): Promise<
 
   // ---- write: the state first, then what it names ----
   await writeState(o.state, next, newDirs);
-  for (const d of newDirs) await mkdir(d, { mode: 0o755 }).catch(ignoreExisting);
+  for (const d of newDirs) {
+    await mkdir(d, { mode: 0o755 }).catch(ignoreExisting);
+    // 0755 whatever the umask of whoever runs install.
+    await chmod(d, 0o755);
+  }
   await writeAtomic(launcher, launcherText, 0o755);
   said.push(`wrote ${launcher}: containerd starts it at its own start (${o.node} ${entry} nri --source ${source}, log in ${o.logFile})`);
   if (after !== null) {

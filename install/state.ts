@@ -1,6 +1,6 @@
 // What `procview install` wrote, so `procview uninstall` removes exactly that.
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { describeZodError, errorMessage } from "../core/errors.js";
@@ -69,17 +69,31 @@ export async function missingDirs(dir: string): Promise<string[]> {
   return missing;
 }
 
-/** mkdir -p that reports which directories it created, outermost first. */
+/** mkdir -p that reports which directories it created, outermost first. Each is 0755, whatever
+ * the umask of whoever runs install. */
 export async function mkdirTracked(dir: string): Promise<string[]> {
   const missing = await missingDirs(dir);
   if (missing.length) await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const made of missing) await chmod(made, 0o755);
   return missing;
 }
 
-/** Write via a temporary file and rename, so a reader never sees half a file. */
-export async function writeAtomic(file: string, text: string, mode = 0o644): Promise<void> {
+/**
+ * Write via a temporary file and rename, so a reader never sees half a file. The mode is set
+ * explicitly, whatever the umask: the one given, or with "keep" the file's own (a file of someone
+ * else's that install edits or uninstall puts back keeps its mode; 0644 when it is new).
+ */
+export async function writeAtomic(file: string, text: string, mode: number | "keep" = 0o644): Promise<void> {
+  const wanted =
+    mode === "keep"
+      ? await stat(file).then(
+          (s) => s.mode & 0o7777,
+          () => 0o644,
+        )
+      : mode;
   const tmp = `${file}.procview-tmp-${process.pid}`;
-  await writeFile(tmp, text, { mode });
+  await writeFile(tmp, text, { mode: wanted });
+  await chmod(tmp, wanted);
   await rename(tmp, file);
 }
 
@@ -116,7 +130,7 @@ export async function uninstall(stateFile: string): Promise<UninstallReport> {
       await rm(e.path);
       report.removed.push(e.path);
     } else {
-      await writeAtomic(e.path, e.before, (await stat(e.path)).mode & 0o7777);
+      await writeAtomic(e.path, e.before, "keep");
       report.restored.push(`${e.path} (undid: ${e.what})`);
     }
   }

@@ -3,12 +3,13 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { HOOK_CLIENT, NATIVE_DIR, NSMOUNT_HELPER, PACKAGE_ROOT } from "../core/paths.js";
+import { HOOK_CLIENT, NATIVE_DIR, NSMOUNT_HELPER, PACKAGE_ROOT, PEERCRED_HELPER } from "../core/paths.js";
 import { exitWithError } from "../core/errors.js";
 
 const PROGRAMS: Array<[source: string, output: string]> = [
   [path.join(PACKAGE_ROOT, "fuse", "native", "procview-nsmount.c"), NSMOUNT_HELPER],
   [path.join(PACKAGE_ROOT, "hook", "native", "procview-hook.c"), HOOK_CLIENT],
+  [path.join(PACKAGE_ROOT, "hook", "native", "procview-peercred.c"), PEERCRED_HELPER],
 ];
 
 async function main(): Promise<void> {

@@ -13,6 +13,8 @@ export interface RunningServer {
   pid: number;
   /** True while the server process is running. */
   alive(): boolean;
+  /** What the server printed so far (stdout and stderr). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,8 @@ export async function startFuseServer(spec: ServerSpec): Promise<RunningServer> 
   });
   const [file, args] = spec.command(mountpoint, base);
   const child: ResultPromise = execa(file, args, { reject: false, stdin: "ignore", all: true, buffer: { all: true } });
+  const printed: string[] = [];
+  child.all?.on("data", (chunk: Buffer) => printed.push(chunk.toString()));
   let exited = false;
   void child.then(() => {
     exited = true;
@@ -58,6 +62,7 @@ export async function startFuseServer(spec: ServerSpec): Promise<RunningServer> 
     mountPoint: mountpoint,
     pid: child.pid!,
     alive: () => !exited,
+    output: () => printed.join(""),
     async stop() {
       if (stopped) return;
       stopped = true;

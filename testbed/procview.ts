@@ -1,8 +1,10 @@
 // procview's own service on a temp (or given) mountpoint: `node dist/cli/procview.js serve
 // --mountpoint <dir> --foreground` serves the LXCFS layout at <dir> until SIGTERM.
 import { access } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { startFuseServer, type RunningServer } from "./fuse-server.js";
-import { CLI_ENTRY } from "../core/paths.js";
+import { CLI_ENTRY, SERVING_ENTRY } from "../core/paths.js";
 
 // Compiled to dist/test/support/procview.js.
 export const PROCVIEW_CLI = CLI_ENTRY;
@@ -30,4 +32,30 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
     ],
     timeoutMs: 15_000,
   });
+}
+
+/** The serving process of the procview mounted at `mountPoint` (the one answering requests, a
+ * child of the keeper), found by its command line, which carries its config. */
+export function servingPid(mountPoint: string): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string;
+    try {
+      argv = readFileSync(join("/proc", entry, "cmdline"), "utf8");
+    } catch {
+      continue;
+    }
+    if (argv.includes(SERVING_ENTRY) && argv.includes(JSON.stringify(mountPoint))) return Number(entry);
+  }
+  return undefined;
+}
+
+/** Resident memory of a process in KiB (VmRSS), or 0 when it is gone. */
+export function residentKb(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
 }

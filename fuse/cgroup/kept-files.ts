@@ -11,7 +11,7 @@
 // cgroup of the same name or a new process with the same pid exists by now. The path is then
 // opened again, and the caller is told (`opened`) so that what it derived from the old object
 // (a process's pid namespace) is derived afresh.
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 
 let buffer = Buffer.allocUnsafe(64 * 1024);
 
@@ -45,31 +45,158 @@ export function readSmallFile(path: string, singleRecord = false): string {
   }
 }
 
-/** Open descriptors by path with when each was last read, least recently used first (a Map
- * keeps insertion order). */
-const kept = new Map<string, { fd: number; usedAt: number }>();
+/** A descriptor kept open, and where the shared registry knows it (slot -1: not registered). */
+interface Kept {
+  fd: number;
+  usedAt: number;
+  slot: number;
+  gen: number;
+}
+
+/** Open descriptors by path, least recently used first (a Map keeps insertion order). */
+const kept = new Map<string, Kept>();
 let keptLimit = 4096;
 /** A descriptor of a removed cgroup keeps the kernel's dead cgroup (and, for memory, its
  * charged pages) alive: none is kept longer than this without being read. */
-const KEPT_IDLE_MS = 30_000;
+export const KEPT_IDLE_MS = 30_000;
 
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
 }
 
-function forget(path: string, fd: number): void {
-  kept.delete(path);
+// ---- The shared registry
+//
+// A serving thread sits in read() on /dev/fuse until the next request, so on an idle service
+// nothing would ever close what it keeps: descriptors of cgroups removed long ago, each pinning
+// a dead cgroup in the kernel. Each thread therefore registers its kept descriptors in shared
+// memory, in slots of its own, and the service thread (KeptSweeper) closes those idle past
+// KEPT_IDLE_MS or whose directory is gone. A slot is IDLE, BUSY (its owner is reading it, or
+// the sweeper closing it) or FREE; whoever moves it from IDLE to BUSY may use the descriptor,
+// and a generation bumped at each close tells an owner its slot was closed and used again.
+const FREE = 0;
+const IDLE = 1;
+const BUSY = 2;
+const S_STATE = 0;
+const S_GEN = 1;
+const S_FD = 2;
+/** Seconds since the registry was made. */
+const S_USED_AT = 3;
+const S_DIR_LENGTH = 4;
+const S_FIELDS = 5;
+/** The directory of a kept file, for the sweeper to check it still exists (longer: not checked). */
+const DIR_BYTES = 200;
+
+export interface KeptRegistryBuffers {
+  cells: SharedArrayBuffer;
+  dirs: SharedArrayBuffer;
+  slotsPerThread: number;
+  threads: number;
+  /** Date.now() when made: S_USED_AT counts seconds from it. */
+  base: number;
+}
+
+export function createKeptRegistryBuffers(threads: number, slotsPerThread = 4096): KeptRegistryBuffers {
+  const slots = threads * slotsPerThread;
+  return {
+    cells: new SharedArrayBuffer(4 * S_FIELDS * slots),
+    dirs: new SharedArrayBuffer(DIR_BYTES * slots),
+    slotsPerThread,
+    threads,
+    base: Date.now(),
+  };
+}
+
+interface Registry {
+  cells: Int32Array;
+  dirs: Buffer;
+  base: number;
+  first: number;
+  end: number;
+  /** Where to look for a free slot next. */
+  next: number;
+}
+
+let registry: Registry | undefined;
+
+/** Registers this thread's kept descriptors in the shared registry, in the slots of `thread`. */
+export function useKeptRegistry(buffers: KeptRegistryBuffers, thread: number): void {
+  const first = thread * buffers.slotsPerThread;
+  registry = {
+    cells: new Int32Array(buffers.cells),
+    dirs: Buffer.from(buffers.dirs),
+    base: buffers.base,
+    first,
+    end: first + buffers.slotsPerThread,
+    next: first,
+  };
+  keptLimit = Math.min(keptLimit, buffers.slotsPerThread);
+}
+
+const secondsOf = (base: number, now: number): number => Math.floor((now - base) / 1000);
+
+/** A free slot of this thread's, taken (BUSY) for `fd`; -1 when every slot is in use. */
+function register(fd: number, path: string, now: number): { slot: number; gen: number } {
+  if (registry === undefined) return { slot: -1, gen: 0 };
+  const { cells, first, end } = registry;
+  for (let n = first; n < end; n++) {
+    const slot = registry.next;
+    registry.next = slot + 1 < end ? slot + 1 : first;
+    const at = slot * S_FIELDS;
+    if (Atomics.compareExchange(cells, at + S_STATE, FREE, BUSY) !== FREE) continue;
+    const dir = Buffer.from(path.slice(0, path.lastIndexOf("/")), "utf8");
+    const fits = dir.length <= DIR_BYTES;
+    if (fits) dir.copy(registry.dirs, slot * DIR_BYTES);
+    Atomics.store(cells, at + S_DIR_LENGTH, fits ? dir.length : 0);
+    Atomics.store(cells, at + S_FD, fd);
+    Atomics.store(cells, at + S_USED_AT, secondsOf(registry.base, now));
+    return { slot, gen: Atomics.load(cells, at + S_GEN) };
+  }
+  return { slot: -1, gen: 0 };
+}
+
+/** Takes the entry's descriptor for use (its slot BUSY); false when the sweeper closed it. */
+function acquire(entry: Kept): boolean {
+  if (registry === undefined || entry.slot < 0) return true;
+  const at = entry.slot * S_FIELDS;
+  if (Atomics.compareExchange(registry.cells, at + S_STATE, IDLE, BUSY) !== IDLE) return false;
+  if (Atomics.load(registry.cells, at + S_GEN) === entry.gen) return true;
+  // Closed and taken again by another descriptor of this thread meanwhile: not ours.
+  Atomics.store(registry.cells, at + S_STATE, IDLE);
+  return false;
+}
+
+/** Gives an acquired descriptor back, read at `now`. */
+function putBack(entry: Kept, now: number): void {
+  entry.usedAt = now;
+  if (registry === undefined || entry.slot < 0) return;
+  const at = entry.slot * S_FIELDS;
+  Atomics.store(registry.cells, at + S_USED_AT, secondsOf(registry.base, now));
+  Atomics.store(registry.cells, at + S_STATE, IDLE);
+}
+
+/** Closes an acquired descriptor and frees its slot. */
+function closeAcquired(entry: Kept): void {
   try {
-    closeSync(fd);
+    closeSync(entry.fd);
   } catch {
     // Already closed: nothing held.
   }
+  if (registry === undefined || entry.slot < 0) return;
+  const at = entry.slot * S_FIELDS;
+  Atomics.add(registry.cells, at + S_GEN, 1);
+  Atomics.store(registry.cells, at + S_STATE, FREE);
+}
+
+function forget(path: string, entry: Kept): void {
+  kept.delete(path);
+  // Not acquired: the sweeper closed it already, or is closing it.
+  if (acquire(entry)) closeAcquired(entry);
 }
 
 function closeIdle(now: number): void {
   for (const [path, entry] of kept) {
     if (now - entry.usedAt < KEPT_IDLE_MS) break;
-    forget(path, entry.fd);
+    forget(path, entry);
   }
 }
 
@@ -87,16 +214,19 @@ export function readKept(path: string): KeptRead {
   closeIdle(now);
   const entry = kept.get(path);
   if (entry !== undefined) {
-    const fd = entry.fd;
     kept.delete(path);
-    try {
-      const text = readAll(fd, true);
-      kept.set(path, { fd, usedAt: now });
-      return { text, opened: false };
-    } catch (err) {
-      forget(path, fd);
-      if (!REOPEN.has(errorCode(err) ?? "")) throw err;
+    if (acquire(entry)) {
+      try {
+        const text = readAll(entry.fd, true);
+        putBack(entry, now);
+        kept.set(path, entry);
+        return { text, opened: false };
+      } catch (err) {
+        closeAcquired(entry);
+        if (!REOPEN.has(errorCode(err) ?? "")) throw err;
+      }
     }
+    // Otherwise the service closed it (idle, or its cgroup gone): opened again below.
   }
   let opened: number;
   try {
@@ -106,20 +236,74 @@ export function readKept(path: string): KeptRead {
     if (errorCode(err) !== "EMFILE" && errorCode(err) !== "ENFILE") throw err;
     keptLimit = Math.max(64, kept.size >> 1);
     while (kept.size > keptLimit) {
-      const [oldest, old] = kept.entries().next().value as [string, { fd: number }];
-      forget(oldest, old.fd);
+      const [oldest, old] = kept.entries().next().value as [string, Kept];
+      forget(oldest, old);
     }
     return { text: readSmallFile(path, true), opened: true };
   }
   if (kept.size >= keptLimit) {
-    const [oldest, old] = kept.entries().next().value as [string, { fd: number }];
-    forget(oldest, old.fd);
+    const [oldest, old] = kept.entries().next().value as [string, Kept];
+    forget(oldest, old);
   }
-  kept.set(path, { fd: opened, usedAt: now });
+  const fresh: Kept = { fd: opened, usedAt: now, ...register(opened, path, now) };
+  let text: string;
   try {
-    return { text: readAll(opened, true), opened: true };
+    text = readAll(opened, true);
   } catch (err) {
-    forget(path, opened);
+    closeAcquired(fresh);
     throw err;
+  }
+  // No slot left to register it in: not kept, since nobody could close it when idle.
+  if (registry !== undefined && fresh.slot < 0) closeAcquired(fresh);
+  else {
+    putBack(fresh, now);
+    kept.set(path, fresh);
+  }
+  return { text, opened: true };
+}
+
+/**
+ * The service thread's side of the registry: every few seconds, closes the descriptors the
+ * serving threads keep that were not read for KEPT_IDLE_MS or whose directory (a cgroup, a
+ * process) is gone, whether or not those threads are serving anything meanwhile.
+ */
+export class KeptSweeper {
+  private readonly cells: Int32Array;
+  private readonly dirs: Buffer;
+
+  constructor(private readonly buffers: KeptRegistryBuffers) {
+    this.cells = new Int32Array(buffers.cells);
+    this.dirs = Buffer.from(buffers.dirs);
+  }
+
+  /** Closes what is idle or gone; returns how many it closed. */
+  sweep(now = Date.now()): number {
+    const { cells, dirs } = this;
+    const seconds = secondsOf(this.buffers.base, now);
+    const present = new Map<string, boolean>();
+    let closed = 0;
+    const slots = this.buffers.threads * this.buffers.slotsPerThread;
+    for (let slot = 0; slot < slots; slot++) {
+      const at = slot * S_FIELDS;
+      if (Atomics.load(cells, at + S_STATE) !== IDLE) continue;
+      let close = (seconds - Atomics.load(cells, at + S_USED_AT)) * 1000 >= KEPT_IDLE_MS;
+      const dirLength = Atomics.load(cells, at + S_DIR_LENGTH);
+      if (!close && dirLength > 0) {
+        const dir = dirs.toString("utf8", slot * DIR_BYTES, slot * DIR_BYTES + dirLength);
+        let exists = present.get(dir);
+        if (exists === undefined) present.set(dir, (exists = existsSync(dir)));
+        close = !exists;
+      }
+      if (!close || Atomics.compareExchange(cells, at + S_STATE, IDLE, BUSY) !== IDLE) continue;
+      try {
+        closeSync(Atomics.load(cells, at + S_FD));
+      } catch {
+        // Already closed: nothing held.
+      }
+      Atomics.add(cells, at + S_GEN, 1);
+      Atomics.store(cells, at + S_STATE, FREE);
+      closed++;
+    }
+    return closed;
   }
 }

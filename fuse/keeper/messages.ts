@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { fitsSocketPath } from "../../core/paths.js";
 import { RenderOptionsSchema } from "../server/worker-protocol.js";
+import { ShareLimitsSchema } from "../server/share.js";
 
 export const ServingConfigSchema = z.object({
   /** The inherited /dev/fuse descriptor. */
@@ -16,6 +17,7 @@ export const ServingConfigSchema = z.object({
   /** Where procview-hook (the C client) finds us; null: no hook socket. */
   hookSocket: z.string().startsWith("/").refine(fitsSocketPath, "too long for a unix socket path").nullable(),
   render: RenderOptionsSchema,
+  share: ShareLimitsSchema,
 });
 export type ServingConfig = z.infer<typeof ServingConfigSchema>;
 

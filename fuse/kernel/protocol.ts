@@ -106,6 +106,13 @@ export const NotifyCode = {
   RESEND: 7,
 } as const;
 export const NOTIFY_STORE_OUT_SIZE = 24;
+export const NOTIFY_INVAL_INODE_OUT_SIZE = 24;
+
+/** fuse_read_in.read_flags. */
+export const ReadFlag = {
+  /** lock_owner is valid: the kernel sets it on direct-I/O reads only. */
+  LOCKOWNER: 1 << 1,
+} as const;
 /** The size files are raised to at open so that splice readers read up to their real end. */
 export const SPLICE_SIZE = 2 ** 40;
 
@@ -120,6 +127,7 @@ export const Errno = {
   EISDIR: constants.errno.EISDIR,
   EINVAL: constants.errno.EINVAL,
   ENFILE: constants.errno.ENFILE,
+  EMFILE: constants.errno.EMFILE,
   EROFS: constants.errno.EROFS,
   ERANGE: constants.errno.ERANGE,
   ENOSYS: constants.errno.ENOSYS,
@@ -145,6 +153,7 @@ export const MAX_WRITE = MAX_PAGES * 4096;
 /** The kernel refuses a read() buffer smaller than max_write + headers (and < 8 KiB). */
 export const REQUEST_BUFFER_SIZE = MAX_WRITE + 4096;
 
+export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 /** d_type values used in dirents. */

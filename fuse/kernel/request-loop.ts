@@ -28,8 +28,12 @@ import {
   MAX_PAGES,
   MAX_WRITE,
   MUTATING_OPCODES,
+  NOTIFY_INVAL_INODE_OUT_SIZE,
   NOTIFY_STORE_OUT_SIZE,
   NotifyCode,
+  ReadFlag,
+  S_IFMT,
+  S_IFREG,
   SPLICE_SIZE,
   OPEN_OUT_SIZE,
   OUT_HEADER_SIZE,
@@ -65,8 +69,19 @@ export interface FuseOps {
   getattr(ino: number): NodeAttributes | number;
   open(ino: number, flags: number, caller: RequestCaller): OpenReply | number;
   /** Copies up to `size` bytes at `offset` into `out` at `outOffset`; returns the count or -errno.
-   * `ino` and `caller` let a server that lost the handle (a restarted process) still answer. */
-  read(fh: number, offset: number, size: number, out: Buffer, outOffset: number, ino: number, caller: RequestCaller): number;
+   * `ino` and `caller` let a server that lost the handle (a restarted process) still answer.
+   * `pageCache`: the kernel reads for the inode's page cache (splice, sendfile, mmap, readahead),
+   * whose pages every opener of the inode is then served; otherwise for this reader alone. */
+  read(
+    fh: number,
+    offset: number,
+    size: number,
+    out: Buffer,
+    outOffset: number,
+    ino: number,
+    caller: RequestCaller,
+    pageCache: boolean,
+  ): number;
   release(fh: number): void;
   opendir(ino: number): OpenReply | number;
   /** Entries including "." and "..". */
@@ -92,6 +107,16 @@ export interface LoopOptions {
 
 export type LoopEnd = "unmounted" | "destroyed";
 
+/**
+ * Background requests the kernel lets reach us at once. RELEASE is one: the close() that sends
+ * it returns at once, and the rest wait in the kernel's own queue. With libfuse's default (12;
+ * we had 64), a process opening and closing from hundreds of threads sends OPENs faster than
+ * RELEASEs get through, so handles it has closed long ago still count against its share. High
+ * enough that RELEASEs queue with the OPENs instead; a request is a few hundred bytes of kernel
+ * memory.
+ */
+const MAX_BACKGROUND = 4096;
+
 const WANTED_INIT_FLAGS =
   InitFlag.ASYNC_READ | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES;
 
@@ -105,7 +130,7 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
   const input = Buffer.allocUnsafe(REQUEST_BUFFER_SIZE);
   const output = Buffer.allocUnsafe(OUT_HEADER_SIZE + MAX_WRITE);
   const caller: RequestCaller = { pid: 0, uid: 0, gid: 0 };
-  const notify = Buffer.alloc(OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE + 1);
+  const notify = Buffer.alloc(OUT_HEADER_SIZE + Math.max(NOTIFY_STORE_OUT_SIZE + 1, NOTIFY_INVAL_INODE_OUT_SIZE));
 
   /** Set when the last reply found nobody waiting for it. */
   let replyUnclaimed = false;
@@ -182,8 +207,8 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
         output.writeUInt32LE(minor, o + 4);
         output.writeUInt32LE(maxReadahead, o + 8);
         output.writeUInt32LE(flags, o + 12);
-        output.writeUInt16LE(64, o + 16); // max_background
-        output.writeUInt16LE(48, o + 18); // congestion_threshold
+        output.writeUInt16LE(MAX_BACKGROUND, o + 16);
+        output.writeUInt16LE((MAX_BACKGROUND * 3) / 4, o + 18); // congestion_threshold
         output.writeUInt32LE(MAX_WRITE, o + 20);
         output.writeUInt32LE(1, o + 24); // time_gran: 1 ns
         output.writeUInt16LE(MAX_PAGES, o + 28);
@@ -203,11 +228,13 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
         const name = input.toString("utf8", IN_HEADER_SIZE, nulEnd(input, IN_HEADER_SIZE, length));
         const result = ops.lookup(nodeid, name);
         if (typeof result === "number") return reply(result, 0);
+        if (isRegular(result)) keepSize(result.ino);
         return reply(0, writeEntryOut(output, OUT_HEADER_SIZE, result, time, cache));
       }
       case Opcode.GETATTR: {
         const result = ops.getattr(nodeid);
         if (typeof result === "number") return reply(result, 0);
+        if (isRegular(result)) keepSize(nodeid);
         return reply(0, writeAttrOut(output, OUT_HEADER_SIZE, result, time, cache));
       }
       case Opcode.OPEN:
@@ -228,7 +255,11 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
         const fh = readU64(input, 40);
         const offset = readU64(input, 48);
         const size = Math.min(input.readUInt32LE(56), MAX_WRITE);
-        const count = ops.read(fh, offset, size, output, OUT_HEADER_SIZE, nodeid, caller);
+        // The kernel names the reader's file table (the lock owner) on direct reads only: a
+        // READ without one fills the page cache (fs/fuse/file.c: fuse_send_read on the direct
+        // path, fuse_read_args_fill alone for read_folio and readahead).
+        const pageCache = (input.readUInt32LE(60) & ReadFlag.LOCKOWNER) === 0;
+        const count = ops.read(fh, offset, size, output, OUT_HEADER_SIZE, nodeid, caller, pageCache);
         if (count < 0) return reply(-count, 0);
         return reply(0, count);
       }
@@ -278,10 +309,9 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
   }
 
   // read() on a direct-I/O file goes to us whatever the size; sendfile()/splice() (busybox cat)
-  // go through the page cache and stop at i_size, which is 0 like /proc's. Storing one byte far
-  // out raises i_size; the splice then reads page 0 through this open's handle, and the kernel
-  // shrinks i_size to the real end on our short read (fuse_short_read). The open that follows
-  // drops the page cache (no FOPEN_KEEP_CACHE), so nobody is served an earlier opener's page.
+  // and mmap go through the page cache and stop at i_size, which is 0 like /proc's: they would
+  // read an empty file without asking us. Storing one byte far out raises i_size, so they ask
+  // for page 0 (a READ without a lock owner), which the filesystem answers or refuses.
   function raiseSize(nodeid: number): void {
     const length = OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE + 1;
     notify.writeUInt32LE(length, 0);
@@ -299,6 +329,29 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
     }
   }
 
+  // A file's attributes in a LOOKUP or GETATTR reply (size 0, as stat must show) would set the
+  // inode's i_size back to 0 for everyone, so another reader's splice between its OPEN and its
+  // read would see an empty file. An attribute-only invalidation first bumps the inode's
+  // attribute version past the request's, and the kernel then fills the caller's stat from the
+  // reply but leaves the inode as it is (fuse_change_attributes ignores older versions).
+  function keepSize(nodeid: number): void {
+    const length = OUT_HEADER_SIZE + NOTIFY_INVAL_INODE_OUT_SIZE;
+    notify.writeUInt32LE(length, 0);
+    notify.writeInt32LE(NotifyCode.INVAL_INODE, 4);
+    writeU64(notify, 8, 0);
+    writeU64(notify, OUT_HEADER_SIZE, nodeid);
+    // offset -1: the attributes only, no page of the cache.
+    notify.writeInt32LE(-1, OUT_HEADER_SIZE + 8);
+    notify.writeInt32LE(-1, OUT_HEADER_SIZE + 12);
+    writeU64(notify, OUT_HEADER_SIZE + 16, 0);
+    try {
+      writeSync(fd, notify, 0, length);
+    } catch (err) {
+      // ENOENT: the kernel has no inode for it yet (a first LOOKUP); nothing to keep.
+      if (errorCode(err) !== "ENOENT") log(`fuse: keeping the size of node ${nodeid} failed: ${String(err)}`);
+    }
+  }
+
   function packDirectory(entries: readonly DirEntry[], offset: number, size: number, plus: boolean): number {
     const limit = OUT_HEADER_SIZE + size;
     let o = OUT_HEADER_SIZE;
@@ -307,9 +360,10 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
       const type = (entry.attr.mode >> 12) & 0o17;
       if (plus) {
         if (o + ENTRY_OUT_SIZE + direntSize(Buffer.byteLength(entry.name)) > limit) break;
-        // "." and ".." carry no entry (nodeid 0), so the kernel takes no lookup reference.
-        const dot = entry.name === "." || entry.name === "..";
-        if (dot) output.fill(0, o, o + ENTRY_OUT_SIZE);
+        // "." and ".." carry no entry (nodeid 0), so the kernel takes no lookup reference; nor do
+        // files, whose attributes would set a raised i_size back to 0 (see keepSize).
+        const bare = entry.name === "." || entry.name === ".." || isRegular(entry.attr);
+        if (bare) output.fill(0, o, o + ENTRY_OUT_SIZE);
         else writeEntryOut(output, o, entry.attr, time, cache);
         o += ENTRY_OUT_SIZE;
       }
@@ -328,6 +382,10 @@ export function requestResend(fd: number): void {
   message.writeUInt32LE(OUT_HEADER_SIZE, 0);
   message.writeInt32LE(NotifyCode.RESEND, 4);
   writeSync(fd, message);
+}
+
+function isRegular(attr: NodeAttributes): boolean {
+  return (attr.mode & S_IFMT) === S_IFREG;
 }
 
 function nulEnd(buf: Buffer, start: number, end: number): number {

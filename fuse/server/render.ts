@@ -1,7 +1,7 @@
 // From the pid in a request header to the text of one view: who is reading → which container's
 // numbers → the pure renderer of that view over the host's own file.
 import type { RequestCaller } from "../kernel/request-loop.js";
-import { detectLayout } from "../cgroup/layout.js";
+import { detectLayout, type CgroupLayout } from "../cgroup/layout.js";
 import { resolveCaller, type Caller } from "../cgroup/caller.js";
 import { readPidNs } from "../cgroup/process.js";
 import {
@@ -27,6 +27,8 @@ import { createKernelStatsRenderer } from "./kernel-stats.js";
 import { pageSizes } from "./page-sizes.js";
 import type { LoadView } from "./load/view.js";
 import type { RenderOptions } from "./worker-protocol.js";
+import { HOST_TENANT, type Tenant } from "./handle-store.js";
+import type { Rendered } from "./filesystem.js";
 import { type ViewName } from "../../core/layout.js";
 
 /** USER_HZ: the unit of /proc/stat and /proc/<pid>/stat times, 100 on every Linux ABI. */
@@ -52,7 +54,21 @@ const HOST_SOURCE: Record<ViewName, HostFile | null> = {
   slabinfo: "slabinfo",
 };
 
-export type ViewRenderer = (view: ViewName, caller: RequestCaller) => string;
+export type ViewRenderer = (view: ViewName, caller: RequestCaller) => Rendered;
+
+/** Readers in pid namespaces procview cannot see (pid 0 in the header), as one tenant. */
+const UNSEEN_TENANT: Tenant = { key: "readers in pid namespaces procview cannot see", host: false };
+/** Readers gone before they could be resolved, as one tenant. */
+const VANISHED_TENANT: Tenant = { key: "readers gone before they were resolved", host: false };
+
+function ownCgroupKey(layout: CgroupLayout, procRoot: string, selfPidNs: string | undefined): string | undefined {
+  try {
+    return resolveCaller(process.pid, { layout, procRoot, selfPidNs })?.key;
+  } catch {
+    // A procfs without us in it (rendering over fixtures): no reader is procview then.
+    return undefined;
+  }
+}
 
 export function createRenderer(options: RenderOptions, loads: LoadView): ViewRenderer {
   const layout = detectLayout(options.cgroupRoot);
@@ -62,6 +78,8 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
   const nsInits = new ExpiringNsInitCache(Math.max(options.cacheMs, 1000));
   const pidNamespaces = new Map<number, string>();
   const kernelStats = createKernelStatsRenderer({ layout, host, numbers, pages: pageSizes(options.procRoot, options.sysRoot) });
+  // procview's own cgroup (its processes, such as the hook's probe, belong to the host's tenant).
+  const ownKey = ownCgroupKey(layout, options.procRoot, selfPidNs);
 
   const hostView = (view: ViewName, now: number): string => {
     const source = HOST_SOURCE[view];
@@ -150,17 +168,27 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
     }
   }
 
+  /** The tenant a reader counts against: its container; the host for host processes as root
+   * and procview's own; each other host user on its own. */
+  const tenantOf = (caller: Caller, uid: number): Tenant => {
+    if (caller.isHost) return uid === 0 ? HOST_TENANT : { key: `uid ${uid} on the host`, host: false };
+    return caller.key === ownKey ? HOST_TENANT : { key: caller.key, host: false };
+  };
+
   return (view, requestCaller) => {
     const now = Date.now();
     // pid 0: the opener lives in a pid namespace we cannot see, so we cannot tell its cgroup.
     // It gets what it would read without procview rather than anyone else's numbers.
-    if (requestCaller.pid === 0) return hostView(view, now);
+    if (requestCaller.pid === 0) return { text: hostView(view, now), tenant: UNSEEN_TENANT };
     nsInits.now = now;
     const caller = resolveCaller(requestCaller.pid, { layout, procRoot: options.procRoot, selfPidNs, nsInits, pidNamespaces });
     // A caller that vanished mid-resolution cannot read the result anyway.
-    if (caller === null || caller.isHost) return hostView(view, now);
+    if (caller === null) return { text: hostView(view, now), tenant: VANISHED_TENANT };
+    const tenant = tenantOf(caller, requestCaller.uid);
+    if (caller.isHost) return { text: hostView(view, now), tenant };
     loads.touch(caller.key, caller.paths);
     // A controller that is not mounted yields no numbers: that view stays the host's.
-    return numbers.rendered(caller, view, now, () => containerView(view, caller, now)) ?? hostView(view, now);
+    const text = numbers.rendered(caller, view, now, () => containerView(view, caller, now)) ?? hostView(view, now);
+    return { text, tenant };
   };
 }

@@ -4,7 +4,9 @@
 // descriptor whenever this one dies or is replaced.
 import { Worker } from "node:worker_threads";
 import { requestResend } from "../kernel/request-loop.js";
-import { createHandleStoreBuffers } from "./handle-store.js";
+import { HandleStore, createHandleStoreBuffers, PAGE_SIZE, type RefusalReport } from "./handle-store.js";
+import { shareRules, type ShareLimits } from "./share.js";
+import { KeptSweeper, createKeptRegistryBuffers } from "../cgroup/kept-files.js";
 import { LoadTable, createLoadTableBuffers } from "./load/table.js";
 import { LoadTracker } from "./load/tracker.js";
 import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
@@ -19,6 +21,8 @@ export interface ServingOptions {
   loadIntervalSeconds: number;
   /** Distinguishes this process's file handles from its predecessors' (1..4095). */
   epoch: number;
+  /** How open files and their memory are shared between tenants. */
+  share: ShareLimits;
   log: (line: string) => void;
 }
 
@@ -32,12 +36,28 @@ export interface Serving {
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 const LOAD_SLOTS = 8192;
+/** Refused opens are reported at most once per tenant per interval, with their count. */
+export const REFUSAL_REPORT_MS = 10_000;
+/** How often the descriptors the serving threads keep are checked for idleness and removal. */
+const KEPT_SWEEP_MS = 2000;
+
+export function describeRefusal(report: RefusalReport, intervalMs: number, limits: ShareLimits): string {
+  const who = report.host ? report.tenant : `container ${report.tenant}`;
+  const share = report.host ? "" : ` (its share: ${limits.containerHandles} files, ${(limits.containerPages * PAGE_SIZE) / 1024} KiB)`;
+  return (
+    `${who}: ${report.refused} open${report.refused === 1 ? "" : "s"} refused in the last ${intervalMs / 1000} s; ` +
+    `it holds ${report.handles} files, ${(report.pages * PAGE_SIZE) / 1024} KiB${share}`
+  );
+}
 
 export function startServing(options: ServingOptions): Serving {
   const { fd, log } = options;
-  const store = createHandleStoreBuffers({ pages: 4096, handles: 4096 }, options.epoch);
+  const store = createHandleStoreBuffers(shareRules(options.share), options.epoch);
+  const handles = new HandleStore(store);
   const loadBuffers = createLoadTableBuffers(LOAD_SLOTS);
   const statsBuffer = createStatsBuffer();
+  const kept = createKeptRegistryBuffers(options.threads);
+  const sweeper = new KeptSweeper(kept);
   const stats = new SharedStats(statsBuffer);
   const now = Date.now();
   const time = { seconds: Math.floor(now / 1000), nanoseconds: (now % 1000) * 1e6 };
@@ -52,7 +72,7 @@ export function startServing(options: ServingOptions): Serving {
   const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);
 
   const startWorker = (index: number): void => {
-    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, render: options.render, time };
+    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, kept, render: options.render, time };
     const worker = new Worker(WORKER_URL, { workerData: config });
     workers.add(worker);
     worker.on("message", (message: WorkerMessage) => {
@@ -71,12 +91,18 @@ export function startServing(options: ServingOptions): Serving {
         // Every thread saw the device go away.
         ended = true;
         clearInterval(sampler);
+        clearInterval(reporter);
+        clearInterval(keptSweep);
         resolveFinished();
       }
     });
   };
   for (let i = 0; i < options.threads; i++) startWorker(i);
   const sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
+  const reporter = setInterval(() => {
+    for (const report of handles.takeRefusals()) log(describeRefusal(report, REFUSAL_REPORT_MS, options.share));
+  }, REFUSAL_REPORT_MS);
+  const keptSweep = setInterval(() => sweeper.sweep(), KEPT_SWEEP_MS);
 
   return {
     stats: () => ({ ...stats.read(), containers: tracker.size }),

@@ -4,6 +4,7 @@ import type { Timestamp } from "../kernel/encode.js";
 import type { NegotiatedInit } from "../kernel/request-loop.js";
 import type { LoadTableBuffers } from "./load/table.js";
 import type { CgroupPaths } from "../cgroup/caller.js";
+import type { KeptRegistryBuffers } from "../cgroup/kept-files.js";
 import { z } from "zod";
 
 /** How views are rendered; validated where it crosses processes (the keeper's config). */
@@ -24,6 +25,8 @@ export interface WorkerConfig {
   store: HandleStoreBuffers;
   loadTable: LoadTableBuffers;
   stats: SharedArrayBuffer;
+  /** Where the thread registers the descriptors it keeps, for the service to close when idle. */
+  kept: KeptRegistryBuffers;
   render: RenderOptions;
   time: Timestamp;
 }

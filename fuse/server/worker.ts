@@ -12,6 +12,7 @@ import { LoadTable } from "./load/table.js";
 import { LoadView } from "./load/view.js";
 import { WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 import { SharedStats } from "./stats.js";
+import { useKeptRegistry } from "../cgroup/kept-files.js";
 
 const config = workerData as WorkerConfig;
 const log = (line: string): void => {
@@ -20,6 +21,7 @@ const log = (line: string): void => {
 };
 const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
 
+useKeptRegistry(config.kept, config.index);
 const tree = new Tree();
 const store = new HandleStore(config.store);
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));

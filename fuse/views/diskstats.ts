@@ -26,13 +26,13 @@ function skipWord(line: string, i: number): number {
 }
 
 /**
- * The container's /proc/diskstats: the host's devices (in host order) that the cgroup has I/O
- * numbers for, and only those, as LXCFS does. The text up to the device name is kept byte for
- * byte (the kernel's "%4d %7d %s"), and the host's count of fields is kept, so parsers written
- * for the running kernel's 11, 15 or 17 fields keep working.
+ * The container's /proc/diskstats: every device of the host's file, in the host's order, as the
+ * kernel and LXCFS list them, with the cgroup's own counters (zeros for a device it did no I/O
+ * on), so iostat and monitoring agents find the device list they expect. The text up to the
+ * device name is kept byte for byte (the kernel's "%4d %7d %s"), and the host's count of fields
+ * is kept, so parsers written for the running kernel's 11, 15 or 17 fields keep working.
  */
 export function renderDiskstats(hostDiskstats: string, io: readonly IoDeviceNumbers[]): string {
-  if (io.length === 0) return "";
   const byDevice = new Map<number, IoDeviceNumbers>();
   for (const d of io) byDevice.set(deviceKey(d.major, d.minor), d);
   const out: string[] = [];
@@ -42,17 +42,19 @@ export function renderDiskstats(hostDiskstats: string, io: readonly IoDeviceNumb
     const minorStart = skipSpaces(line, majorEnd);
     const minorEnd = skipWord(line, minorStart);
     const nameEnd = skipWord(line, skipSpaces(line, minorEnd));
-    const device = byDevice.get(deviceKey(Number(line.slice(majorStart, majorEnd)), Number(line.slice(minorStart, minorEnd))));
-    if (device === undefined || nameEnd === minorEnd) continue;
+    if (nameEnd === minorEnd) continue;
     let count = 0;
     for (let i = skipSpaces(line, nameEnd); i < line.length; i = skipSpaces(line, skipWord(line, i))) count++;
     const fields = new Array<number>(count).fill(0);
-    setField(fields, READS, device.reads);
-    setField(fields, SECTORS_READ, bytesToSectors(device.readBytes));
-    setField(fields, WRITES, device.writes);
-    setField(fields, SECTORS_WRITTEN, bytesToSectors(device.writeBytes));
-    setField(fields, DISCARDS, device.discards);
-    setField(fields, SECTORS_DISCARDED, bytesToSectors(device.discardBytes));
+    const device = byDevice.get(deviceKey(Number(line.slice(majorStart, majorEnd)), Number(line.slice(minorStart, minorEnd))));
+    if (device !== undefined) {
+      setField(fields, READS, device.reads);
+      setField(fields, SECTORS_READ, bytesToSectors(device.readBytes));
+      setField(fields, WRITES, device.writes);
+      setField(fields, SECTORS_WRITTEN, bytesToSectors(device.writeBytes));
+      setField(fields, DISCARDS, device.discards);
+      setField(fields, SECTORS_DISCARDED, bytesToSectors(device.discardBytes));
+    }
     out.push(`${line.slice(0, nameEnd)} ${fields.join(" ")}\n`);
   }
   return out.join("");

@@ -19,7 +19,8 @@
  * stdin length and bytes (all integers little-endian). The serving process answers only a client in its
  * own mount and pid namespaces, where the bundle path and the container pid in the state mean
  * the same thing to both. Reply: u32 exit code, u32 length and bytes of what to print on stderr.
- * Anything else from the serving process is treated as no answer.
+ * Anything else from the serving process is treated as no answer. A socket not owned by root (or by
+ * whoever runs this) is not procview's: it is not asked at all, the state goes to nobody else.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -132,6 +134,8 @@ static int ask(const char *socket_path, int nargs, char **args) {
   namespaces(ns, sizeof ns);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   if (strlen(socket_path) >= sizeof addr.sun_path) return -1;
+  struct stat st;
+  if (lstat(socket_path, &st) != 0 || !S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid())) return -1;
   strcpy(addr.sun_path, socket_path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;

@@ -1,13 +1,24 @@
 // Cgroup files read through kept descriptors, on the real cgroup v1 memory hierarchy: every read
 // is fresh, a removed cgroup reads as gone, and a new cgroup of the same name is read, not the old.
 import test from "ava";
-import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readCgroupValue } from "../../fuse/cgroup/read.js";
 import { readReaderMembership } from "../../fuse/cgroup/membership.js";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { uniqueName } from "../../testbed/cgroups.js";
+import { KEPT_IDLE_MS, KeptSweeper, createKeptRegistryBuffers, useKeptRegistry } from "../../fuse/cgroup/kept-files.js";
+
+/** How many of this process's descriptors name a file under `dir`. */
+const openUnder = (dir: string): number =>
+  readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir + "/");
+    } catch {
+      return false;
+    }
+  }).length;
 
 test("a kept descriptor reads the value of now, and follows the cgroup being removed and made again", (t) => {
   const dir = join("/sys/fs/cgroup/memory", uniqueName("procview-kept"));
@@ -54,5 +65,36 @@ test("a reader's /proc/<pid>/cgroup is re-read through its kept descriptor, and 
   } finally {
     child.kill("SIGKILL");
     rmdirSync(dir);
+  }
+});
+
+test("another thread closes kept descriptors that are idle or whose cgroup is gone; the next read opens afresh", (t) => {
+  const registry = createKeptRegistryBuffers(1, 64);
+  useKeptRegistry(registry, 0);
+  const sweeper = new KeptSweeper(registry);
+  const dir = join("/sys/fs/cgroup/memory", uniqueName("procview-kept-sweep"));
+  const limit = join(dir, "memory.limit_in_bytes");
+  mkdirSync(dir);
+  try {
+    writeFileSync(limit, String(256 * 1024 * 1024));
+    t.is(readCgroupValue(limit), "268435456");
+    t.is(openUnder(dir), 1);
+    sweeper.sweep();
+    t.is(openUnder(dir), 1, "read just now, and its cgroup is there: kept");
+    sweeper.sweep(Date.now() + KEPT_IDLE_MS + 1000);
+    t.is(openUnder(dir), 0, "idle past the lifetime: closed");
+    writeFileSync(limit, String(128 * 1024 * 1024));
+    t.is(readCgroupValue(limit), "134217728", "opened again, transparently");
+    t.is(openUnder(dir), 1);
+    rmdirSync(dir);
+    sweeper.sweep();
+    t.is(openUnder(dir), 0, "its cgroup removed: closed at the next sweep");
+    t.is(readCgroupValue(limit), null);
+  } finally {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // already removed by the test
+    }
   }
 });

@@ -22,7 +22,7 @@ export function rendererFor(tree: TreeName, useCpuQuota: boolean): ViewRenderer 
   return createRenderer({ ...roots, useCpuQuota, cacheMs: 0 }, loads);
 }
 
-export const readAs = (render: ViewRenderer, view: ViewName, pid: number): string => render(view, { pid, uid: 0, gid: 0 });
+export const readAs = (render: ViewRenderer, view: ViewName, pid: number): string => render(view, { pid, uid: 0, gid: 0 }).text;
 
 export interface HostText {
   meminfo: string;
