@@ -1,6 +1,10 @@
 // The serving process: threads reading an already mounted /dev/fuse descriptor, plus the load
 // sampling. It does not own the mount: the keeper (fuse/keeper) does, and starts a new serving
 // process with the same descriptor whenever this one dies or is replaced.
+//
+// A process starts as a standby: one serving thread loads everything it needs and waits at a
+// gate (an Atomics.wait on shared memory), so that taking over costs a wake-up, not a start.
+// activate() opens the gate, then starts the other threads and the load sampling.
 import { Worker } from "node:worker_threads";
 import { requestResend } from "../kernel/request-loop.js";
 import { createHandleStoreBuffers } from "./handle-store.js";
@@ -27,6 +31,10 @@ export interface Serving {
   resend(): void;
   /** Resolves when the filesystem is gone (unmounted, or the connection aborted). */
   readonly finished: Promise<void>;
+  /** Resolves once the first thread is loaded and waits at the gate: it can serve at once. */
+  readonly standing: Promise<void>;
+  /** Serve: open the gate, start the other threads and the load sampling. */
+  activate(): void;
 }
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
@@ -49,13 +57,17 @@ export function startServing(options: ServingOptions): Serving {
     for (const worker of workers) worker.postMessage(message);
   };
   const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);
+  const gate = new SharedArrayBuffer(4);
+  let stand!: () => void;
+  const standing = new Promise<void>((resolve) => (stand = resolve));
 
   const startWorker = (index: number): void => {
-    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, render: options.render, time };
+    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, render: options.render, time, gate };
     const worker = new Worker(WORKER_URL, { workerData: config });
     workers.add(worker);
     worker.on("message", (message: WorkerMessage) => {
       if (message.type === "track") tracker.track(message.key, message.paths);
+      else if (message.type === "gated") stand();
       else if (message.type === "init") log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
     });
     for (const message of tracker.assignments()) worker.postMessage(message);
@@ -74,8 +86,15 @@ export function startServing(options: ServingOptions): Serving {
       }
     });
   };
-  for (let i = 0; i < options.threads; i++) startWorker(i);
-  const sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
+  startWorker(0);
+  let sampler: NodeJS.Timeout | undefined;
+  const activate = (): void => {
+    if (sampler) return;
+    Atomics.store(new Int32Array(gate), 0, 1);
+    Atomics.notify(new Int32Array(gate), 0);
+    for (let i = 1; i < options.threads; i++) startWorker(i);
+    sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
+  };
 
   return {
     stats: () => ({ ...stats.read(), containers: tracker.size }),
@@ -87,5 +106,7 @@ export function startServing(options: ServingOptions): Serving {
       }
     },
     finished,
+    standing,
+    activate,
   };
 }

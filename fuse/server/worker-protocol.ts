@@ -26,6 +26,8 @@ export interface WorkerConfig {
   stats: SharedArrayBuffer;
   render: RenderOptions;
   time: Timestamp;
+  /** A standby's thread waits on cell 0 of this until it is non-zero before reading requests. */
+  gate?: SharedArrayBuffer;
 }
 
 /** Worker → service. */
@@ -33,7 +35,9 @@ export type WorkerMessage =
   | ({ type: "init" } & NegotiatedInit)
   /** A container was read for the first time by this worker: start sampling its load. */
   | { type: "track"; key: string; paths: CgroupPaths }
-  | { type: "ended"; how: string };
+  | { type: "ended"; how: string }
+  /** Loaded and waiting at the gate: the standby can serve at once. */
+  | { type: "gated" };
 
 /** Service → worker. */
 export type ServiceMessage = { type: "slot"; key: string; slot: number; id: number };

@@ -26,6 +26,12 @@ const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, pa
 const render = createRenderer(config.render, loads);
 const ops = createFilesystem(tree, store, render, log, new SharedStats(config.stats));
 
+if (config.gate) {
+  // A standby's thread: everything above is loaded, so the takeover costs only this wake-up.
+  post({ type: "gated" });
+  Atomics.wait(new Int32Array(config.gate), 0, 0);
+}
+
 const end = runRequestLoop({
   fd: config.fd,
   ops,
