@@ -1,14 +1,17 @@
 // procview must survive its own restart: readers in real cgroups keep reading, with the right
-// numbers, while the serving process is killed or replaced, and a container started before a
-// full stop and restart of the whole service gets its views back.
+// numbers, while the serving process is killed, stopped or replaced, while the mount passes from
+// one keeper to the next, and a container started before a full stop and restart of the whole
+// service gets its views back.
 import test from "ava";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { startProcview, PROCVIEW_CLI, type RunningProcview } from "../../testbed/procview.js";
 import { createCgroup, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
-import { readStatus, type KeeperStatus } from "../../fuse/keeper/status.js";
+import { type KeeperStatus } from "../../fuse/keeper/status.js";
+import { keeperStatus } from "../../fuse/keeper/control.js";
+import { mountsAt } from "../../core/mountinfo.js";
 import { busyboxRootfs } from "../../testbed/rootfs.js";
 import { hooksDir } from "../support/hooks-dir.js";
 import { PODMAN_BASE_ARGS } from "../../testbed/podman.js";
@@ -74,18 +77,29 @@ function startReaders(mountPoint: string, seconds: number): Promise<ReaderResult
   );
 }
 
-function status(service: RunningProcview): KeeperStatus {
-  const current = readStatus(statusPath(service.mountPoint, DEFAULT_RUNTIME_DIR));
-  if (!current) throw new Error(`no status file for ${service.mountPoint}`);
+/** What the keeper serving `mountPoint` says now, over its control socket. */
+async function live(mountPoint: string): Promise<KeeperStatus> {
+  const current = await keeperStatus(mountPoint, DEFAULT_RUNTIME_DIR);
+  if (!current) throw new Error(`no keeper answers for ${mountPoint}`);
   return current;
 }
+const status = (service: RunningProcview): Promise<KeeperStatus> => live(service.mountPoint);
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   for (let waited = 0; waited < timeoutMs; waited += 50) {
-    if (check()) return;
+    if (await check()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+const worstStallMs = (results: ReaderResult[]): number => Math.max(...results.map((r) => r.maxStallUs)) / 1000;
+
+function noneFailed(t: { is: (a: unknown, b: unknown, m?: string) => void }, results: ReaderResult[]): void {
+  for (const [i, r] of results.entries()) {
+    t.is(r.errors, 0, `reader ${i}: ${r.firstProblem}`);
+    t.is(r.wrong, 0, `reader ${i}: ${r.firstProblem}`);
+  }
 }
 
 function summarize(t: { log: (...values: unknown[]) => void }, label: string, results: ReaderResult[]): void {
@@ -105,22 +119,18 @@ test.serial(
       const readers = startReaders(service.mountPoint, 12);
       for (let kill = 0; kill < 5; kill++) {
         await new Promise((r) => setTimeout(r, 1500));
-        const victim = status(service).servingPid;
+        // Each kill finds a standby ready: it is the one that takes over.
+        await waitFor("a standby ready to take over", async () => (await status(service)).standbyReady);
+        const { servingPid: victim, standbyPid: standby } = await status(service);
         if (victim === null) throw new Error("no serving process to kill");
         process.kill(victim, "SIGKILL");
-        await waitFor("a new serving process", () => {
-          const now = status(service);
-          return now.servingPid !== null && now.servingPid !== victim;
-        });
+        await waitFor("the standby to serve", async () => (await status(service)).servingPid === standby);
       }
       const results = await readers;
       summarize(t, "kill -9 ×5", results);
-      for (const [i, r] of results.entries()) {
-        t.true(r.reads > 20, `reader ${i} read only ${r.reads} times`);
-        t.is(r.errors, 0, `reader ${i}: ${r.firstProblem}`);
-        t.is(r.wrong, 0, `reader ${i}: ${r.firstProblem}`);
-      }
-      t.is(status(service).restarts, 5);
+      for (const [i, r] of results.entries()) t.true(r.reads > 20, `reader ${i} read only ${r.reads} times`);
+      noneFailed(t, results);
+      t.is((await status(service)).restarts, 5);
       t.true(service.alive(), "the keeper itself never went down");
     } finally {
       await service.stop();
@@ -139,14 +149,100 @@ test.serial("procview reload 5 times under 20 readers: no read fails", async (t)
     }
     const results = await readers;
     summarize(t, "reload ×5", results);
-    for (const [i, r] of results.entries()) {
-      t.is(r.errors, 0, `reader ${i}: ${r.firstProblem}`);
-      t.is(r.wrong, 0, `reader ${i}: ${r.firstProblem}`);
-    }
-    t.is(status(service).reloads, 5);
-    t.is(status(service).restarts, 0, "a reload is not a crash");
+    noneFailed(t, results);
+    t.is((await status(service)).reloads, 5);
+    t.is((await status(service)).restarts, 0, "a reload is not a crash");
   } finally {
     await service.stop();
+  }
+});
+
+const WATCHDOG_MS = 500;
+
+test.serial(
+  "a serving process stopped (SIGSTOP) under 20 readers is replaced by the watchdog: readers resume within 1 s of its deadline, none fails",
+  async (t) => {
+    const service = await startProcview({ extraArgs: ["--watchdog-ms", String(WATCHDOG_MS)] });
+    try {
+      await waitFor("a standby ready to take over", async () => (await status(service)).standbyReady);
+      const readers = startReaders(service.mountPoint, 8);
+      await new Promise((r) => setTimeout(r, 2000));
+      const victim = (await status(service)).servingPid!;
+      process.kill(victim, "SIGSTOP");
+      await waitFor("the watchdog to replace it", async () => {
+        const now = await status(service);
+        return now.hangs === 1 && now.servingPid !== null && now.servingPid !== victim;
+      });
+      const results = await readers;
+      summarize(t, "SIGSTOP", results);
+      noneFailed(t, results);
+      const worst = worstStallMs(results);
+      t.true(worst <= WATCHDOG_MS + 1000, `longest stall ${worst} ms, deadline ${WATCHDOG_MS} ms`);
+      const after = await status(service);
+      t.is(after.hangs, 1);
+      t.is(after.restarts, 0, "a hang is not counted as a crash");
+      await waitFor("the stopped process to be gone", () => !existsSync(`/proc/${victim}`));
+    } finally {
+      await service.stop();
+    }
+  },
+);
+
+test.serial("a second keeper takes the mount over when the first is stopped: 20 readers, no read fails", async (t) => {
+  const mountPoint = mkdtempSync(join(tmpdir(), "procview-handoff-"));
+  const first = await startProcview({ mountPoint });
+  const second = execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", "--take-over", "--mountpoint", mountPoint], {
+    reject: false,
+    all: true,
+  });
+  try {
+    await waitFor("the second keeper to wait for the first", async () => (await live(mountPoint)).successorWaiting);
+    const readers = startReaders(mountPoint, 8);
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = await live(mountPoint);
+    process.kill(first.pid, "SIGTERM");
+    await waitFor("the first keeper to exit", () => !first.alive());
+    const after = await live(mountPoint);
+    t.is(after.keeperPid, second.pid!);
+    t.is(after.handoffs, 1);
+    t.not(after.servingPid, before.servingPid);
+    t.true(after.opens >= before.opens, "the counters carry over");
+    const results = await readers;
+    summarize(t, "handoff", results);
+    noneFailed(t, results);
+    t.is(mountsAt(mountPoint).length, 1, "the same mount, nothing stacked");
+    t.regex(readFileSync(join(mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
+  } finally {
+    second.kill("SIGTERM");
+    const end = await second;
+    t.log(String(end.all).split("\n").filter((l) => /hand|took|waiting|gone/.test(l)).join("\n"));
+    await first.stop();
+  }
+  t.deepEqual(mountsAt(mountPoint), [], "the second keeper unmounts when stopped");
+});
+
+test.serial("a keeper waiting to take over starts afresh when the first is killed instead of stopped", async (t) => {
+  const mountPoint = mkdtempSync(join(tmpdir(), "procview-handoff-killed-"));
+  const first = await startProcview({ mountPoint });
+  const second = execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", "--take-over", "--mountpoint", mountPoint], {
+    reject: false,
+    all: true,
+  });
+  try {
+    await waitFor("the second keeper to wait for the first", async () => (await live(mountPoint)).successorWaiting);
+    // Its serving processes die with it (they follow their keeper): the mount is dead.
+    process.kill(first.pid, "SIGKILL");
+    await waitFor("the second keeper to serve", async () => {
+      const now = await keeperStatus(mountPoint, DEFAULT_RUNTIME_DIR).catch(() => null);
+      return now !== null && now.keeperPid === second.pid && now.servingPid !== null;
+    });
+    t.regex(readFileSync(join(mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
+    t.is(mountsAt(mountPoint).length, 1, "the dead mount was replaced, not stacked under");
+    t.is((await live(mountPoint)).handoffs, 0);
+  } finally {
+    second.kill("SIGTERM");
+    await second;
+    await first.stop();
   }
 });
 
@@ -190,7 +286,7 @@ test.serial("a podman container started before a full stop and restart of the se
     t.regex(whileDown.stderr, /not connected/i, "while procview is down the old views are dead (what LXCFS users get for good)");
 
     service = await startProcview({ mountPoint });
-    await waitFor("the views to be restored", () => status(service).restoredViews === 8);
+    await waitFor("the views to be restored", async () => (await status(service)).restoredViews === 8);
     const meminfo = await exec("cat", "/proc/meminfo");
     t.is(meminfo.exitCode, 0, meminfo.stderr);
     t.regex(meminfo.stdout, /^MemTotal:\s+262144 kB$/m);
@@ -220,5 +316,6 @@ test.serial("procview status tells a live service from a dead one", async (t) =>
   const stopped = await ask();
   t.is(stopped.exitCode, 1);
   t.regex(stopped.stdout, /^FAIL mount\s+.*: not-mounted$/m);
+  t.regex(stopped.stdout, /^FAIL keeper\s+not answering on .*; last known: pid \d+/m, "the last status is still shown");
   t.notThrows(() => readFileSync(statusPath(service.mountPoint, DEFAULT_RUNTIME_DIR)));
 });

@@ -221,6 +221,7 @@ static void became_active(struct keeper *k, struct child *c) {
   }
   logf_("serving process %d serves (epoch %d)", (int)c->pid, c->epoch);
   if (c->reload) {
+    c->reload = 0;
     k->reloads++;
     char answer[96];
     snprintf(answer, sizeof answer, "reloaded %d %d", (int)k->reload_from, (int)c->pid);
