@@ -109,7 +109,8 @@ async function runtimes(containerdConfig: string): Promise<Row[]> {
 /** The native keeper: built, and when the service runs, answering with a standby ready. */
 function keeper(health: ServiceHealth): Row {
   const missing = [KEEPER_PROGRAM, EXEC_ADDON].filter((p) => !existsSync(p));
-  if (missing.length) return { label: "keeper", value: `${missing.join(", ")} missing (npm run build): procview serve cannot start`, ok: false };
+  if (missing.length)
+    return { label: "keeper", value: `${missing.join(", ")} missing (npm run build): procview serve cannot start`, ok: false };
   const s = health.status;
   if (!health.keeperAlive || !s) return { label: "keeper", value: `${KEEPER_PROGRAM} (not running)` };
   const standby = s.standbyPid ? `standby pid ${s.standbyPid}${s.standbyReady ? "" : " starting"}` : "no standby (--no-standby)";

@@ -188,11 +188,12 @@ export function registerServeCommand(program: Command): void {
     )
     .action(async (flags: ServeFlags) => {
       if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
-      // Before going to the background: bad flags are the caller's error to see.
-      const hookSocket = hookSocketOf(flags);
+      // Before going to the background: bad flags are the caller's error to see. The keeper's
+      // socket first: without it there is no status, reload or handoff.
       const control = keeperSocketPath(resolve(flags.mountpoint), flags.runtimeDir);
       if (!fitsSocketPath(control))
         throw new InvalidArgumentError(`--runtime-dir: the keeper's socket ${control} is too long for a unix socket path`);
+      const hookSocket = hookSocketOf(flags);
       if (flags.foreground) runForeground(flags, hookSocket);
       else await runInBackground(flags, process.argv);
     });

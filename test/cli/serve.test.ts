@@ -101,6 +101,40 @@ test("a stale mount left by a crashed run is detected and replaced", async (t) =
   }
 });
 
+test("a live mount: refused without --take-over, and with it when no procview keeper offers it; one line, exit 1", async (t) => {
+  const running = await startProcview();
+  t.teardown(() => running.stop());
+  const plain = await serve(["--mountpoint", running.mountPoint]);
+  t.is(plain.exitCode, 1);
+  t.regex(String(plain.stderr), /^procview: .* is already a live FUSE mount .*--take-over/m);
+  oneLine(t, String(plain.stderr));
+  // Its keeper listens under the default runtime directory, not this one.
+  const elsewhere = mkdtempSync(join(tmpdir(), "rt-"));
+  const takeOver = await serve(["--mountpoint", running.mountPoint, "--take-over", "--runtime-dir", elsewhere]);
+  t.is(takeOver.exitCode, 1);
+  t.regex(String(takeOver.stderr), /^procview: .* is a live FUSE mount, and no procview keeper answers on .*keeper\.sock to hand it over/m);
+  oneLine(t, String(takeOver.stderr));
+  t.regex(readFileSync(join(running.mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/, "the running one is untouched");
+});
+
+test("--no-standby: one serving process, replaced by a fresh one when it dies", async (t) => {
+  const running = await startProcview({ extraArgs: ["--no-standby"] });
+  t.teardown(() => running.stop());
+  const { keeperStatus } = await import("../../fuse/keeper/control.js");
+  const before = (await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR))!;
+  t.is(before.standbyPid, null);
+  process.kill(before.servingPid!, "SIGKILL");
+  for (let i = 0; i < 300; i++) {
+    const now = await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR);
+    if (now?.servingPid && now.servingPid !== before.servingPid) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.regex(readFileSync(join(running.mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
+  const after = (await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR))!;
+  t.is(after.restarts, 1);
+  t.is(after.standbyPid, null);
+});
+
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test.serial(`${signal} unmounts cleanly and exits 0`, async (t) => {
     const mountPoint = mkdtempSync(join(tmpdir(), "procview-signal-"));
@@ -126,12 +160,15 @@ test("--help explains every flag", async (t) => {
     "--cache-ms",
     "--log-file",
     "--runtime-dir",
+    "--watchdog-ms",
+    "--no-standby",
+    "--take-over",
   ]) {
     t.regex(stdout, new RegExp(`${flag}[^\\n]*\\s{2,}\\S`), `${flag} has a description`);
   }
 });
 
-test("a hook socket path too long for sun_path: given, one line and exit 1; by default, no socket and the views still served", async (t) => {
+test("socket paths too long for sun_path: a given --hook-socket, or a --runtime-dir too long for the keeper's socket; one line, exit 1", async (t) => {
   const long = join(tmpdir(), "r".repeat(90));
   const mountPoint = mkdtempSync(join(tmpdir(), "procview-longsock-"));
   const r = await serve(["--mountpoint", mountPoint, "--hook-socket", join(long, "x.sock")]);
@@ -139,11 +176,9 @@ test("a hook socket path too long for sun_path: given, one line and exit 1; by d
   t.regex(String(r.stderr), /^procview: --hook-socket: .*\/x\.sock is too long for a unix socket path/m);
   oneLine(t, String(r.stderr));
 
-  // The default path under a long --runtime-dir: the serving process must not refuse its config.
-  const running = await startProcview({ mountPoint, extraArgs: ["--runtime-dir", long] });
-  t.teardown(() => running.stop());
-  t.regex(readFileSync(join(mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
-  const status = readStatus(statusPath(mountPoint, long))!;
-  t.is(status.hookSocket, null);
-  t.truthy(status.servingPid);
+  const runtime = await serve(["--mountpoint", mountPoint, "--runtime-dir", long]);
+  t.is(runtime.exitCode, 1);
+  t.regex(String(runtime.stderr), /^procview: --runtime-dir: the keeper's socket .*\.keeper\.sock is too long for a unix socket path$/m);
+  oneLine(t, String(runtime.stderr));
+  t.deepEqual(mountsAt(mountPoint), [], "nothing mounted");
 });

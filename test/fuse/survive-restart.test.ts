@@ -215,7 +215,12 @@ test.serial("a second keeper takes the mount over when the first is stopped: 20 
   } finally {
     second.kill("SIGTERM");
     const end = await second;
-    t.log(String(end.all).split("\n").filter((l) => /hand|took|waiting|gone/.test(l)).join("\n"));
+    t.log(
+      String(end.all)
+        .split("\n")
+        .filter((l) => /hand|took|waiting|gone/.test(l))
+        .join("\n"),
+    );
     await first.stop();
   }
   t.deepEqual(mountsAt(mountPoint), [], "the second keeper unmounts when stopped");

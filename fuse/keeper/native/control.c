@@ -152,7 +152,8 @@ static void status_json(struct keeper *k, char *out, size_t size) {
 
 void write_status(struct keeper *k, int force) {
   long long now = now_ms();
-  if (!force && (!k->status_dirty || now - k->status_written_at < 1000)) return;
+  /* A change of processes is written at once; counters at most once a second. */
+  if (!force && (k->status_dirty == 0 || (k->status_dirty == 1 && now - k->status_written_at < 1000))) return;
   k->status_dirty = 0;
   k->status_written_at = now;
   char json[20000];
@@ -217,7 +218,7 @@ static void on_request(struct keeper *k, struct client *cl, const char *line) {
     cl->fd = -1;
     close_client(cl);
     logf_("a keeper (pid %d) waits to take %s over when this one stops", (int)cred.pid, k->conns[0].mountpoint);
-    k->status_dirty = 1;
+    k->status_dirty = 2;
   } else {
     send_line(cl->fd, "error unknown request\n");
     close_client(cl);
@@ -296,7 +297,7 @@ static void handover_abandoned(struct keeper *k, const char *why) {
     k->handing_over = 0;
     k->stopping = 1; /* we were told to stop: do it the ordinary way */
   }
-  k->status_dirty = 1;
+  k->status_dirty = 2;
 }
 
 void on_successor(struct keeper *k) {

@@ -128,7 +128,7 @@ struct keeper {
   char predecessor_buf[64];
   size_t predecessor_len;
 
-  int status_dirty;
+  int status_dirty; /* 1: counters changed; 2: processes changed */
   long long status_written_at;
 };
 

@@ -151,6 +151,7 @@ static void loop(struct keeper *k, int sigfd) {
     }
     if (k->stopping) stop(k, NULL);
     handover_progress(k);
+    write_status(k, 0);
     if (now_ms() - last_tick >= TICK_MS) {
       last_tick = now_ms();
       struct child *serving = serving_child(k);

@@ -142,7 +142,7 @@ static struct child *spawn(struct keeper *k, int promote) {
   c->promote = promote;
   c->spawned_at = now;
   logf_("serving process %d started (%s)", (int)pid, promote ? "to serve" : "standby");
-  k->status_dirty = 1;
+  k->status_dirty = 2;
   return c;
 }
 
@@ -156,7 +156,7 @@ static void activate(struct keeper *k, struct child *c) {
   c->role = ACTIVATING;
   c->promote = 0;
   c->active_at = now_ms();
-  k->status_dirty = 1;
+  k->status_dirty = 2;
 }
 
 void kill_child(struct child *c, int hung) {
@@ -229,7 +229,7 @@ static void became_active(struct keeper *k, struct child *c) {
   }
   if (k->restore_pending) send_line(c->channel, "restore\n");
   if (k->predecessor_fd >= 0) successor_serving(k);
-  k->status_dirty = 1;
+  k->status_dirty = 2;
 }
 
 static void on_line(struct keeper *k, struct child *c, const char *line) {
@@ -242,11 +242,11 @@ static void on_line(struct keeper *k, struct child *c, const char *line) {
   } else if (sscanf(line, "stats %llu %llu %llu %llu %llu", &a, &b, &d, &e, &f) == 5) {
     c->last = (struct counters){.opens = a, .rerendered = b, .render_failures = d, .hooks_served = f};
     c->containers = e;
-    k->status_dirty = 1;
+    if (!k->status_dirty) k->status_dirty = 1;
   } else if (sscanf(line, "restored %u", &n) == 1) {
     k->restored += n;
     k->restore_pending = 0;
-    k->status_dirty = 1;
+    k->status_dirty = 2;
   }
 }
 
@@ -297,7 +297,7 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
   if (c->channel >= 0) close(c->channel);
   memset(c, 0, sizeof *c);
   c->channel = -1;
-  k->status_dirty = 1;
+  k->status_dirty = 2;
   if (k->stopping) return;
 
   if (role == ACTIVE || role == ACTIVATING) {
