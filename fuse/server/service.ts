@@ -2,9 +2,11 @@
 // sampling. It does not own the mount: the keeper (fuse/keeper) does, and starts a new serving
 // process with the same descriptor whenever this one dies or is replaced.
 //
-// A process starts as a standby: one serving thread loads everything it needs and waits at a
-// gate (an Atomics.wait on shared memory), so that taking over costs a wake-up, not a start.
-// activate() opens the gate, then starts the other threads and the load sampling.
+// A process starts as a standby: its serving threads load everything they need, warm up, and
+// wait at a gate (an Atomics.wait on shared memory), so that taking over costs a wake-up, not
+// a start. activate() opens the gate and starts the load sampling. Every thread is started
+// ahead: with one, the backlog of a takeover under 20 readers in 20 cgroups took twice as long
+// (worst read 440-475 ms against 245 ms on this loaded 2-CPU machine), for ~8 MiB less.
 import { Worker } from "node:worker_threads";
 import { requestResend } from "../kernel/request-loop.js";
 import { createHandleStoreBuffers } from "./handle-store.js";
@@ -31,9 +33,9 @@ export interface Serving {
   resend(): void;
   /** Resolves when the filesystem is gone (unmounted, or the connection aborted). */
   readonly finished: Promise<void>;
-  /** Resolves once the first thread is loaded and waits at the gate: it can serve at once. */
+  /** Resolves once every thread is loaded and waits at the gate: they can serve at once. */
   readonly standing: Promise<void>;
-  /** Serve: open the gate, start the other threads and the load sampling. */
+  /** Serve: open the gate, start the load sampling. */
   activate(): void;
 }
 
@@ -58,6 +60,7 @@ export function startServing(options: ServingOptions): Serving {
   };
   const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);
   const gate = new SharedArrayBuffer(4);
+  let gated = 0;
   let stand!: () => void;
   const standing = new Promise<void>((resolve) => (stand = resolve));
 
@@ -67,7 +70,7 @@ export function startServing(options: ServingOptions): Serving {
     workers.add(worker);
     worker.on("message", (message: WorkerMessage) => {
       if (message.type === "track") tracker.track(message.key, message.paths);
-      else if (message.type === "gated") stand();
+      else if (message.type === "gated" && ++gated === options.threads) stand();
       else if (message.type === "init") log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
     });
     for (const message of tracker.assignments()) worker.postMessage(message);
@@ -86,13 +89,12 @@ export function startServing(options: ServingOptions): Serving {
       }
     });
   };
-  startWorker(0);
+  for (let i = 0; i < options.threads; i++) startWorker(i);
   let sampler: NodeJS.Timeout | undefined;
   const activate = (): void => {
     if (sampler) return;
     Atomics.store(new Int32Array(gate), 0, 1);
     Atomics.notify(new Int32Array(gate), 0);
-    for (let i = 1; i < options.threads; i++) startWorker(i);
     sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
   };
 

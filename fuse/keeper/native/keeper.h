@@ -71,6 +71,7 @@ struct child {
   int promote;   /* activate as soon as it is a standby */
   int reload;    /* started by a reload: retire the active one once this one serves */
   int hung;      /* killed by the watchdog */
+  int urgent;    /* started at full priority: nobody else serves */
   long long spawned_at, active_at, retire_deadline;
   struct counters last;
   unsigned long long containers;

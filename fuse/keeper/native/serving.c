@@ -24,7 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A standby loads at this nice value: the readers' server comes first. */
+/* A process loads at this nice value unless readers wait for it: the one serving them comes
+ * first (a Node start on a busy 2-CPU machine otherwise shows as reader stalls). */
 #define STANDBY_NICE 10
 /* A standby is the first the kernel's OOM killer takes (the keeper is exempt, -1000). */
 #define STANDBY_OOM_SCORE_ADJ "500"
@@ -100,6 +101,8 @@ static struct child *spawn(struct keeper *k, int promote) {
   argv[k->command_len] = epoch;
   argv[k->command_len + 1] = NULL;
   pid_t keeper = getpid();
+  /* Nobody answers until this one does: no time to lose. */
+  int urgent = serving_child(k) == NULL && k->predecessor_fd < 0;
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -127,7 +130,7 @@ static struct child *spawn(struct keeper *k, int promote) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != keeper) _exit(1);
     write_text("/proc/self/oom_score_adj", STANDBY_OOM_SCORE_ADJ);
-    if (!promote) setpriority(PRIO_PROCESS, 0, STANDBY_NICE);
+    if (!urgent) setpriority(PRIO_PROCESS, 0, STANDBY_NICE);
     execv(argv[0], argv);
     dprintf(2, "procview: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
@@ -141,6 +144,7 @@ static struct child *spawn(struct keeper *k, int promote) {
   c->epoch = k->epoch;
   c->promote = promote;
   c->spawned_at = now;
+  c->urgent = urgent;
   logf_("serving process %d started (%s)", (int)pid, promote ? "to serve" : "standby");
   k->status_dirty = 2;
   return c;
@@ -198,8 +202,9 @@ void supervise(struct keeper *k) {
     if (next != NULL) {
       activate(k, next);
     } else if ((next = child_in(k, STARTING)) != NULL) {
-      if (!next->promote) {
-        next->promote = 1;
+      next->promote = 1;
+      if (!next->urgent) {
+        next->urgent = 1; /* readers wait for it now */
         renice(next->pid, 0);
       }
     } else {
