@@ -33,7 +33,7 @@ export function registerStatusCommands(program: Command): void {
         ? "no status file: procview serve never ran here"
         : health.keeperAlive
           ? `pid ${s.keeperPid}, up ${age(s.keeperStartedAt)}, ${mib(s.keeperRssBytes)} resident${s.successorWaiting ? "; a successor waits to take over" : ""}`
-          : `not answering on ${keeperSocketPath(mountPoint, flags.runtimeDir)}; last known: pid ${s.keeperPid} (${statusPath(mountPoint, flags.runtimeDir)})`;
+          : `${health.keeperProblem ?? "not answering"}; last known: pid ${s.keeperPid} (${statusPath(mountPoint, flags.runtimeDir)})`;
       const rows: Row[] = [
         { label: "mount", value: `${health.mountPoint}: ${health.mount}`, ok: health.mount === "answering" },
         { label: "keeper", value: keeper, ok: health.keeperAlive },

@@ -27,7 +27,8 @@ export function askKeeper(socketPath: string, request: "status" | "reload", time
     socket.on("data", (chunk: string) => (answer += chunk));
     socket.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(connected ? err : new KeeperUnreachable(`no procview keeper answers on ${socketPath} (${err.code ?? err.message})`));
+      const why = err.code === "EACCES" ? "permission denied: ask as root" : (err.code ?? err.message);
+      reject(connected ? err : new KeeperUnreachable(`no procview keeper answers on ${socketPath} (${why})`));
     });
     socket.on("close", () => {
       clearTimeout(timer);
@@ -36,13 +37,8 @@ export function askKeeper(socketPath: string, request: "status" | "reload", time
   });
 }
 
-/** The live status of the keeper serving `mountPoint`, or null when none answers. */
-export async function keeperStatus(mountPoint: string, runtimeDir: string, timeoutMs = 2000): Promise<KeeperStatus | null> {
+/** The live status of the keeper serving `mountPoint`; throws KeeperUnreachable when none answers. */
+export async function keeperStatus(mountPoint: string, runtimeDir: string, timeoutMs = 2000): Promise<KeeperStatus> {
   const socket = keeperSocketPath(mountPoint, runtimeDir);
-  try {
-    return parseStatus(await askKeeper(socket, "status", timeoutMs), socket);
-  } catch (err) {
-    if (err instanceof KeeperUnreachable) return null;
-    throw err;
-  }
+  return parseStatus(await askKeeper(socket, "status", timeoutMs), socket);
 }

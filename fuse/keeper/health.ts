@@ -6,7 +6,8 @@ import { FSTYPE } from "../kernel/mount.js";
 import { readStatus, type KeeperStatus } from "./status.js";
 import { keeperStatus } from "./control.js";
 import { mountsAt } from "../../core/mountinfo.js";
-import { statusPath } from "../../core/paths.js";
+import { keeperSocketPath, statusPath } from "../../core/paths.js";
+import { errorMessage } from "../../core/errors.js";
 
 export type MountHealth = "answering" | "not-mounted" | "dead" | "hung" | "not-procview";
 
@@ -31,14 +32,30 @@ export interface ServiceHealth {
   status: KeeperStatus | null;
   /** The keeper answered on its control socket. */
   keeperAlive: boolean;
+  /** Why it did not, when it did not. */
+  keeperProblem: string | null;
   servingAlive: boolean;
   healthy: boolean;
 }
 
 export async function serviceHealth(mountPoint: string, runtimeDir: string): Promise<ServiceHealth> {
-  const [live, mount] = await Promise.all([keeperStatus(mountPoint, runtimeDir).catch(() => null), mountHealth(mountPoint)]);
+  let keeperProblem: string | null = null;
+  const asked = keeperStatus(mountPoint, runtimeDir).catch((err: unknown) => {
+    keeperProblem = errorMessage(err);
+    return null;
+  });
+  const [live, mount] = await Promise.all([asked, mountHealth(mountPoint)]);
   const status = live ?? readStatus(statusPath(mountPoint, runtimeDir));
   const keeperAlive = live !== null;
+  keeperProblem ??= keeperAlive ? null : `no keeper answers on ${keeperSocketPath(mountPoint, runtimeDir)}`;
   const servingAlive = live?.servingPid != null;
-  return { mountPoint, mount, status, keeperAlive, servingAlive, healthy: mount === "answering" && keeperAlive && servingAlive };
+  return {
+    mountPoint,
+    mount,
+    status,
+    keeperAlive,
+    keeperProblem,
+    servingAlive,
+    healthy: mount === "answering" && keeperAlive && servingAlive,
+  };
 }

@@ -1,12 +1,13 @@
 // `procview serve` as a person runs it: clear one-line errors with a non-zero exit, a stale mount
 // from a crashed run replaced, and a clean unmount on SIGTERM / SIGINT.
 import test from "ava";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { PROCVIEW_CLI, startProcview } from "../../testbed/procview.js";
 import { readStatus } from "../../fuse/keeper/status.js";
+import { keeperStatus } from "../../fuse/keeper/control.js";
 import { mountsAt } from "../../core/mountinfo.js";
 import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
 
@@ -120,19 +121,43 @@ test("a live mount: refused without --take-over, and with it when no procview ke
 test("--no-standby: one serving process, replaced by a fresh one when it dies", async (t) => {
   const running = await startProcview({ extraArgs: ["--no-standby"] });
   t.teardown(() => running.stop());
-  const { keeperStatus } = await import("../../fuse/keeper/control.js");
-  const before = (await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR))!;
+  const before = await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR);
   t.is(before.standbyPid, null);
   process.kill(before.servingPid!, "SIGKILL");
   for (let i = 0; i < 300; i++) {
     const now = await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR);
-    if (now?.servingPid && now.servingPid !== before.servingPid) break;
+    if (now.servingPid && now.servingPid !== before.servingPid) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   t.regex(readFileSync(join(running.mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
-  const after = (await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR))!;
+  const after = await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR);
   t.is(after.restarts, 1);
   t.is(after.standbyPid, null);
+});
+
+test.serial("a connection aborted through fusectl stops the keeper and unmounts; the next start serves again", async (t) => {
+  const mountPoint = mkdtempSync(join(tmpdir(), "procview-abort-"));
+  const child = serve(["--mountpoint", mountPoint]);
+  for (let i = 0; i < 200 && !(mountsAt(mountPoint)[0] && existsSync(join(mountPoint, "proc"))); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  const dev = statSync(mountPoint).dev;
+  const device = (dev & 0xff) | ((dev >> 12) & 0xfff00); // the connection's number in fusectl: the minor
+  // fusectl in a mount namespace of our own: the host's mount table is left as it is.
+  await execa("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "/bin/sh",
+    "-c",
+    `mount -t fusectl none /sys/fs/fuse/connections && echo 1 > /sys/fs/fuse/connections/${device}/abort`,
+  ]);
+  const r = await child;
+  t.is(r.exitCode, 0, String(r.stderr));
+  t.regex(String(r.stderr), /the FUSE connection of .* was aborted; stopping/);
+  t.deepEqual(mountsAt(mountPoint), []);
+  const again = await startProcview({ mountPoint });
+  t.teardown(() => again.stop());
+  t.regex(readFileSync(join(mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
 });
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

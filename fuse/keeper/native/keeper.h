@@ -174,13 +174,16 @@ struct child *child_in(struct keeper *k, enum role role);
 void kill_child(struct child *c, int hung);
 void retire_child(struct child *c);
 void check_deadlines(struct keeper *k);
+/* Stops the keeper: the connection can never be answered on again (the next start restores). */
+void connection_aborted(struct keeper *k);
 int children_alive(struct keeper *k);
 
 /* watchdog.c */
 int watchdog_start(const char *mountpoint);
 /* Called on every tick: returns 1 when the serving process has left a probe unanswered too long. */
 int watchdog_tick(struct keeper *k, struct child *serving);
-void watchdog_done(void);
+/* A probe came back: its errno (0: answered; ENOTCONN: the connection is gone). */
+int watchdog_done(void);
 int watchdog_fd(void);
 
 /* control.c */

@@ -137,7 +137,10 @@ static void loop(struct keeper *k, int sigfd) {
       void *who = owner[i];
       if (who == &sigfd) on_signal(k, sigfd);
       else if (who == &k->listen_fd) control_accept(k);
-      else if (who == &last_tick) watchdog_done();
+      else if (who == &last_tick) {
+        /* Aborted (e.g. through fusectl): no serving process can ever answer on it again. */
+        if (watchdog_done() == ENOTCONN && !k->handing_over) connection_aborted(k);
+      }
       else if (who == &k->successor_fd) {
         if (k->successor_fd >= 0) on_successor(k);
       } else if (who == &k->predecessor_fd) on_predecessor(k);

@@ -306,9 +306,15 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
   if (k->stopping) return;
 
   if (role == ACTIVE || role == ACTIVATING) {
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !mount_listed(k->conns[0].mount_id)) {
-      logf_("%s was unmounted; stopping", k->conns[0].mountpoint);
-      k->stopping = 2;
+    /* A serving process exits 0 only when the device says the connection is gone: unmounted,
+     * or aborted (which no serving process can ever answer on again). */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      if (mount_listed(k->conns[0].mount_id)) {
+        connection_aborted(k);
+      } else {
+        logf_("%s was unmounted; stopping", k->conns[0].mountpoint);
+        k->stopping = 1;
+      }
       return;
     }
     if (!k->handing_over) {
@@ -326,6 +332,11 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
    * serves now (one being activated asks for it itself). */
   if (served) send_resend(k);
   supervise(k);
+}
+
+void connection_aborted(struct keeper *k) {
+  logf_("the FUSE connection of %s was aborted; stopping", k->conns[0].mountpoint);
+  k->stopping = 1;
 }
 
 void check_deadlines(struct keeper *k) {

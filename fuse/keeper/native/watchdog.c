@@ -61,12 +61,14 @@ int watchdog_fd(void) {
   return done[0];
 }
 
-void watchdog_done(void) {
-  int result;
+int watchdog_done(void) {
+  int result, last = 0;
   while (read(done[0], &result, sizeof result) == (ssize_t)sizeof result) {
     inflight = 0;
     last_done = now_ms();
+    last = result;
   }
+  return last;
 }
 
 int watchdog_tick(struct keeper *k, struct child *serving) {
