@@ -28,6 +28,7 @@ interface ServeFlags {
   foreground: boolean;
   threads: number;
   cacheMs: number;
+  loadIntervalMs: number;
   logFile: string;
   runtimeDir: string;
   /** false: --no-hook-socket. */
@@ -84,7 +85,7 @@ function runForeground(flags: ServeFlags, hookSocket: string | null): never {
         cacheMs: flags.cacheMs,
       },
       threads: flags.threads,
-      loadIntervalSeconds: 5,
+      loadIntervalSeconds: flags.loadIntervalMs / 1000,
       mountPoint,
       hookSocket,
     },
@@ -160,6 +161,12 @@ export function registerServeCommand(program: Command): void {
       Math.min(4, Math.max(2, cpus().length)),
     )
     .option("--cache-ms <ms>", "how long one container's cgroup numbers are reused between reads", positiveInteger, 100)
+    .addOption(
+      new Option("--load-interval-ms <ms>", "time between load samples, each one of the kernel's 5-second steps (for tests)")
+        .argParser(positiveInteger)
+        .default(5000)
+        .hideHelp(),
+    )
     .option("--log-file <file>", "where a background server logs", DEFAULT_LOG_FILE)
     .option(
       "--runtime-dir <dir>",
@@ -168,7 +175,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       "--hook-socket <path>",
-      "the unix socket on which procview-hook has the service run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
+      "the unix socket on which procview-hook has the serving process run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
     )
     .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook")
     .option(
@@ -188,6 +195,7 @@ export function registerServeCommand(program: Command): void {
     )
     .action(async (flags: ServeFlags) => {
       if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
+      if (flags.loadIntervalMs < 1) throw new InvalidArgumentError("--load-interval-ms must be at least 1");
       // Before going to the background: bad flags are the caller's error to see. The keeper's
       // socket first: without it there is no status, reload or handoff.
       const control = keeperSocketPath(resolve(flags.mountpoint), flags.runtimeDir);

@@ -1,10 +1,10 @@
 // Entry of a serving process, started by the keeper (fuse/keeper/native): the config as argv[2],
 // its epoch as argv[3], fd 3 the channel to the keeper and fd 4 the /dev/fuse descriptor. It
-// starts as a standby (see fuse/server/service.ts) and serves once the keeper says so.
+// starts as a standby (see fuse/server/serving-process.ts) and serves once the keeper says so.
 import { mkdirSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { dirname } from "node:path";
-import { startServing } from "../fuse/server/service.js";
+import { startServing } from "../fuse/server/serving-process.js";
 import {
   EpochSchema,
   formatFromServing,

@@ -83,6 +83,7 @@ export function planFor(req: CreateContainerRequest, source: string): Plan {
     mounts: c.mounts.map((m) => ({ destination: m.destination, type: m.type })),
     // NRI does not pass linux.maskedPaths; none of the runtimes' default masks covers our files.
     namespaces: c.namespaces,
+    inSpec: true,
   });
 }
 

@@ -1,13 +1,6 @@
-// Who is reading: pid → the container whose numbers it should see.
-//
-// The container rule. LXCFS takes the cgroup of the init process of the reader's pid namespace.
-// That is wrong for Kubernetes pods sharing one pid namespace: "pause" is the init and sits in a
-// sibling cgroup, so every container would see pause's (empty) numbers. Ours, per controller:
-// if the reader is NOT in procview's pid namespace and the ns init's cgroup is an ancestor of (or
-// equal to) the reader's, use the init's cgroup, so a reader in a sub-cgroup (systemd inside a
-// container, a service in system.slice) still sees the whole container; otherwise use the
-// reader's own cgroup (shared-pid-ns pods: pause is a sibling, each container sees itself; and
-// processes in procview's own pid namespace, e.g. --pid=host containers, see their own cgroup).
+// Who is reading: pid → the container whose numbers it should see, by the container rule
+// (ARCHITECTURE.md, "Who is reading: the container rule"; how the ns init is found:
+// fuse/cgroup/README.md).
 import { readdirSync } from "node:fs";
 import { CONTROLLERS, type CgroupLayout, type Controller } from "./layout.js";
 import { readMembership, readReaderMembership, type Membership } from "./membership.js";
@@ -30,6 +23,9 @@ export interface Caller {
   ownPaths: CgroupPaths;
   /** The container cgroup per controller, after the container rule: what the numbers are read from. */
   paths: CgroupPaths;
+  /** The container's cgroup in the cgroup2 hierarchy, after the same rule (where PSI is kept, even
+   * on hybrid hosts); null when there is no cgroup2 hierarchy or the reader is in none. */
+  unified: string | null;
   /** Same key ⇔ same container paths ⇔ same cgroup numbers. Cache key for numbers and loads. */
   key: string;
   /** memory, cpu and cpuset all at the root: the server passes host files through. */
@@ -94,7 +90,12 @@ export function resolveCaller(pid: number, options: CallerOptions): Caller | nul
   options.nsInits?.set(pidNs, init);
 
   let paths = ownPaths;
-  if (init.membership !== null && init.pid !== pid) paths = containerPaths(ownPaths, pathsOf(layout, init.membership));
+  let unified = layout.unifiedDir === null ? null : membership.v2;
+  if (init.membership !== null && init.pid !== pid) {
+    paths = containerPaths(ownPaths, pathsOf(layout, init.membership));
+    const initUnified = init.membership.v2;
+    if (unified !== null && initUnified !== null && isAncestorOrSelf(initUnified, unified)) unified = initUnified;
+  }
   return {
     pid,
     pidNs,
@@ -103,7 +104,8 @@ export function resolveCaller(pid: number, options: CallerOptions): Caller | nul
     nsInitStartTicks: init.startTicks,
     ownPaths,
     paths,
-    key: keyOf(paths),
+    unified,
+    key: keyOf(paths, unified),
     isHost: paths.memory === "/" && paths.cpu === "/" && paths.cpuset === "/",
   };
 }
@@ -144,13 +146,16 @@ export function pathsOf(layout: CgroupLayout, membership: Membership): CgroupPat
 }
 
 /**
- * Usually every controller has the same path and the key is that path; otherwise a JSON array in
- * CONTROLLERS order. A path starts with "/" and the array with "[", so the two never collide.
+ * Usually every controller and the cgroup2 path (`unified`, when given) agree, and the key is that
+ * path; otherwise a JSON array in CONTROLLERS order, the cgroup2 path last. A path starts with "/"
+ * and the array with "[", so the two never collide.
  */
-export function keyOf(paths: CgroupPaths): string {
+export function keyOf(paths: CgroupPaths, unified?: string | null): string {
   const first = paths[CONTROLLERS[0]];
-  if (CONTROLLERS.every((c) => paths[c] === first)) return first;
-  return JSON.stringify(CONTROLLERS.map((c) => paths[c]));
+  if (CONTROLLERS.every((c) => paths[c] === first) && (unified === undefined || unified === first)) return first;
+  const all: (string | null)[] = CONTROLLERS.map((c) => paths[c]);
+  if (unified !== undefined) all.push(unified);
+  return JSON.stringify(all);
 }
 
 const MAX_WALK = 4096;

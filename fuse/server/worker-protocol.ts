@@ -1,4 +1,4 @@
-// What the service thread and the serving threads tell each other.
+// What the serving process's main thread and its serving threads (Node workers) tell each other.
 import type { HandleStoreBuffers } from "./handle-store.js";
 import type { Timestamp } from "../kernel/encode.js";
 import type { NegotiatedInit } from "../kernel/request-loop.js";
@@ -30,7 +30,7 @@ export interface WorkerConfig {
   gate?: SharedArrayBuffer;
 }
 
-/** Worker → service. */
+/** Serving thread → main thread. */
 export type WorkerMessage =
   | ({ type: "init" } & NegotiatedInit)
   /** A container was read for the first time by this worker: start sampling its load. */
@@ -39,5 +39,5 @@ export type WorkerMessage =
   /** Loaded and waiting at the gate: the standby can serve at once. */
   | { type: "gated" };
 
-/** Service → worker. */
-export type ServiceMessage = { type: "slot"; key: string; slot: number; id: number };
+/** Main thread → serving threads. */
+export type MainThreadMessage = { type: "slot"; key: string; slot: number; id: number };

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { execa } from "execa";
 
-export const REQUIRED_PACKAGES = ["podman", "runc", "fuse3", "busybox-static", "lxcfs", "util-linux", "gcc"];
+export const REQUIRED_PACKAGES = ["podman", "runc", "fuse3", "busybox-static", "lxcfs", "util-linux", "gcc", "procps"];
 
 // containerd 1.7 (with NRI) and the .proto files the NRI tests check against
 // come from Debian trixie, pinned low so nothing else is taken from it.

@@ -242,6 +242,7 @@ static void on_line(struct keeper *k, struct child *c, const char *line) {
   unsigned n;
   if (strcmp(line, "standby") == 0) {
     if (c->role == STARTING) c->role = STANDBY;
+    k->status_dirty = 2;
   } else if (strcmp(line, "ready") == 0) {
     if (c->role == ACTIVATING) became_active(k, c);
   } else if (sscanf(line, "stats %llu %llu %llu %llu %llu", &a, &b, &d, &e, &f) == 5) {
