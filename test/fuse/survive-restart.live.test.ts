@@ -331,7 +331,9 @@ test.serial("a podman container started before a full stop and restart of the se
     t.regex(whileDown.stderr, /not connected/i, "while procview is down the old views are dead (what LXCFS users get for good)");
 
     service = await startProcview({ mountPoint });
-    await waitFor("the views to be restored", () => status(service).restoredViews === VIEW_FILES.length);
+    // At least this container's views: the restore brings back every dead view on the machine,
+    // and other tests' containers may hold some too. This container's own are checked below.
+    await waitFor("the views to be restored", () => status(service).restoredViews >= VIEW_FILES.length);
     const meminfo = await exec("cat", "/proc/meminfo");
     t.is(meminfo.exitCode, 0, meminfo.stderr);
     t.regex(meminfo.stdout, /^MemTotal:\s+262144 kB$/m);
