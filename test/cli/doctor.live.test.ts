@@ -7,6 +7,7 @@ import { execa } from "execa";
 import { startProcview, PROCVIEW_CLI } from "../../testbed/procview.js";
 import { buildHooksFile } from "../../install/hooks-file.js";
 import { HOOK_BUNDLE } from "../../core/paths.js";
+import { containerdBuild } from "../support/containerd-builds.js";
 
 /** A containers.conf whose hooks_dir is a fresh directory, optionally holding our hooks file. */
 function podmanConfig(withHook: boolean): { env: Record<string, string>; containerdConfig: string } {
@@ -39,7 +40,7 @@ test.serial("a healthy setup: every check passes and doctor exits 0", async (t) 
     t.regex(result.stdout, /^ok\s+service\s+.* answering/m);
     t.regex(result.stdout, /^ok\s+keeper\s+pid \d+, [\d.]+ MiB; (standby pid \d+|no standby)/m);
     t.regex(result.stdout, /^ok\s+podman\s+podman version .*hook: installed in /m);
-    t.regex(result.stdout, /^ok\s+containerd\s+containerd .*NRI enabled, plugin .*\/10-procview$/m);
+    t.regex(result.stdout, /^ok\s+containerd\s+containerd .*NRI on \(disable = false\), plugin .*\/10-procview$/m);
     t.notRegex(result.stdout, /^FAIL/m);
     t.is(result.exitCode, 0);
   } finally {
@@ -55,3 +56,37 @@ test.serial("no mount and no hook: both are named and doctor exits 1", async (t)
   t.regex(result.stdout, /^ok\s+FUSE\s/m, "what is fine is still said to be fine");
   t.is(result.exitCode, 1);
 });
+
+for (const [line, expectOk] of [
+  ["2", true],
+  ["1.7", false],
+] as const) {
+  test.serial(
+    `containerd ${line}: doctor reads a config without disable as containerd ${line} does (${expectOk ? "on" : "off"})`,
+    async (t) => {
+      const base = mkdtempSync(join(tmpdir(), "procview-doctor-nri-"));
+      const pluginDir = join(base, "plugins");
+      mkdirSync(pluginDir);
+      writeFileSync(join(pluginDir, "10-procview"), "#!/bin/sh\n", { mode: 0o755 });
+      const config = join(base, "config.toml");
+      // Single quotes, as containerd 2's `config default` writes them.
+      writeFileSync(config, `version = ${line === "2" ? 3 : 2}\n[plugins.'io.containerd.nri.v1.nri']\n  plugin_path = '${pluginDir}'\n`);
+      const r = await execa(
+        process.execPath,
+        [PROCVIEW_CLI, "doctor", "--containerd-config", config, "--containerd", containerdBuild(line).containerd],
+        { reject: false },
+      );
+      t.log(r.stdout.split("\n").find((l) => /^\S*\s+containerd\s/.test(l)));
+      if (expectOk)
+        t.regex(
+          r.stdout,
+          /^ok\s+containerd\s+containerd .* 2\.\S+ .*NRI on \(no disable key: containerd 2's default is on\), plugin .*\/10-procview$/m,
+        );
+      else
+        t.regex(
+          r.stdout,
+          /^FAIL containerd\s+containerd .* 1\.7\.\S+ .*NRI off in .* \(no disable key: containerd 1\.7's default is off\) \(procview install containerd\)$/m,
+        );
+    },
+  );
+}

@@ -42,32 +42,67 @@ export class CriClient {
   }
 }
 
-const NODE = 2; // NamespaceMode.NODE: host network, no CNI needed
+/** CRI NamespaceMode: POD (the pod's own), CONTAINER, NODE (the host's). */
+export const NamespaceMode = { POD: 0, CONTAINER: 1, NODE: 2 } as const;
+/** CRI MountPropagation. */
+export const Propagation = { PRIVATE: 0, HOST_TO_CONTAINER: 1, BIDIRECTIONAL: 2 } as const;
+
+export interface PodOptions {
+  namespace?: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  /** Host network (default: true, so that no CNI is needed), PID and IPC namespaces. */
+  hostNetwork?: boolean;
+  hostPid?: boolean;
+  hostIpc?: boolean;
+  privileged?: boolean;
+}
 
 export interface PodHandle {
   podId: string;
   config: object;
 }
 
-export async function runPod(cri: CriClient, name: string, annotations: Record<string, string> = {}): Promise<PodHandle> {
+/** RunPodSandbox as kubelet sends it (the sandbox config is kept: CreateContainer needs it again). */
+export async function runPod(cri: CriClient, name: string, o: PodOptions = {}): Promise<PodHandle> {
+  const mode = (host: boolean | undefined): number => (host ? NamespaceMode.NODE : NamespaceMode.POD);
   const config = {
-    metadata: { name, uid: `${name}-uid`, namespace: "procview-test", attempt: 0 },
-    annotations,
-    linux: { security_context: { namespace_options: { network: NODE, pid: 0, ipc: 0 } } },
+    metadata: { name, uid: `${name}-uid`, namespace: o.namespace ?? "procview-test", attempt: 0 },
+    annotations: o.annotations ?? {},
+    labels: o.labels ?? {},
+    linux: {
+      security_context: {
+        namespace_options: { network: mode(o.hostNetwork ?? true), pid: mode(o.hostPid), ipc: mode(o.hostIpc) },
+        privileged: o.privileged ?? false,
+      },
+    },
   };
   const r = await cri.call<{ pod_sandbox_id: string }>("RunPodSandbox", { config });
   return { podId: r.pod_sandbox_id, config };
 }
 
+export interface HostMount {
+  hostPath: string;
+  containerPath: string;
+  readonly?: boolean;
+  propagation?: (typeof Propagation)[keyof typeof Propagation];
+}
+
 export interface ContainerOptions {
   image: string;
+  command?: string[];
+  args?: string[];
+  env?: Record<string, string>;
   annotations?: Record<string, string>;
+  labels?: Record<string, string>;
   memoryBytes?: number;
   /** CFS quota in CPUs (period 100 ms). */
   cpus?: number;
+  mounts?: HostMount[];
+  privileged?: boolean;
 }
 
-export async function startContainer(cri: CriClient, pod: PodHandle, name: string, o: ContainerOptions): Promise<string> {
+export async function createContainer(cri: CriClient, pod: PodHandle, name: string, o: ContainerOptions): Promise<string> {
   const resources: Record<string, number> = {};
   if (o.memoryBytes) resources.memory_limit_in_bytes = o.memoryBytes;
   if (o.cpus) {
@@ -79,14 +114,29 @@ export async function startContainer(cri: CriClient, pod: PodHandle, name: strin
     config: {
       metadata: { name, attempt: 0 },
       image: { image: o.image },
-      command: ["/bin/sleep", "3600"],
+      command: o.command ?? ["/bin/sleep", "3600"],
+      args: o.args ?? [],
+      envs: Object.entries(o.env ?? {}).map(([key, value]) => ({ key, value })),
       annotations: o.annotations ?? {},
-      linux: { resources },
+      labels: o.labels ?? {},
+      mounts: (o.mounts ?? []).map((m) => ({
+        host_path: m.hostPath,
+        container_path: m.containerPath,
+        readonly: m.readonly ?? false,
+        propagation: m.propagation ?? Propagation.PRIVATE,
+      })),
+      linux: { resources, security_context: { privileged: o.privileged ?? false } },
     },
     sandbox_config: pod.config,
   });
-  await cri.call("StartContainer", { container_id: created.container_id });
   return created.container_id;
+}
+
+/** CreateContainer then StartContainer, as kubelet does for each container of a pod. */
+export async function startContainer(cri: CriClient, pod: PodHandle, name: string, o: ContainerOptions): Promise<string> {
+  const id = await createContainer(cri, pod, name, o);
+  await cri.call("StartContainer", { container_id: id });
+  return id;
 }
 
 export async function execSync(cri: CriClient, containerId: string, cmd: string[]): Promise<string> {
@@ -99,11 +149,22 @@ export async function execSync(cri: CriClient, containerId: string, cmd: string[
   return Buffer.from(r.stdout).toString();
 }
 
+export async function stopContainer(cri: CriClient, containerId: string, timeoutS = 5): Promise<void> {
+  await cri.call("StopContainer", { container_id: containerId, timeout: timeoutS });
+}
+
+export async function removeContainer(cri: CriClient, containerId: string): Promise<void> {
+  await cri.call("RemoveContainer", { container_id: containerId });
+}
+
+/** StopPodSandbox then RemovePodSandbox (its containers go with it). */
+export async function removePod(cri: CriClient, podId: string): Promise<void> {
+  await cri.call("StopPodSandbox", { pod_sandbox_id: podId });
+  await cri.call("RemovePodSandbox", { pod_sandbox_id: podId });
+}
+
 /** Stop and remove every sandbox (and with it its containers). */
 export async function removeAllPods(cri: CriClient): Promise<void> {
   const list = await cri.call<{ items: { id: string }[] }>("ListPodSandbox", {});
-  for (const p of list.items ?? []) {
-    await cri.call("StopPodSandbox", { pod_sandbox_id: p.id }).catch(() => undefined);
-    await cri.call("RemovePodSandbox", { pod_sandbox_id: p.id }).catch(() => undefined);
-  }
+  for (const p of list.items ?? []) await removePod(cri, p.id).catch(() => undefined);
 }
