@@ -8,6 +8,8 @@ import { execa } from "execa";
 import { startFuseServer } from "../../testbed/fuse-server.js";
 import { PROCVIEW_CLI } from "../../testbed/procview.js";
 import { readStatus } from "../../fuse/keeper/status.js";
+import { keeperStatus } from "../../fuse/keeper/control.js";
+import { waitFor } from "../../testbed/wait.js";
 import { keeperSocketPath, statusPath } from "../../core/paths.js";
 
 /** procview serve under umask 000, with a runtime directory of its own. */
@@ -101,6 +103,32 @@ test.serial("procview reload goes to the keeper on its socket, whatever a forged
     t.notThrows(() => process.kill(victim.pid!, 0));
   } finally {
     victim.kill("SIGKILL");
+    await service.stop();
+  }
+});
+
+test.serial("a reload whose new serving process dies before serving fails with the reason; the old one serves on", async (t) => {
+  const runtimeDir = mkdtempSync(join(tmpdir(), "procview-rt-"));
+  const service = await serveUnderLooseUmask(runtimeDir);
+  try {
+    const before = await keeperStatus(service.mountPoint, runtimeDir);
+    const reload = execa(process.execPath, [PROCVIEW_CLI, "reload", "--mountpoint", service.mountPoint, "--runtime-dir", runtimeDir], {
+      reject: false,
+    });
+    // The reload's process is the one starting now (the old standby is gone: it runs old code).
+    const starting = await waitFor("the reload's serving process", async () => {
+      const now = await keeperStatus(service.mountPoint, runtimeDir);
+      return now.standbyPid !== null && now.standbyPid !== before.standbyPid && !now.standbyReady ? now.standbyPid : null;
+    });
+    process.kill(starting, "SIGKILL");
+    const r = await reload;
+    t.is(r.exitCode, 1);
+    t.regex(r.stderr, /^procview: the keeper did not reload: the new serving process died before serving/m);
+    const after = await keeperStatus(service.mountPoint, runtimeDir);
+    t.is(after.servingPid, before.servingPid, "the old one serves on");
+    t.is(after.reloads, 0);
+    t.is(after.restarts, 0);
+  } finally {
     await service.stop();
   }
 });

@@ -300,6 +300,7 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
   k->retired.hooks_served += c->last.hooks_served;
   enum role role = c->role;
   int served = c->active_at != 0;
+  int reload = c->reload;
   if (c->channel >= 0) close(c->channel);
   memset(c, 0, sizeof *c);
   c->channel = -1;
@@ -318,7 +319,12 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
       }
       return;
     }
-    if (!k->handing_over) {
+    if (reload && child_in(k, ACTIVE) != NULL) {
+      /* The process a reload started died before serving: the old one serves on. */
+      count_death(k);
+      logf_("serving process %d, started by a reload, died before serving (%s)", (int)pid, how);
+      reload_finished(k, "error the new serving process died before serving (see the log)");
+    } else if (!k->handing_over) {
       k->restarts++;
       count_death(k);
       struct child *next = child_in(k, STANDBY);
@@ -327,7 +333,12 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
     }
   } else if (role == STARTING || role == STANDBY) {
     count_death(k);
-    logf_("standby serving process %d died (%s)", (int)pid, how);
+    if (reload) {
+      logf_("serving process %d, started by a reload, died before serving (%s)", (int)pid, how);
+      reload_finished(k, "error the new serving process died before serving (see the log)");
+    } else {
+      logf_("standby serving process %d died (%s)", (int)pid, how);
+    }
   }
   /* Whatever it read from the kernel and never answered is queued again, for the process that
    * serves now (one being activated asks for it itself). */
