@@ -221,13 +221,14 @@ test.serial(
   },
 );
 
+/** A second `procview serve`, started with --take-over on a mountpoint a first one serves. */
+const startSuccessor = (mountPoint: string) =>
+  execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", "--take-over", "--mountpoint", mountPoint], { reject: false, all: true });
+
 test.serial("a second keeper takes the mount over when the first is stopped: 20 readers, no read fails", async (t) => {
   const mountPoint = mkdtempSync(join(tmpdir(), "procview-handoff-"));
   const first = await startProcview({ mountPoint });
-  const second = execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", "--take-over", "--mountpoint", mountPoint], {
-    reject: false,
-    all: true,
-  });
+  const second = startSuccessor(mountPoint);
   const readers = startReaders(mountPoint);
   try {
     await waitFor(
@@ -266,10 +267,7 @@ test.serial("a second keeper takes the mount over when the first is stopped: 20 
 test.serial("a keeper waiting to take over starts afresh when the first is killed instead of stopped", async (t) => {
   const mountPoint = mkdtempSync(join(tmpdir(), "procview-handoff-killed-"));
   const first = await startProcview({ mountPoint });
-  const second = execa(process.execPath, [PROCVIEW_CLI, "serve", "--foreground", "--take-over", "--mountpoint", mountPoint], {
-    reject: false,
-    all: true,
-  });
+  const second = startSuccessor(mountPoint);
   try {
     await waitFor(
       "the second keeper to wait for the first",
