@@ -5,6 +5,9 @@
  *
  * usage: reader latency FILE COUNT            -> one line per iteration: nanoseconds
  *        reader throughput FILE SECONDS       -> one line: completed-reads elapsed-ns errors
+ *        reader loop FILE SECONDS             -> one line: reads errors longest-read-ns (the
+ *                                                longest stall a reader saw, e.g. across a
+ *                                                takeover of the serving process)
  *        reader turns                         -> for each line (a path) on stdin, one read of
  *                                                that path and one line out: nanoseconds, or
  *                                                "E <errno>" when it failed; exits at EOF.
@@ -68,7 +71,7 @@ static int turns(void) {
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "turns") == 0) return turns();
   if (argc != 4) {
-    fprintf(stderr, "usage: %s latency|throughput FILE COUNT|SECONDS, or %s turns\n", argv[0], argv[0]);
+    fprintf(stderr, "usage: %s latency|throughput|loop FILE COUNT|SECONDS, or %s turns\n", argv[0], argv[0]);
     return 2;
   }
   const char *mode = argv[1];
@@ -107,6 +110,20 @@ int main(int argc, char **argv) {
       else done++;
     }
     printf("%ld %lld %ld\n", done, t - start, errors);
+    return 0;
+  }
+  if (strcmp(mode, "loop") == 0) {
+    long long deadline = now_ns() + amount * 1000000000LL;
+    long reads = 0, errors = 0;
+    long long longest = 0, t0;
+    while ((t0 = now_ns()) < deadline) {
+      long got = read_whole(path);
+      long long took = now_ns() - t0;
+      if (took > longest) longest = took;
+      reads++;
+      if (got <= 0) errors++;
+    }
+    printf("%ld %ld %lld\n", reads, errors, longest);
     return 0;
   }
   fprintf(stderr, "reader: unknown mode %s\n", mode);

@@ -3,7 +3,15 @@ import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { JOIN_THEN_EXEC, runInCgroup } from "../testbed/cgroups.js";
-import { parseLatencyOutput, parseThroughputOutput, parseTurnLine, type ThroughputSample, type TurnResult } from "./stats.js";
+import {
+  parseLatencyOutput,
+  parseLoopOutput,
+  parseThroughputOutput,
+  parseTurnLine,
+  type LoopSample,
+  type ThroughputSample,
+  type TurnResult,
+} from "./stats.js";
 import { PACKAGE_ROOT } from "../core/paths.js";
 
 export const READER_SOURCE = join(PACKAGE_ROOT, "bench", "reader.c");
@@ -33,6 +41,12 @@ export async function latencyIn(reader: string, procsFiles: string[], file: stri
 export async function throughputIn(reader: string, procsFiles: string[], file: string, seconds: number): Promise<ThroughputSample> {
   const stdout = await runInCgroup(procsFiles, [reader, "throughput", file, String(seconds)], { timeoutMs: seconds * 1000 + 15_000 });
   return parseThroughputOutput(String(stdout));
+}
+
+/** `reader loop FILE SECONDS` inside the given cgroups: reads, errors and the longest read. */
+export async function loopIn(reader: string, procsFiles: string[], file: string, seconds: number): Promise<LoopSample> {
+  const stdout = await runInCgroup(procsFiles, [reader, "loop", file, String(seconds)], { timeoutMs: seconds * 1000 + 30_000 });
+  return parseLoopOutput(String(stdout));
 }
 
 // A turn reader joins its cgroups the way runInCgroup's commands do, but is not run to

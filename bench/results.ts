@@ -58,7 +58,39 @@ export interface IdleCpu {
 
 export interface MemoryDetail {
   pssBytes: number;
+  /** The parts of PSS in anonymous memory (heaps) and in files (the node binary, libraries). */
+  pssAnonBytes: number;
+  pssFileBytes: number;
   privateBytes: number;
+}
+
+/** One of procview's processes, by its role. */
+export interface ProcessMemory extends MemoryDetail {
+  role: "keeper" | "serving" | "standby";
+  pid: number;
+  rssBytes: number;
+}
+
+/** Readers looping over a file while the serving process is disrupted. */
+export interface StallRun {
+  /** Kills (or stops) of the serving process during the run. */
+  disruptions: number;
+  readers: number;
+  reads: number;
+  errors: number;
+  /** The longest single read any reader saw. */
+  worstStallMs: number;
+}
+
+export interface TakeoverResults {
+  /** kill -9 of the serving process, with a standby ready each time. */
+  standby: Outcome<StallRun>;
+  /** The same with --no-standby: a serving process is started when the other dies. */
+  coldStart: Outcome<StallRun>;
+  /** SIGSTOP of the serving process: the watchdog replaces it past its deadline. */
+  watchdog: Outcome<StallRun & { deadlineMs: number }>;
+  /** The kernel's own file read the same way, nothing disrupted: the machine's own stalls. */
+  baseline: Outcome<StallRun>;
 }
 
 export interface HookTiming {
@@ -93,6 +125,9 @@ export interface BenchResults {
   /** Beside VmRSS, which counts the node binary's shared pages once per process: PSS (shared
    * pages split among the processes mapping them) and private memory, summed, after the run. */
   memoryDetail?: { procview: Outcome<MemoryDetail>; lxcfs: Outcome<MemoryDetail> };
+  /** procview's processes one by one, after the run. */
+  processMemory?: Outcome<ProcessMemory[]>;
+  takeover?: Outcome<TakeoverResults>;
   idle: { procview: Outcome<IdleCpu>; lxcfs: Outcome<IdleCpu> };
   hook: Outcome<HookTiming>;
 }

@@ -12,9 +12,10 @@ import { buildReader } from "./reader.js";
 import { attempt, measured, notMeasured, oneLine, type BenchResults, type Outcome, type SystemName } from "./results.js";
 import { hookScenario } from "./scenarios/hook.js";
 import { latencyScenario } from "./scenarios/latency.js";
-import { idleScenario, memoryDetailScenario, rssScenario } from "./scenarios/memory-idle.js";
+import { idleScenario, memoryDetailScenario, processMemoryScenario, rssScenario } from "./scenarios/memory-idle.js";
 import { scaleScenario } from "./scenarios/scale.js";
 import { throughputScenario } from "./scenarios/throughput.js";
+import { takeoverScenario } from "./scenarios/takeover.js";
 import { kernel, startLxcfsTarget, startProcviewTarget, type ReadTarget } from "./systems.js";
 import { renderReport } from "./table.js";
 import { PACKAGE_ROOT } from "../core/paths.js";
@@ -57,7 +58,8 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
         `latency: ${settings.latencyCount} timed reads per file and system (after one warm-up read), cgroup memory 256 MiB, cpuset 1, quota 100 ms/100 ms`,
         `throughput: proc/meminfo, ${settings.throughputSeconds} s per point, readers ${settings.throughputReaders.join("/")}, each in a cgroup of its own`,
         `scale: ${Math.max(...settings.scaleCounts)} cgroups with memory limits 64…${64 + Math.max(...settings.scaleCounts) - 1} MiB; at each point the first N take turns reading proc/meminfo, ≥ ${settings.scaleReads} timed reads per system after a warm-up round`,
-        `idle CPU: utime+stime over ${settings.idleSeconds} s with no reads, right after the scale run (resolution: one clock tick, 10 ms at USER_HZ 100); RSS: VmRSS from /proc/<pid>/status; for procview both of its processes are summed (the keeper that owns the mount, and the serving process)`,
+        `idle CPU: utime+stime over ${settings.idleSeconds} s with no reads, right after the scale run (resolution: one clock tick, 10 ms at USER_HZ 100); memory: VmRSS from /proc/<pid>/status, PSS from /proc/<pid>/smaps_rollup; for procview every process is counted (the native keeper that owns the mount, the serving process, the standby)`,
+        `takeover: 20 readers, each in a cgroup of its own, loop over proc/meminfo (bench/reader.c loop) while the serving process is killed (kill -9, 3 times, a standby ready each time; then the same on a procview started with --no-standby) or stopped once (SIGSTOP, replaced by the watchdog); the longest single read is the stall. The same readers on the kernel's /proc/meminfo with nothing disrupted give the machine's own stalls`,
         ...(procviewArgs.length > 0 ? [`procview started with extra options: \`${procviewArgs.join(" ")}\``] : []),
         `hook: \`podman run --rm -m 256m --cpus 1 … /bin/true\` (runc, busybox rootfs), ${settings.hookRuns} runs with the hook and ${settings.hookRuns} without, alternating`,
       ],
@@ -139,10 +141,15 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
     } else {
       results.rss = await rssScenario(bare);
       results.memoryDetail = await memoryDetailScenario(bare);
+      results.processMemory = await processMemoryScenario(bare);
       if (scale.ok && pool) for (const f of await pool.remove(scale.value.groups)) log(`cleanup: ${f}`);
       log(`idle CPU: ${settings.idleSeconds} s with no reads…`);
       results.idle = await idleScenario(bare);
     }
+    results.takeover = await timed(
+      "takeover",
+      needsReader((c) => takeoverScenario(c, cpuCount, procviewArgs)),
+    );
     results.hook = await timed("hook", () => hookScenario(bare));
   } finally {
     await cleanup();
@@ -168,7 +175,7 @@ const program = new Command("bench")
   .option("--latency-count <n>", "timed reads per file and system", positive)
   .option("--throughput-seconds <n>", "seconds per throughput point", positive)
   .option("--hook-runs <n>", "podman runs with and without the hook", positive)
-  .option("--skip <scenarios>", "comma-separated: latency,throughput,scale,memory,hook", "")
+  .option("--skip <scenarios>", "comma-separated: latency,throughput,scale,memory,takeover,hook", "")
   .option("--procview-args <args>", "extra `procview serve` options, space-separated, for experiments (recorded in the report)", "")
   .action(
     async (o: {
@@ -191,7 +198,8 @@ const program = new Command("bench")
           .filter(Boolean),
       );
       for (const s of skip)
-        if (!["latency", "throughput", "scale", "memory", "hook"].includes(s)) throw new InvalidArgumentError(`unknown scenario ${s}`);
+        if (!["latency", "throughput", "scale", "memory", "takeover", "hook"].includes(s))
+          throw new InvalidArgumentError(`unknown scenario ${s}`);
       if (process.getuid?.() !== 0) log("not root: cgroups cannot be created, most rows will be not measured");
       await bench(settings, resolve(o.out), skip, o.procviewArgs.split(" ").filter(Boolean));
     },

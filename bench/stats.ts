@@ -92,14 +92,34 @@ export function parseVmRssBytes(status: string): number {
   return Number(m[1]) * 1024;
 }
 
-/** Pss and private (Private_Clean + Private_Dirty, the "unique set") of a /proc/<pid>/smaps_rollup text, in bytes. */
-export function parseSmapsRollup(text: string): { pssBytes: number; privateBytes: number } {
+/** Pss, its anonymous and file-backed parts, and private (Private_Clean + Private_Dirty, the
+ * "unique set") of a /proc/<pid>/smaps_rollup text, in bytes. */
+export function parseSmapsRollup(text: string): { pssBytes: number; pssAnonBytes: number; pssFileBytes: number; privateBytes: number } {
   const kb = (key: string): number => {
     const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(text);
     if (!m) throw new Error(`no ${key} line in /proc/<pid>/smaps_rollup`);
     return Number(m[1]) * 1024;
   };
-  return { pssBytes: kb("Pss"), privateBytes: kb("Private_Clean") + kb("Private_Dirty") };
+  return {
+    pssBytes: kb("Pss"),
+    pssAnonBytes: kb("Pss_Anon"),
+    pssFileBytes: kb("Pss_File"),
+    privateBytes: kb("Private_Clean") + kb("Private_Dirty"),
+  };
+}
+
+export interface LoopSample {
+  reads: number;
+  errors: number;
+  /** The longest single open+read+close. */
+  longestNs: number;
+}
+
+/** `reader loop` output: "reads errors longest_ns". */
+export function parseLoopOutput(stdout: string): LoopSample {
+  const m = /^\s*(\d+) (\d+) (\d+)\s*$/.exec(stdout);
+  if (!m) throw new Error(`reader loop: unexpected output ${JSON.stringify(stdout)}`);
+  return { reads: Number(m[1]), errors: Number(m[2]), longestNs: Number(m[3]) };
 }
 
 /**

@@ -2,7 +2,8 @@
 // started through test/support), and the kernel's own files.
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { readStatus } from "../fuse/keeper/status.js";
+import { readStatus, type KeeperStatus } from "../fuse/keeper/status.js";
+import { keeperStatus } from "../fuse/keeper/control.js";
 import { execa } from "execa";
 import { startLxcfs } from "../testbed/lxcfs.js";
 import { startProcview } from "../testbed/procview.js";
@@ -17,8 +18,12 @@ export interface ReadTarget {
   path(file: ViewFile): string;
   /** The serving process (undefined for the kernel). */
   pid?: number;
-  /** Every process that serves the mount (procview: keeper and serving process), read afresh. */
+  /** Every process that serves the mount (procview: keeper, serving process, standby), read afresh. */
   pids: () => number[];
+  /** procview's processes by role, read afresh from its status file. */
+  processes?: () => Array<{ role: "keeper" | "serving" | "standby"; pid: number }>;
+  /** procview's keeper, asked over its control socket. */
+  keeper?: () => Promise<KeeperStatus | null>;
   alive(): boolean;
   stop(): Promise<void>;
 }
@@ -63,19 +68,24 @@ async function stopAndUnmount(stop: () => Promise<void>, mountPoint: string): Pr
 /** `extraArgs`: more `procview serve` options, for experiments (e.g. a longer --cache-ms). */
 export async function startProcviewTarget(extraArgs: string[] = []): Promise<ReadTarget> {
   const running = await startProcview({ extraArgs });
-  // test/support/procview.ts does not hand out the pid; the serving process is the node
-  // running dist/cli/procview.js serve on this mountpoint (its worker threads share the pid).
-  // Two processes serve procview: the keeper (the `serve` process, owner of the mount) and the
-  // serving process it supervises, which can change; both count, read afresh each time.
-  const pids = () => {
+  // procview's processes: the keeper (the `serve` process, which became the native keeper),
+  // the serving process it supervises and the standby, which can change; all count, read
+  // afresh each time (the keeper writes its status file at once when they change).
+  const processes = () => {
     const status = readStatus(statusPath(running.mountPoint, DEFAULT_RUNTIME_DIR));
-    return [running.pid, ...(status?.servingPid ? [status.servingPid] : [])];
+    return [
+      { role: "keeper" as const, pid: running.pid },
+      ...(status?.servingPid ? [{ role: "serving" as const, pid: status.servingPid }] : []),
+      ...(status?.standbyPid ? [{ role: "standby" as const, pid: status.standbyPid }] : []),
+    ];
   };
   return {
     name: "procview",
     path: (file) => join(running.mountPoint, file),
     pid: running.pid,
-    pids,
+    pids: () => processes().map((p) => p.pid),
+    processes,
+    keeper: () => keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR),
     alive: () => running.alive(),
     stop: () => stopAndUnmount(() => running.stop(), running.mountPoint),
   };

@@ -1,21 +1,27 @@
 // The results as one markdown table, with each figure's target and verdict beside it. Pure.
-import type { BenchResults, HookTiming, MemoryDetail, Outcome } from "./results.js";
+import type { BenchResults, HookTiming, MemoryDetail, Outcome, ProcessMemory, StallRun } from "./results.js";
 import type { LatencySummary } from "./stats.js";
 import { ratio } from "./stats.js";
 import {
   HOOK_MAX_ADDED_MS,
   IDLE_CPU_MAX_SHARE,
+  KEEPER_RSS_MAX_BYTES,
   LATENCY_MAX_RATIO,
-  RSS_MAX_BYTES,
+  PSS_MAX_BYTES,
   SCALE_MAX_GROWTH,
+  TAKEOVER_MAX_STALL_MS,
+  WATCHDOG_MAX_OVERRUN_MS,
   THROUGHPUT_MIN_RATIO,
   THROUGHPUT_TARGET_READERS,
   hookVerdict,
   idleVerdict,
+  keeperRssVerdict,
   latencyVerdict,
-  rssVerdict,
+  pssVerdict,
   scaleVerdict,
+  takeoverVerdict,
   throughputVerdict,
+  watchdogVerdict,
   type Verdict,
 } from "./targets.js";
 
@@ -172,39 +178,7 @@ export function buildRows(r: BenchResults): Row[] {
     }
   }
 
-  const mib = (o: Outcome<number>, atStart?: Outcome<number>) =>
-    o.ok ? (o.value / MIB).toFixed(1) + (atStart?.ok ? ` (${(atStart.value / MIB).toFixed(1)} at start)` : "") : NONE;
-  rows.push({
-    measure: "resident memory (VmRSS, all serving processes) after the many-cgroup run (MiB)",
-    procview: mib(r.rss.procview, r.rssAtStart?.procview),
-    lxcfs: mib(r.rss.lxcfs, r.rssAtStart?.lxcfs),
-    kernel: NONE,
-    ratio: formatRatio(ratio(value(r.rss.procview), value(r.rss.lxcfs))),
-    target: `procview ≤ ${RSS_MAX_BYTES / MIB} MiB`,
-    verdict: judged([["procview", r.rss.procview]], () => rssVerdict(r.rss.procview.ok ? r.rss.procview.value : NaN)),
-  });
-
-  const detail = r.memoryDetail;
-  if (detail) {
-    const cell = (o: Outcome<MemoryDetail>) =>
-      o.ok ? `${(o.value.pssBytes / MIB).toFixed(1)} / ${(o.value.privateBytes / MIB).toFixed(1)}` : NONE;
-    rows.push({
-      measure:
-        "memory after the many-cgroup run, PSS / private (MiB; VmRSS counts the node binary's shared pages in each of procview's two processes)",
-      procview: cell(detail.procview),
-      lxcfs: cell(detail.lxcfs),
-      kernel: NONE,
-      ratio: NONE,
-      target: "—",
-      verdict: judged(
-        [
-          ["procview", detail.procview],
-          ["lxcfs", detail.lxcfs],
-        ],
-        () => "info",
-      ),
-    });
-  }
+  rows.push(...memoryRows(r));
 
   const idleCell = (o: Outcome<{ cpuMs: number; windowSeconds: number }>) =>
     o.ok ? `${formatCount(o.value.cpuMs)} ms (${((o.value.cpuMs / (o.value.windowSeconds * 1000)) * 100).toFixed(2)} %)` : NONE;
@@ -224,6 +198,8 @@ export function buildRows(r: BenchResults): Row[] {
       r.idle.procview.ok ? idleVerdict(r.idle.procview.value.cpuMs, r.idle.procview.value.windowSeconds) : "info",
     ),
   });
+
+  rows.push(...takeoverRows(r));
 
   const signed = (ms: number) => `${ms >= 0 ? "+" : ""}${ms.toFixed(1)}`;
   const nodeHookNote = (h: HookTiming) =>
@@ -245,6 +221,117 @@ export function buildRows(r: BenchResults): Row[] {
   });
 
   return rows;
+}
+
+const mib = (bytes: number): string => (bytes / MIB).toFixed(1);
+
+function memoryRows(r: BenchResults): Row[] {
+  const rows: Row[] = [];
+  const rssCell = (o: Outcome<number>, atStart?: Outcome<number>) =>
+    o.ok ? mib(o.value) + (atStart?.ok ? ` (${mib(atStart.value)} at start)` : "") : NONE;
+  rows.push({
+    measure: "resident memory (VmRSS, all processes) after the many-cgroup run (MiB; counts shared pages once per process)",
+    procview: rssCell(r.rss.procview, r.rssAtStart?.procview),
+    lxcfs: rssCell(r.rss.lxcfs, r.rssAtStart?.lxcfs),
+    kernel: NONE,
+    ratio: formatRatio(ratio(value(r.rss.procview), value(r.rss.lxcfs))),
+    target: NONE,
+    verdict: judged([["procview", r.rss.procview]], () => "info"),
+  });
+
+  const detail = r.memoryDetail;
+  if (detail) {
+    const cell = (o: Outcome<MemoryDetail>) => (o.ok ? `${mib(o.value.pssBytes)} / ${mib(o.value.privateBytes)}` : NONE);
+    rows.push({
+      measure: "memory after the many-cgroup run, PSS / private, all processes (MiB)",
+      procview: cell(detail.procview),
+      lxcfs: cell(detail.lxcfs),
+      kernel: NONE,
+      ratio: formatRatio(ratio(value(detail.procview)?.pssBytes, value(detail.lxcfs)?.pssBytes)),
+      target: `procview PSS ≤ ${PSS_MAX_BYTES / MIB} MiB`,
+      verdict: judged([["procview", detail.procview]], () => pssVerdict(detail.procview.ok ? detail.procview.value.pssBytes : NaN)),
+    });
+  }
+
+  const processes = r.processMemory;
+  if (processes) {
+    const each = (p: ProcessMemory) => `${p.role} ${mib(p.pssBytes)} (${mib(p.pssAnonBytes)} anon + ${mib(p.pssFileBytes)} file)`;
+    rows.push({
+      measure: "PSS per procview process after the many-cgroup run (MiB: anonymous memory + mapped files such as the node binary)",
+      procview: processes.ok ? processes.value.map(each).join("; ") : NONE,
+      lxcfs: NONE,
+      kernel: NONE,
+      ratio: NONE,
+      target: NONE,
+      verdict: processes.ok ? "info" : { notMeasured: processes.why },
+    });
+    const keeper = processes.ok ? processes.value.find((p) => p.role === "keeper") : undefined;
+    rows.push({
+      measure: "the keeper's resident memory (VmRSS, MiB; its PSS beside it)",
+      procview: keeper ? `${mib(keeper.rssBytes)} (PSS ${mib(keeper.pssBytes)})` : NONE,
+      lxcfs: NONE,
+      kernel: NONE,
+      ratio: NONE,
+      target: `≤ ${KEEPER_RSS_MAX_BYTES / MIB} MiB`,
+      verdict: keeper ? keeperRssVerdict(keeper.rssBytes) : { notMeasured: processes.ok ? "no keeper found" : processes.why },
+    });
+  }
+  return rows;
+}
+
+function takeoverRows(r: BenchResults): Row[] {
+  const t = r.takeover;
+  if (!t) return [];
+  const run = (o: Outcome<StallRun>, what: string) =>
+    o.ok
+      ? `${formatUs(o.value.worstStallMs)} ms (${o.value.disruptions} ${what}, ${formatCount(o.value.reads)} reads, ${formatCount(o.value.errors)} failed)`
+      : NONE;
+  const failed = (o: Outcome<StallRun>): Verdict | undefined =>
+    !o.ok ? { notMeasured: o.why } : o.value.errors > 0 ? "missed" : undefined;
+  if (!t.ok) {
+    return [
+      {
+        measure: "kill -9 / SIGSTOP of the serving process",
+        procview: NONE,
+        lxcfs: NONE,
+        kernel: NONE,
+        ratio: NONE,
+        target: NONE,
+        verdict: { notMeasured: t.why },
+      },
+    ];
+  }
+  const { standby, coldStart, watchdog, baseline } = t.value;
+  const machine = baseline.ok ? `${formatUs(baseline.value.worstStallMs)} ms (nothing disrupted)` : NONE;
+  return [
+    {
+      measure: "kill -9 of the serving process under 20 readers: longest read (ms); a standby takes over",
+      procview: run(standby, "kills"),
+      lxcfs: NONE,
+      kernel: machine,
+      ratio: NONE,
+      target: `≤ ${TAKEOVER_MAX_STALL_MS} ms, no failed read`,
+      verdict: failed(standby) ?? (standby.ok ? takeoverVerdict(standby.value.worstStallMs) : "info"),
+    },
+    {
+      measure: "the same with `--no-standby` (a serving process started when the other dies)",
+      procview: run(coldStart, "kills"),
+      lxcfs: NONE,
+      kernel: machine,
+      ratio: NONE,
+      target: NONE,
+      verdict: failed(coldStart) ?? "info",
+    },
+    {
+      measure: `serving process stopped (SIGSTOP) under 20 readers: longest read (ms)${watchdog.ok ? `; watchdog deadline ${watchdog.value.deadlineMs} ms` : ""}`,
+      procview: run(watchdog, "stop"),
+      lxcfs: NONE,
+      kernel: machine,
+      ratio: NONE,
+      target: `≤ deadline + ${WATCHDOG_MAX_OVERRUN_MS} ms, no failed read`,
+      verdict: failed(watchdog) ?? (watchdog.ok ? watchdogVerdict(watchdog.value.worstStallMs, watchdog.value.deadlineMs) : "info"),
+    },
+  ];
 }
 
 export function verdictText(v: Verdict): string {

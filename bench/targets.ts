@@ -7,8 +7,14 @@ export const THROUGHPUT_MIN_RATIO = 2;
 export const THROUGHPUT_TARGET_READERS: readonly number[] = [2, 8];
 /** Per-read cost (median) at the most cgroups ≤ 1.2 × at one. */
 export const SCALE_MAX_GROWTH = 1.2;
-/** Resident memory of the serving process after the many-cgroup run. */
-export const RSS_MAX_BYTES = 64 * 1024 * 1024;
+/** PSS of all procview's processes together after the many-cgroup run. */
+export const PSS_MAX_BYTES = 64 * 1024 * 1024;
+/** Resident memory of the keeper (the native program that owns the mount). */
+export const KEEPER_RSS_MAX_BYTES = 2 * 1024 * 1024;
+/** The longest read 20 readers see when the serving process is killed (kill -9). */
+export const TAKEOVER_MAX_STALL_MS = 100;
+/** A stopped serving process: readers resume within this long after the watchdog's deadline. */
+export const WATCHDOG_MAX_OVERRUN_MS = 1000;
 /** "Idle CPU near 0": at most this share of one CPU, averaged over the idle window. */
 export const IDLE_CPU_MAX_SHARE = 0.01;
 /** Time the hook adds to `podman run --rm … true`. */
@@ -25,6 +31,10 @@ export const latencyVerdict = (procviewOverLxcfs: number): Verdict => atMost(pro
 export const throughputVerdict = (readers: number, procviewOverLxcfs: number): Verdict =>
   THROUGHPUT_TARGET_READERS.includes(readers) ? atLeast(procviewOverLxcfs, THROUGHPUT_MIN_RATIO) : "info";
 export const scaleVerdict = (growth: number): Verdict => atMost(growth, SCALE_MAX_GROWTH);
-export const rssVerdict = (bytes: number): Verdict => atMost(bytes, RSS_MAX_BYTES);
+export const pssVerdict = (bytes: number): Verdict => atMost(bytes, PSS_MAX_BYTES);
+export const keeperRssVerdict = (bytes: number): Verdict => atMost(bytes, KEEPER_RSS_MAX_BYTES);
+export const takeoverVerdict = (worstStallMs: number): Verdict => atMost(worstStallMs, TAKEOVER_MAX_STALL_MS);
+export const watchdogVerdict = (worstStallMs: number, deadlineMs: number): Verdict =>
+  atMost(worstStallMs, deadlineMs + WATCHDOG_MAX_OVERRUN_MS);
 export const idleVerdict = (cpuMs: number, windowSeconds: number): Verdict => atMost(cpuMs / (windowSeconds * 1000), IDLE_CPU_MAX_SHARE);
 export const hookVerdict = (addedMs: number): Verdict => atMost(addedMs, HOOK_MAX_ADDED_MS);

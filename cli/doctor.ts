@@ -6,12 +6,19 @@ import { Command } from "commander";
 import { execa } from "execa";
 import { FUSE_DEVICE } from "../fuse/kernel/mount.js";
 import { detectLayout } from "../fuse/cgroup/layout.js";
-import { serviceHealth } from "../fuse/keeper/health.js";
+import { serviceHealth, type ServiceHealth } from "../fuse/keeper/health.js";
 import { podmanHooksDirs } from "../install/hooks-dir.js";
 import { HooksFileSchema, hookPrograms } from "../install/hooks-file.js";
 import { HOOKS_FILE_NAME } from "../install/cli.js";
 import { renderTable, type Row } from "./table.js";
-import { DEFAULT_RUNTIME_DIR, NSMOUNT_HELPER, DEFAULT_MOUNTPOINT, DEFAULT_CONTAINERD_CONFIG } from "../core/paths.js";
+import {
+  DEFAULT_RUNTIME_DIR,
+  NSMOUNT_HELPER,
+  DEFAULT_MOUNTPOINT,
+  DEFAULT_CONTAINERD_CONFIG,
+  KEEPER_PROGRAM,
+  EXEC_ADDON,
+} from "../core/paths.js";
 import { parseContainerdVersion, readContainerdSetup, setupNri } from "../install/containerd-config.js";
 
 interface Flags {
@@ -113,6 +120,21 @@ async function runtimes(containerdBinary: string, containerdConfig: string): Pro
   return rows;
 }
 
+/** The native keeper: built, and when the service runs, answering with a standby ready. */
+function keeper(health: ServiceHealth): Row {
+  const missing = [KEEPER_PROGRAM, EXEC_ADDON].filter((p) => !existsSync(p));
+  if (missing.length)
+    return { label: "keeper", value: `${missing.join(", ")} missing (npm run build): procview serve cannot start`, ok: false };
+  const s = health.status;
+  if (!health.keeperAlive || !s) return { label: "keeper", value: `${KEEPER_PROGRAM} (not running)` };
+  const standby = s.standbyPid ? `standby pid ${s.standbyPid}${s.standbyReady ? "" : " starting"}` : "no standby (--no-standby)";
+  return {
+    label: "keeper",
+    value: `pid ${s.keeperPid}, ${(s.keeperRssBytes / 1024 / 1024).toFixed(1)} MiB; ${standby}; watchdog ${s.watchdogMs ? `${s.watchdogMs} ms` : "off"}`,
+    ok: true,
+  };
+}
+
 export function registerDoctorCommand(program: Command): void {
   program
     .command("doctor")
@@ -137,6 +159,7 @@ export function registerDoctorCommand(program: Command): void {
               : `${health.mountPoint}: ${health.mount} (start it: procview serve, or procview install service)`,
           ok: health.mount === "answering",
         },
+        keeper(health),
         {
           label: "mount helper",
           value: existsSync(NSMOUNT_HELPER)

@@ -5,14 +5,16 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MountError } from "../fuse/kernel/mount.js";
-import { startKeeper, type Keeper } from "../fuse/keeper/keeper.js";
-import { restoreDeadViews } from "../fuse/keeper/restore.js";
+import { becomeKeeper } from "../fuse/keeper/launch.js";
+import { SERVING_FUSE_FD } from "../fuse/keeper/messages.js";
+import { keeperStatus } from "../fuse/keeper/control.js";
 import { mountsAt } from "../core/mountinfo.js";
 import { addShareOptions, shareLimitsOf, type ShareFlags } from "./share-flags.js";
 import {
   DEFAULT_RUNTIME_DIR,
   fitsSocketPath,
   hookSocketPath,
+  keeperSocketPath,
   SOCKET_PATH_MAX_BYTES,
   DEFAULT_MOUNTPOINT,
   DEFAULT_LOG_FILE,
@@ -32,6 +34,10 @@ interface ServeFlags extends ShareFlags {
   runtimeDir: string;
   /** false: --no-hook-socket. */
   hookSocket: string | boolean;
+  watchdogMs: number;
+  /** false: --no-standby. */
+  standby: boolean;
+  takeOver: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -61,28 +67,17 @@ function hookSocketOf(flags: ServeFlags): string | null {
   return null;
 }
 
-async function runForeground(flags: ServeFlags, hookSocket: string | null): Promise<void> {
-  // Signals are handled from the very start: one that arrives while mounting must still end
-  // in a clean unmount, not the default action (which would leave a dead mount behind).
-  let keeper: Keeper | undefined;
-  let stopSignal: string | undefined;
-  const stop = (signal: string) => {
-    stopSignal ??= signal;
-    if (!keeper) return; // applied as soon as the keeper is up
-    log(`${signal}: unmounting`);
-    void keeper.stop().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", () => {
-    if (!keeper) return;
-    log("SIGHUP: replacing the serving process with the code installed now");
-    keeper.reload();
-  });
-  keeper = await startKeeper({
-    mountPoint: resolve(flags.mountpoint),
+function runForeground(flags: ServeFlags, hookSocket: string | null): never {
+  const mountPoint = resolve(flags.mountpoint);
+  return becomeKeeper({
+    mountPoint,
+    runtimeDir: flags.runtimeDir,
+    hookSocket,
+    watchdogMs: flags.watchdogMs,
+    standby: flags.standby,
+    takeOver: flags.takeOver,
     serving: {
+      fd: SERVING_FUSE_FD,
       render: {
         procRoot: flags.procRoot,
         sysRoot: flags.sysRoot,
@@ -92,16 +87,11 @@ async function runForeground(flags: ServeFlags, hookSocket: string | null): Prom
       },
       threads: flags.threads,
       loadIntervalSeconds: flags.loadIntervalMs / 1000,
+      mountPoint,
       hookSocket,
       share: shareLimitsOf(flags),
     },
-    runtimeDir: flags.runtimeDir,
-    log,
-    afterFirstReady: () => restoreDeadViews({ mountPoint: resolve(flags.mountpoint), procRoot: flags.procRoot, log }),
   });
-  if (stopSignal) stop(stopSignal);
-  await keeper.finished;
-  process.exit(0);
 }
 
 /** Starts a detached `serve --foreground` and returns once its mount answers. */
@@ -120,7 +110,17 @@ async function runInBackground(flags: ServeFlags, argv: string[]): Promise<void>
       const lines = readFileSync(flags.logFile, "utf8").trimEnd().split("\n");
       throw new MountError(`serve exited (${exited}): ${lines[lines.length - 1] ?? "see " + flags.logFile}`);
     }
-    if (mountsAt(mountPoint).some((m) => m.fstype === "fuse.procview")) {
+    if (flags.takeOver) {
+      // The mount is there already: done once the keeper serving it knows we wait for it.
+      const status = await keeperStatus(mountPoint, flags.runtimeDir).catch(() => null);
+      if (status?.successorWaiting) {
+        child.unref();
+        process.stdout.write(
+          `procview keeper ${child.pid} takes ${mountPoint} over when keeper ${status.keeperPid} stops (log ${flags.logFile})\n`,
+        );
+        return;
+      }
+    } else if (mountsAt(mountPoint).some((m) => m.fstype === "fuse.procview")) {
       child.unref();
       process.stdout.write(`procview serving ${mountPoint} (pid ${child.pid}, log ${flags.logFile})\n`);
       return;
@@ -134,9 +134,10 @@ export function registerServeCommand(program: Command): void {
   const serve = program
     .command("serve")
     .description(
-      "mount the per-container /proc and /sys views and serve them. A small keeper process owns the mount and " +
-        "its /dev/fuse descriptor; a serving process it supervises answers reads and is restarted at once if it dies " +
-        "(SIGHUP or `procview reload` replaces it with the code installed now), so containers never lose their views",
+      "mount the per-container /proc and /sys views and serve them. A small native keeper process owns the mount and " +
+        "its /dev/fuse descriptor; a serving process it supervises answers reads, and a standby started ahead takes over " +
+        "within milliseconds if it dies or stops answering (SIGHUP or `procview reload` replaces it with the code " +
+        "installed now), so containers never lose their views",
     )
     .option(
       "--mountpoint <dir>",
@@ -171,20 +172,39 @@ export function registerServeCommand(program: Command): void {
     .option("--log-file <file>", "where a background server logs", DEFAULT_LOG_FILE)
     .option(
       "--runtime-dir <dir>",
-      "where the status file read by `procview status` and `reload` is kept, and the hook socket",
+      "where the keeper's control socket (status, reload, handoff), its status file and the hook socket are",
       DEFAULT_RUNTIME_DIR,
     )
     .option(
       "--hook-socket <path>",
       "the unix socket on which procview-hook has the serving process run the OCI hook (default: <runtime-dir>/hook/<mountpoint>.sock, in a directory only root may enter)",
     )
-    .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook");
+    .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook")
+    .option(
+      "--watchdog-ms <ms>",
+      "replace a serving process that leaves a request unanswered this long (stopped, deadlocked, stuck in a cgroupfs read); readers only wait. 0: never",
+      positiveInteger,
+      500,
+    )
+    .option(
+      "--no-standby",
+      "do not keep a standby serving process started ahead: saves its memory (`procview status`), but a serving process that dies or hangs is replaced in the time a Node process takes to start (0.5-2 s) instead of milliseconds",
+    )
+    .option(
+      "--take-over",
+      "the mountpoint is served by a running procview (same --runtime-dir): wait, and when its keeper is stopped it hands the mount over to this one instead of unmounting, so no reader notices (an upgrade of the keeper itself, a Kubernetes rolling update)",
+      false,
+    );
   addShareOptions(serve).action(async (flags: ServeFlags) => {
     if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
     if (flags.loadIntervalMs < 1) throw new InvalidArgumentError("--load-interval-ms must be at least 1");
-    // Before going to the background: a bad --hook-socket is the caller's error to see.
+    // Before going to the background: bad flags are the caller's error to see. The keeper's
+    // socket first: without it there is no status, reload or handoff.
+    const control = keeperSocketPath(resolve(flags.mountpoint), flags.runtimeDir);
+    if (!fitsSocketPath(control))
+      throw new InvalidArgumentError(`--runtime-dir: the keeper's socket ${control} is too long for a unix socket path`);
     const hookSocket = hookSocketOf(flags);
-    if (flags.foreground) await runForeground(flags, hookSocket);
+    if (flags.foreground) runForeground(flags, hookSocket);
     else await runInBackground(flags, process.argv);
   });
 }

@@ -1,69 +1,99 @@
-// Entry of a serving process started by the keeper: the /dev/fuse descriptor arrives as fd 3,
-// the config as argv[2], and the IPC channel to the keeper is set up by fork().
-import { writeFileSync, writeSync } from "node:fs";
+// Entry of a serving process, started by the keeper (fuse/keeper/native): the config as argv[2],
+// its epoch as argv[3], fd 3 the channel to the keeper and fd 4 the /dev/fuse descriptor. It
+// starts as a standby (see fuse/server/serving-process.ts) and serves once the keeper says so.
+import { writeSync } from "node:fs";
+import { Socket } from "node:net";
 import { startServing } from "../fuse/server/serving-process.js";
-import { FromServing, ServingConfigSchema, ToServingSchema } from "../fuse/keeper/messages.js";
+import {
+  EpochSchema,
+  formatFromServing,
+  KEEPER_CHANNEL_FD,
+  ServingConfigSchema,
+  ToServingSchema,
+  type FromServing,
+  type ToServing,
+} from "../fuse/keeper/messages.js";
 import { startHookSocket, type HookSocket } from "../hook/socket/server.js";
-import { describeZodError } from "../core/errors.js";
+import { describeZodError, errorMessage } from "../core/errors.js";
 
 const log = (line: string): void => {
   writeSync(2, `procview[${process.pid}] ${line}\n`);
 };
 
 const parsed = ServingConfigSchema.safeParse(JSON.parse(process.argv[2] ?? "null"));
-if (!parsed.success) {
-  log(`serving process: bad config: ${describeZodError(parsed.error)}`);
+const epoch = EpochSchema.safeParse(process.argv[3]);
+if (!parsed.success || !epoch.success) {
+  log(`serving process: bad config: ${parsed.success ? "epoch: expected 1..4095" : describeZodError(parsed.error)}`);
   process.exit(2);
 }
 const config = parsed.data;
-try {
-  // fork() handed us the keeper's OOM protection; this process is the one to sacrifice
-  // under memory pressure (the keeper starts another at once), not the keeper.
-  writeFileSync("/proc/self/oom_score_adj", "0");
-} catch {
-  // Not root (tests on fixtures): nothing to give back.
+const serving = startServing({ ...config, epoch: epoch.data, log });
+
+const channel = new Socket({ fd: KEEPER_CHANNEL_FD, readable: true, writable: true });
+const send = (message: FromServing): void => {
+  if (!channel.destroyed) channel.write(formatFromServing(message));
+};
+// The keeper is our only reason to live: when it goes, the descriptor it owns goes too.
+channel.on("close", () => process.exit(0));
+channel.on("error", () => process.exit(0));
+let pending = "";
+channel.setEncoding("utf8");
+channel.on("data", (chunk: string) => {
+  pending += chunk;
+  for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
+    const message = ToServingSchema.safeParse(pending.slice(0, end));
+    pending = pending.slice(end + 1);
+    if (message.success) void obey(message.data);
+    else log("ignoring a malformed message from the keeper");
+  }
+});
+
+let hookSocket: HookSocket | undefined;
+let reporter: NodeJS.Timeout | undefined;
+
+async function obey(message: ToServing): Promise<void> {
+  if (message === "resend") serving.resend();
+  else if (message === "activate") await activate();
+  else {
+    // Loaded only by the one process that does it, once after a fresh mount.
+    const { restoreDeadViews } = await import("../fuse/keeper/restore.js");
+    const views = await restoreDeadViews({ mountPoint: config.mountPoint, procRoot: config.render.procRoot, log }).catch((err) => {
+      log(`bringing back views of running containers failed: ${errorMessage(err)}`);
+      return 0;
+    });
+    send({ type: "restored", views });
+  }
 }
 
-const send = (message: FromServing): void => {
-  if (process.connected) process.send?.(message);
-};
+async function activate(): Promise<void> {
+  if (reporter) return;
+  reporter = setInterval(() => send({ type: "stats", ...serving.stats(), hooksServed: hookSocket?.served() ?? 0 }), 1000);
+  serving.activate();
+  // Whatever a predecessor read and never answered goes back to the queue, to us.
+  serving.resend();
+  // The socket is a fast path: procview-hook runs the Node hook whenever nobody answers on it.
+  // Renamed over a predecessor's, it takes the new hooks from now on.
+  if (config.hookSocket) {
+    const path = config.hookSocket;
+    try {
+      hookSocket = await startHookSocket({ path, log, ownSource: config.mountPoint });
+      process.on("exit", () => hookSocket?.removeFile());
+    } catch (err) {
+      log(`cannot listen for procview-hook on ${path}: ${(err as Error).message}; container starts run the Node hook`);
+    }
+  }
+  send({ type: "ready" });
+}
 
-const serving = startServing({ ...config, log });
-
-process.on("message", (raw) => {
-  const message = ToServingSchema.safeParse(raw);
-  if (!message.success) return log(`ignoring a malformed message from the keeper`);
-  if (message.data.type === "resend") serving.resend();
-});
-// The keeper is our only reason to live: when it goes, the descriptor it owns goes too.
-process.on("disconnect", () => process.exit(0));
-// Retired by the keeper after a reload, once the successor is ready (and owns the hook socket's
-// path). A hook under way is finished first: killed mid-way, its client would run the Node hook
-// and bind the views a second time. SIGKILL ends us at once: a clean exit would wait for the
-// serving threads, which sit in read() on /dev/fuse until the next request.
+// Retired by the keeper after a reload or a handoff, once the successor serves (and owns the
+// hook socket's path). A hook under way is finished first: killed mid-way, its client would run
+// the Node hook and bind the views a second time. SIGKILL ends us at once: a clean exit would
+// wait for the serving threads, which sit in read() on /dev/fuse until the next request.
 process.on("SIGTERM", () => {
   void (hookSocket?.drain() ?? Promise.resolve()).finally(() => process.kill(process.pid, "SIGKILL"));
 });
 
-// After the handlers above, so that no message from the keeper arrives while nobody listens;
-// before "ready", on which the keeper retires a predecessor (and its socket) after a reload.
-// The socket is a fast path: procview-hook runs the Node hook whenever nobody answers on it.
-let hookSocket: HookSocket | undefined;
-if (config.hookSocket) {
-  const path = config.hookSocket;
-  try {
-    hookSocket = await startHookSocket({ path, log, ownSource: config.mountPoint });
-    process.on("exit", () => hookSocket?.removeFile());
-  } catch (err) {
-    log(`cannot listen for procview-hook on ${path}: ${(err as Error).message}; container starts run the Node hook`);
-  }
-}
-
-// Whatever a predecessor read and never answered goes back to the queue, to us.
-serving.resend();
-send({ type: "ready" });
-
-const reporter = setInterval(() => send({ type: "stats", ...serving.stats(), hooksServed: hookSocket?.served() ?? 0 }), 1000);
+void serving.standing.then(() => send({ type: "standby" }));
 void serving.finished.then(async () => {
   clearInterval(reporter);
   await hookSocket?.close();

@@ -1,10 +1,10 @@
-// `procview status` and `procview reload`.
+// `procview status` and `procview reload`: both ask the keeper on its root-only control socket.
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { readStatus } from "../fuse/keeper/status.js";
 import { serviceHealth } from "../fuse/keeper/health.js";
+import { askKeeper } from "../fuse/keeper/control.js";
 import { renderTable, type Row } from "./table.js";
-import { DEFAULT_RUNTIME_DIR, statusPath, DEFAULT_MOUNTPOINT } from "../core/paths.js";
+import { DEFAULT_RUNTIME_DIR, DEFAULT_MOUNTPOINT, keeperSocketPath, statusPath } from "../core/paths.js";
 
 interface Flags {
   mountpoint: string;
@@ -17,31 +17,46 @@ function age(since: number | null | undefined): string {
   return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
 }
 
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
 export function registerStatusCommands(program: Command): void {
   program
     .command("status")
     .description("is the mount live, which processes serve it, how much they served; exits 1 when something is wrong")
     .option("--mountpoint <dir>", "the mountpoint procview serve was started with", DEFAULT_MOUNTPOINT)
-    .option("--runtime-dir <dir>", "where procview serve keeps its status file", DEFAULT_RUNTIME_DIR)
+    .option("--runtime-dir <dir>", "where procview serve keeps its control socket and status file", DEFAULT_RUNTIME_DIR)
     .action(async (flags: Flags) => {
-      const health = await serviceHealth(resolve(flags.mountpoint), flags.runtimeDir);
+      const mountPoint = resolve(flags.mountpoint);
+      const health = await serviceHealth(mountPoint, flags.runtimeDir);
       const s = health.status;
+      const keeper = !s
+        ? "no status file: procview serve never ran here"
+        : health.keeperAlive
+          ? `pid ${s.keeperPid}, up ${age(s.keeperStartedAt)}, ${mib(s.keeperRssBytes)} resident${s.successorWaiting ? "; a successor waits to take over" : ""}`
+          : `${health.keeperProblem ?? "not answering"}; last known: pid ${s.keeperPid} (${statusPath(mountPoint, flags.runtimeDir)})`;
       const rows: Row[] = [
         { label: "mount", value: `${health.mountPoint}: ${health.mount}`, ok: health.mount === "answering" },
-        {
-          label: "keeper",
-          value: s ? `pid ${s.keeperPid}, up ${age(s.keeperStartedAt)}` : "no status file: procview serve never ran here",
-          ok: health.keeperAlive,
-        },
+        { label: "keeper", value: keeper, ok: health.keeperAlive },
         {
           label: "serving process",
-          value: s?.servingPid ? `pid ${s.servingPid}, up ${age(s.servingStartedAt)}` : "none",
+          value: health.servingAlive && s?.servingPid ? `pid ${s.servingPid}, up ${age(s.servingStartedAt)}` : "none",
           ok: health.servingAlive,
         },
       ];
+      if (s && health.keeperAlive) {
+        rows.push({
+          label: "standby",
+          value: s.standbyPid ? `pid ${s.standbyPid}${s.standbyReady ? ", ready to take over" : ", starting"}` : "none (--no-standby)",
+        });
+        rows.push({
+          label: "watchdog",
+          value: s.watchdogMs ? `replaces a serving process silent for ${s.watchdogMs} ms` : "off (--watchdog-ms 0)",
+        });
+      }
       if (s) {
         rows.push(
-          { label: "restarts / reloads", value: `${s.restarts} / ${s.reloads}` },
+          { label: "restarts / reloads / hangs", value: `${s.restarts} / ${s.reloads} / ${s.hangs}` },
+          { label: "handoffs between keepers", value: String(s.handoffs) },
           { label: "containers being served", value: String(s.containers) },
           { label: "opens served", value: `${s.opens} (${s.rerendered} re-rendered after a restart, ${s.renderFailures} failed)` },
           {
@@ -61,20 +76,12 @@ export function registerStatusCommands(program: Command): void {
       "replace the serving process with one running the code installed now (the upgrade path); the mount and every container's views stay, no read fails",
     )
     .option("--mountpoint <dir>", "the mountpoint procview serve was started with", DEFAULT_MOUNTPOINT)
-    .option("--runtime-dir <dir>", "where procview serve keeps its status file", DEFAULT_RUNTIME_DIR)
+    .option("--runtime-dir <dir>", "where procview serve keeps its control socket", DEFAULT_RUNTIME_DIR)
     .action(async (flags: Flags) => {
-      const file = statusPath(resolve(flags.mountpoint), flags.runtimeDir);
-      const before = readStatus(file);
-      if (!before) throw new Error(`no procview serves ${flags.mountpoint} (no ${file})`);
-      process.kill(before.keeperPid, "SIGHUP");
-      for (let waited = 0; waited < 15_000; waited += 100) {
-        await new Promise((r) => setTimeout(r, 100));
-        const now = readStatus(file);
-        if (now && now.reloads > before.reloads && now.servingPid !== before.servingPid && now.servingPid !== null) {
-          process.stdout.write(`reloaded: serving process ${before.servingPid} → ${now.servingPid}\n`);
-          return;
-        }
-      }
-      throw new Error(`the keeper (pid ${before.keeperPid}) did not report a new serving process within 15 s`);
+      const answer = await askKeeper(keeperSocketPath(resolve(flags.mountpoint), flags.runtimeDir), "reload", 25_000);
+      const reloaded = /^reloaded (\d+) (\d+)$/.exec(answer);
+      if (!reloaded) throw new Error(`the keeper did not reload: ${answer.replace(/^error /, "") || "no answer"}`);
+      const before = reloaded[1] === "0" ? "none" : reloaded[1];
+      process.stdout.write(`reloaded: serving process ${before} → ${reloaded[2]}\n`);
     });
 }

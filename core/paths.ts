@@ -12,7 +12,7 @@ export const PACKAGE_ROOT = dirname(DIST_DIR);
 
 /** The `procview` command. */
 export const CLI_ENTRY = join(DIST_DIR, "cli", "procview.js");
-/** What the keeper forks as a serving process. */
+/** What the keeper starts as a serving process. */
 export const SERVING_ENTRY = join(DIST_DIR, "cli", "serving.js");
 /** The OCI hook as one bundle, so a container start resolves no modules (see scripts/bundle-hook.ts). */
 export const HOOK_BUNDLE = join(DIST_DIR, "procview-hook.mjs");
@@ -25,6 +25,10 @@ export const NSMOUNT_HELPER = join(NATIVE_DIR, "procview-nsmount");
 export const HOOK_CLIENT = join(NATIVE_DIR, "procview-hook");
 /** Who is at the other end of a hook socket connection (hook/native/procview-peercred.c). */
 export const PEERCRED_HELPER = join(NATIVE_DIR, "procview-peercred");
+/** The keeper: owner of the mount, supervisor of the serving processes (fuse/keeper/native). */
+export const KEEPER_PROGRAM = join(NATIVE_DIR, "procview-keeper");
+/** execve() for `procview serve`, which becomes the keeper (fuse/keeper/native/procview-exec.c). */
+export const EXEC_ADDON = join(NATIVE_DIR, "procview-exec.node");
 
 /** Where the views are mounted, and where the integrations bind them from. */
 export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
@@ -49,6 +53,12 @@ function runtimeName(mountPoint: string): string {
 /** The keeper's status file for a mountpoint (read by `status`, `reload`, `doctor`). */
 export function statusPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
   return join(runtimeDir, `${runtimeName(mountPoint)}.json`);
+}
+
+/** The keeper's root-only control socket: status, reload, and the handoff to a successor
+ * keeper (`procview serve --take-over`), which must use the same runtime directory. */
+export function keeperSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
+  return join(runtimeDir, `${runtimeName(mountPoint)}.keeper.sock`);
 }
 
 /** The socket procview-hook asks the serving process of this mountpoint on: in a directory of

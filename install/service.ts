@@ -58,7 +58,7 @@ export function registerInstallService(install: Command): void {
   install
     .command("service")
     .description(
-      `write the systemd unit ${UNIT_NAME} (procview serve in the foreground, Restart=always, before podman, CRI-O, containerd and kubelet, the keeper protected from the OOM killer with OOMScoreAdjust=-1000, reload with SIGHUP) into --dir, and enable and start it when systemd runs here. Recorded in the state file; "procview uninstall" stops it and removes exactly that file.`,
+      `write the systemd unit ${UNIT_NAME} (procview serve in the foreground, Restart=always, before podman, CRI-O, containerd and kubelet, the keeper protected from the OOM killer with OOMScoreAdjust=-1000, systemctl reload running procview reload) into --dir, and enable and start it when systemd runs here. Recorded in the state file; "procview uninstall" stops it and removes exactly that file.`,
     )
     .option("--dir <dir>", "where systemd reads units", DEFAULT_UNIT_DIR)
     .option("--mountpoint <dir>", "the mountpoint the service serves", "/var/lib/procview")

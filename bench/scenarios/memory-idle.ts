@@ -1,16 +1,17 @@
-// The serving processes' resident memory (VmRSS) and their CPU time over a window with no reads.
+// The serving processes' memory (VmRSS, PSS, per process for procview) and their CPU time over a
+// window with no reads.
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import type { TargetsContext } from "../context.js";
 import { usable } from "../context.js";
-import { attempt, notMeasured, type IdleCpu, type MemoryDetail, type Outcome } from "../results.js";
+import { attempt, notMeasured, type IdleCpu, type MemoryDetail, type Outcome, type ProcessMemory } from "../results.js";
 import { parseCpuTicks, parseSmapsRollup, parseVmRssBytes } from "../stats.js";
 
 const servers = ["procview", "lxcfs"] as const;
 type Server = (typeof servers)[number];
 
-/** Every process serving `name` (procview: its keeper and its serving process). */
+/** Every process serving `name` (procview: its keeper, serving process and standby). */
 function pidsOf(ctx: TargetsContext, name: Server): number[] {
   const t = usable(ctx, name);
   if (!t.ok) throw new Error(t.why);
@@ -25,14 +26,27 @@ export async function rssBytes(pids: number[]): Promise<number> {
   return total;
 }
 
+const smaps = async (pid: number): Promise<MemoryDetail> => parseSmapsRollup(await readFile(`/proc/${pid}/smaps_rollup`, "utf8"));
+
 async function memoryDetail(pids: number[]): Promise<MemoryDetail> {
-  const total = { pssBytes: 0, privateBytes: 0 };
+  const total: MemoryDetail = { pssBytes: 0, pssAnonBytes: 0, pssFileBytes: 0, privateBytes: 0 };
   for (const pid of pids) {
-    const one = parseSmapsRollup(await readFile(`/proc/${pid}/smaps_rollup`, "utf8"));
-    total.pssBytes += one.pssBytes;
-    total.privateBytes += one.privateBytes;
+    const one = await smaps(pid);
+    for (const key of Object.keys(total) as Array<keyof MemoryDetail>) total[key] += one[key];
   }
   return total;
+}
+
+/** procview's processes one by one: where its memory is. */
+export function processMemoryScenario(ctx: TargetsContext): Promise<Outcome<ProcessMemory[]>> {
+  return attempt(async () => {
+    const t = usable(ctx, "procview");
+    if (!t.ok) throw new Error(t.why);
+    const processes = t.value.processes?.() ?? [];
+    const out: ProcessMemory[] = [];
+    for (const { role, pid } of processes) out.push({ role, pid, ...(await smaps(pid)), rssBytes: await rssBytes([pid]) });
+    return out;
+  });
 }
 
 export function memoryDetailScenario(ctx: TargetsContext): Promise<Record<Server, Outcome<MemoryDetail>>> {

@@ -4,8 +4,10 @@ import { execa } from "execa";
 import path from "node:path";
 import { FSTYPE } from "../kernel/mount.js";
 import { readStatus, type KeeperStatus } from "./status.js";
+import { keeperStatus } from "./control.js";
 import { mountsAt } from "../../core/mountinfo.js";
-import { statusPath } from "../../core/paths.js";
+import { keeperSocketPath, statusPath } from "../../core/paths.js";
+import { errorMessage } from "../../core/errors.js";
 
 export type MountHealth = "answering" | "not-mounted" | "dead" | "hung" | "not-procview";
 
@@ -23,29 +25,37 @@ export async function mountHealth(mountPoint: string, timeoutMs = 2000): Promise
   return result.stdout === "MemTotal:" ? "answering" : "dead";
 }
 
-export function processAlive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 export interface ServiceHealth {
   mountPoint: string;
   mount: MountHealth;
+  /** The keeper's live account, or the last one it wrote when it does not answer. */
   status: KeeperStatus | null;
+  /** The keeper answered on its control socket. */
   keeperAlive: boolean;
+  /** Why it did not, when it did not. */
+  keeperProblem: string | null;
   servingAlive: boolean;
   healthy: boolean;
 }
 
 export async function serviceHealth(mountPoint: string, runtimeDir: string): Promise<ServiceHealth> {
-  const status = readStatus(statusPath(mountPoint, runtimeDir));
-  const mount = await mountHealth(mountPoint);
-  const keeperAlive = processAlive(status?.keeperPid ?? null);
-  const servingAlive = processAlive(status?.servingPid ?? null);
-  return { mountPoint, mount, status, keeperAlive, servingAlive, healthy: mount === "answering" && keeperAlive && servingAlive };
+  let keeperProblem: string | null = null;
+  const asked = keeperStatus(mountPoint, runtimeDir).catch((err: unknown) => {
+    keeperProblem = errorMessage(err);
+    return null;
+  });
+  const [live, mount] = await Promise.all([asked, mountHealth(mountPoint)]);
+  const status = live ?? readStatus(statusPath(mountPoint, runtimeDir));
+  const keeperAlive = live !== null;
+  keeperProblem ??= keeperAlive ? null : `no keeper answers on ${keeperSocketPath(mountPoint, runtimeDir)}`;
+  const servingAlive = live?.servingPid != null;
+  return {
+    mountPoint,
+    mount,
+    status,
+    keeperAlive,
+    keeperProblem,
+    servingAlive,
+    healthy: mount === "answering" && keeperAlive && servingAlive,
+  };
 }

@@ -1,7 +1,7 @@
-// The keeper's account of itself, for `procview status`, `procview reload` and `doctor`:
-// one JSON file per mountpoint under the runtime directory, replaced atomically.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+// The keeper's account of itself, for `procview status`, `procview reload` and `doctor`: the
+// keeper (fuse/keeper/native/control.c) answers it on its control socket, and leaves the last
+// one in a file (mode 0644, replaced atomically) for when nobody answers any more.
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { describeZodError } from "../../core/errors.js";
 
@@ -9,12 +9,21 @@ export const KeeperStatusSchema = z.object({
   mountPoint: z.string(),
   keeperPid: z.number().int(),
   keeperStartedAt: z.number(),
+  keeperRssBytes: z.number().default(0),
   servingPid: z.number().int().nullable(),
   servingStartedAt: z.number().nullable(),
+  /** The pre-started process that takes over when the serving one dies or hangs. */
+  standbyPid: z.number().int().nullable().default(null),
+  /** Loaded and waiting (false while it starts). */
+  standbyReady: z.boolean().default(false),
   /** Serving processes started because the previous one died. */
   restarts: z.number().int(),
   /** Serving processes started by `procview reload` / SIGHUP. */
   reloads: z.number().int(),
+  /** Serving processes replaced by the watchdog because they stopped answering. */
+  hangs: z.number().int().default(0),
+  /** Times the mount was handed from one keeper to the next (`procview serve --take-over`). */
+  handoffs: z.number().int().default(0),
   /** Dead views in running containers brought back at start. */
   restoredViews: z.number().int(),
   opens: z.number(),
@@ -24,18 +33,27 @@ export const KeeperStatusSchema = z.object({
   /** Hooks the serving processes ran for procview-hook, and where it asks them (null: not listening). */
   hooksServed: z.number(),
   hookSocket: z.string().nullable(),
+  /** 0: no watchdog. */
+  watchdogMs: z.number().int().default(0),
+  /** A keeper started with --take-over waits for this one to stop. */
+  successorWaiting: z.boolean().default(false),
   updatedAt: z.number(),
 });
 export type KeeperStatus = z.infer<typeof KeeperStatusSchema>;
 
-export function writeStatus(path: string, status: KeeperStatus): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, JSON.stringify(status));
-  renameSync(temporary, path);
+export function parseStatus(text: string, from: string): KeeperStatus {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${from} did not give a procview status (not JSON)`);
+  }
+  const parsed = KeeperStatusSchema.safeParse(json);
+  if (!parsed.success) throw new Error(`${from} did not give a procview status: ${describeZodError(parsed.error)}`);
+  return parsed.data;
 }
 
-/** null when there is no status file (no keeper ever ran for this mountpoint). */
+/** The last status a keeper wrote; null when there is no file (no keeper ever ran for this mountpoint). */
 export function readStatus(path: string): KeeperStatus | null {
   let text: string;
   try {
@@ -44,7 +62,5 @@ export function readStatus(path: string): KeeperStatus | null {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw new Error(`cannot read ${path}: ${String(err)}`, { cause: err });
   }
-  const parsed = KeeperStatusSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${path} is not a procview status file: ${describeZodError(parsed.error)}`);
-  return parsed.data;
+  return parseStatus(text, path);
 }

@@ -2,6 +2,12 @@
 // request loop on an already mounted /dev/fuse descriptor) and samples the load. It does not own
 // the mount: the keeper (fuse/keeper) does, and starts a new serving process with the same
 // descriptor whenever this one dies or is replaced.
+//
+// A serving process starts as a standby: its serving threads load everything they need, warm
+// up, and wait at a gate (an Atomics.wait on shared memory), so that taking over costs a
+// wake-up, not a start. activate() opens the gate and starts the load sampling. Every thread is
+// started ahead: with one, the backlog of a takeover under 20 readers in 20 cgroups took twice
+// as long (worst read 440-475 ms against 245 ms on a busy 2-CPU VM), for ~8 MiB less.
 import { Worker } from "node:worker_threads";
 import { requestResend } from "../kernel/request-loop.js";
 import { HandleStore, createHandleStoreBuffers, PAGE_SIZE, type RefusalReport } from "./handle-store.js";
@@ -32,6 +38,10 @@ export interface Serving {
   resend(): void;
   /** Resolves when the filesystem is gone (unmounted, or the connection aborted). */
   readonly finished: Promise<void>;
+  /** Resolves once every thread is loaded and waits at the gate: they can serve at once. */
+  readonly standing: Promise<void>;
+  /** Serve: open the gate, start the load sampling. */
+  activate(): void;
 }
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
@@ -70,13 +80,18 @@ export function startServing(options: ServingOptions): Serving {
     for (const worker of workers) worker.postMessage(message);
   };
   const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);
+  const gate = new SharedArrayBuffer(4);
+  let gated = 0;
+  let stand!: () => void;
+  const standing = new Promise<void>((resolve) => (stand = resolve));
 
   const startWorker = (index: number): void => {
-    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, kept, render: options.render, time };
+    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, kept, render: options.render, time, gate };
     const worker = new Worker(WORKER_URL, { workerData: config });
     workers.add(worker);
     worker.on("message", (message: WorkerMessage) => {
       if (message.type === "track") tracker.track(message.key, message.paths);
+      else if (message.type === "gated" && ++gated === options.threads) stand();
       else if (message.type === "init") log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
     });
     for (const message of tracker.assignments()) worker.postMessage(message);
@@ -98,11 +113,21 @@ export function startServing(options: ServingOptions): Serving {
     });
   };
   for (let i = 0; i < options.threads; i++) startWorker(i);
-  const sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
-  const reporter = setInterval(() => {
-    for (const report of handles.takeRefusals()) log(describeRefusal(report, REFUSAL_REPORT_MS, options.share));
-  }, REFUSAL_REPORT_MS);
-  const keptSweep = setInterval(() => sweeper.sweep(), KEPT_SWEEP_MS);
+  // Load sampling, refusal reports and the kept-descriptor sweep start when the process serves:
+  // a standby samples nothing and holds nothing.
+  let sampler: NodeJS.Timeout | undefined;
+  let reporter: NodeJS.Timeout | undefined;
+  let keptSweep: NodeJS.Timeout | undefined;
+  const activate = (): void => {
+    if (sampler) return;
+    Atomics.store(new Int32Array(gate), 0, 1);
+    Atomics.notify(new Int32Array(gate), 0);
+    sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
+    reporter = setInterval(() => {
+      for (const report of handles.takeRefusals()) log(describeRefusal(report, REFUSAL_REPORT_MS, options.share));
+    }, REFUSAL_REPORT_MS);
+    keptSweep = setInterval(() => sweeper.sweep(), KEPT_SWEEP_MS);
+  };
 
   return {
     stats: () => ({ ...stats.read(), containers: tracker.size }),
@@ -114,5 +139,7 @@ export function startServing(options: ServingOptions): Serving {
       }
     },
     finished,
+    standing,
+    activate,
   };
 }

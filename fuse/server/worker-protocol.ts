@@ -29,6 +29,8 @@ export interface WorkerConfig {
   kept: KeptRegistryBuffers;
   render: RenderOptions;
   time: Timestamp;
+  /** A standby's thread waits on cell 0 of this until it is non-zero before reading requests. */
+  gate?: SharedArrayBuffer;
 }
 
 /** Serving thread → main thread. */
@@ -36,7 +38,9 @@ export type WorkerMessage =
   | ({ type: "init" } & NegotiatedInit)
   /** A container was read for the first time by this worker: start sampling its load. */
   | { type: "track"; key: string; paths: CgroupPaths }
-  | { type: "ended"; how: string };
+  | { type: "ended"; how: string }
+  /** Loaded and waiting at the gate: the standby can serve at once. */
+  | { type: "gated" };
 
 /** Main thread → serving threads. */
 export type MainThreadMessage = { type: "slot"; key: string; slot: number; id: number };

@@ -13,6 +13,7 @@ import { LoadView } from "./load/view.js";
 import { WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 import { SharedStats } from "./stats.js";
 import { useKeptRegistry } from "../cgroup/kept-files.js";
+import { VIEW_NAMES } from "../../core/layout.js";
 
 const config = workerData as WorkerConfig;
 const log = (line: string): void => {
@@ -27,6 +28,21 @@ const store = new HandleStore(config.store);
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
 const render = createRenderer(config.render, loads);
 const ops = createFilesystem(tree, store, render, log, new SharedStats(config.stats));
+
+if (config.gate && !Atomics.load(new Int32Array(config.gate), 0)) {
+  // A standby's thread: everything above is loaded, and each view rendered once (for this
+  // process, as the host) so that its code is compiled: taking over costs this wake-up, not a
+  // start, and the first requests after it are not slowed by cold code.
+  for (const view of VIEW_NAMES) {
+    try {
+      render(view, { pid: process.pid, uid: 0, gid: 0 });
+    } catch {
+      // A warm-up only: the real request reports its own failure.
+    }
+  }
+  post({ type: "gated" });
+  Atomics.wait(new Int32Array(config.gate), 0, 0);
+}
 
 const end = runRequestLoop({
   fd: config.fd,

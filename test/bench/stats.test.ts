@@ -10,6 +10,7 @@ import {
   parseThroughputOutput,
   parseTurnLine,
   parseSmapsRollup,
+  parseLoopOutput,
   parseVmRssBytes,
   percentile,
   ratio,
@@ -81,13 +82,23 @@ test("reader turns lines: nanoseconds or an errno", (t) => {
   t.throws(() => parseTurnLine("usage: reader ..."));
 });
 
+test("reader loop output: reads, errors and the longest read", (t) => {
+  t.deepEqual(parseLoopOutput("1200 0 40700852\n"), { reads: 1200, errors: 0, longestNs: 40700852 });
+  t.throws(() => parseLoopOutput("1200 0\n"), { message: /reader loop/ });
+});
+
 test("VmRSS from /proc/<pid>/status, in bytes", (t) => {
   t.is(parseVmRssBytes(fixture("status.txt")), 65536 * 1024);
   t.throws(() => parseVmRssBytes("Name:\tkthreadd\nState:\tS (sleeping)\n"), { message: /VmRSS/ });
 });
 
 test("PSS and private memory from /proc/<pid>/smaps_rollup, in bytes", (t) => {
-  t.deepEqual(parseSmapsRollup(fixture("smaps_rollup.txt")), { pssBytes: 459 * 1024, privateBytes: (40 + 112) * 1024 });
+  t.deepEqual(parseSmapsRollup(fixture("smaps_rollup.txt")), {
+    pssBytes: 459 * 1024,
+    pssAnonBytes: 112 * 1024,
+    pssFileBytes: 347 * 1024,
+    privateBytes: (40 + 112) * 1024,
+  });
   t.throws(() => parseSmapsRollup("Rss: 1 kB\n"), { message: /Pss/ });
 });
 

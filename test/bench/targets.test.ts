@@ -1,6 +1,16 @@
 // The targets' boundaries (bench/targets.ts): on the limit counts as met.
 import test from "ava";
-import { hookVerdict, idleVerdict, latencyVerdict, rssVerdict, scaleVerdict, throughputVerdict } from "../../bench/targets.js";
+import {
+  hookVerdict,
+  idleVerdict,
+  keeperRssVerdict,
+  latencyVerdict,
+  pssVerdict,
+  scaleVerdict,
+  takeoverVerdict,
+  throughputVerdict,
+  watchdogVerdict,
+} from "../../bench/targets.js";
 
 test("latency: procview median ≤ 0.5 × LXCFS", (t) => {
   t.is(latencyVerdict(0.5), "met");
@@ -19,8 +29,10 @@ test("throughput: ≥ 2 × LXCFS at 2 and 8 readers; 1 reader is for information
 test("scale, memory, idle CPU and hook limits", (t) => {
   t.is(scaleVerdict(1.2), "met");
   t.is(scaleVerdict(1.21), "missed");
-  t.is(rssVerdict(64 * 1024 * 1024), "met");
-  t.is(rssVerdict(64 * 1024 * 1024 + 1), "missed");
+  t.is(pssVerdict(64 * 1024 * 1024), "met");
+  t.is(pssVerdict(64 * 1024 * 1024 + 1), "missed");
+  t.is(keeperRssVerdict(2 * 1024 * 1024), "met");
+  t.is(keeperRssVerdict(2 * 1024 * 1024 + 1), "missed");
   t.is(idleVerdict(50, 5), "met"); // 1 % of a CPU
   t.is(idleVerdict(60, 5), "missed");
   t.is(idleVerdict(0, 5), "met");
@@ -28,4 +40,11 @@ test("scale, memory, idle CPU and hook limits", (t) => {
   t.is(hookVerdict(-3), "met");
   t.is(hookVerdict(60.5), "missed");
   t.deepEqual(hookVerdict(NaN), { notMeasured: "no figure" });
+});
+
+test("takeover and watchdog limits", (t) => {
+  t.is(takeoverVerdict(100), "met");
+  t.is(takeoverVerdict(100.1), "missed");
+  t.is(watchdogVerdict(1500, 500), "met");
+  t.is(watchdogVerdict(1501, 500), "missed");
 });

@@ -38,6 +38,7 @@ test.serial("a healthy setup: every check passes and doctor exits 0", async (t) 
     t.regex(result.stdout, /^ok\s+FUSE\s/m);
     t.regex(result.stdout, /^ok\s+cgroups\s+(v1|v2|hybrid) at/m);
     t.regex(result.stdout, /^ok\s+service\s+.* answering/m);
+    t.regex(result.stdout, /^ok\s+keeper\s+pid \d+, [\d.]+ MiB; (standby pid \d+|no standby)/m);
     t.regex(result.stdout, /^ok\s+podman\s+podman version .*hook: installed in /m);
     t.regex(result.stdout, /^ok\s+containerd\s+containerd .*NRI on \(disable = false\), plugin .*\/10-procview$/m);
     t.notRegex(result.stdout, /^FAIL/m);

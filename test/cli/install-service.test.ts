@@ -29,7 +29,8 @@ test("the unit is valid for systemd, runs this install's serve, and uninstall re
   t.regex(unit, /^Restart=always$/m);
   t.regex(unit, /^Before=.*podman\.service.*crio\.service.*containerd\.service/m);
   t.regex(unit, /^OOMScoreAdjust=-1000$/m);
-  t.regex(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+  t.regex(unit, new RegExp(`^ExecReload=${process.execPath} ${PROCVIEW_CLI} reload --mountpoint /var/lib/procview$`, "m"));
+  t.regex(unit, /^KillMode=mixed$/m);
 
   // systemd's own parser: no unknown keys, no bad values, ExecStart's binary exists.
   const verify = await execa("systemd-analyze", ["verify", unitFile], { reject: false });

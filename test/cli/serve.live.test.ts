@@ -1,13 +1,14 @@
 // `procview serve` as a person runs it: clear one-line errors with a non-zero exit, a stale mount
 // from a crashed run replaced, and a clean unmount on SIGTERM / SIGINT.
 import test from "ava";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { PROCVIEW_CLI, startProcview } from "../../testbed/procview.js";
 import { waitFor } from "../../testbed/wait.js";
 import { readStatus } from "../../fuse/keeper/status.js";
+import { keeperStatus } from "../../fuse/keeper/control.js";
 import { readStat } from "../../fuse/cgroup/process.js";
 import { mountsAt } from "../../core/mountinfo.js";
 import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
@@ -105,6 +106,62 @@ test("a stale mount left by a crashed run is detected and replaced", async (t) =
   }
 });
 
+test("a live mount: refused without --take-over, and with it when no procview keeper offers it; one line, exit 1", async (t) => {
+  const running = await startProcview();
+  t.teardown(() => running.stop());
+  const plain = await serve(["--mountpoint", running.mountPoint]);
+  t.is(plain.exitCode, 1);
+  t.regex(String(plain.stderr), /^procview: .* is already a live FUSE mount .*--take-over/m);
+  oneLine(t, String(plain.stderr));
+  // Its keeper listens under the default runtime directory, not this one.
+  const elsewhere = mkdtempSync(join(tmpdir(), "rt-"));
+  const takeOver = await serve(["--mountpoint", running.mountPoint, "--take-over", "--runtime-dir", elsewhere]);
+  t.is(takeOver.exitCode, 1);
+  t.regex(String(takeOver.stderr), /^procview: .* is a live FUSE mount, and no procview keeper answers on .*keeper\.sock to hand it over/m);
+  oneLine(t, String(takeOver.stderr));
+  t.regex(readFileSync(join(running.mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/, "the running one is untouched");
+});
+
+test("--no-standby: one serving process, replaced by a fresh one when it dies", async (t) => {
+  const running = await startProcview({ extraArgs: ["--no-standby"] });
+  t.teardown(() => running.stop());
+  const before = await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR);
+  t.is(before.standbyPid, null);
+  process.kill(before.servingPid!, "SIGKILL");
+  await waitFor("another serving process", async () => {
+    const now = await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR);
+    return now.servingPid !== null && now.servingPid !== before.servingPid;
+  });
+  t.regex(readFileSync(join(running.mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
+  const after = await keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR);
+  t.is(after.restarts, 1);
+  t.is(after.standbyPid, null);
+});
+
+test.serial("a connection aborted through fusectl stops the keeper and unmounts; the next start serves again", async (t) => {
+  const mountPoint = mkdtempSync(join(tmpdir(), "procview-abort-"));
+  const child = serve(["--mountpoint", mountPoint]);
+  await waitFor(`${mountPoint} served`, () => mountsAt(mountPoint).length > 0 && existsSync(join(mountPoint, "proc")));
+  const dev = statSync(mountPoint).dev;
+  const device = (dev & 0xff) | ((dev >> 12) & 0xfff00); // the connection's number in fusectl: the minor
+  // fusectl in a mount namespace of our own: the host's mount table is left as it is.
+  await execa("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "/bin/sh",
+    "-c",
+    `mount -t fusectl none /sys/fs/fuse/connections && echo 1 > /sys/fs/fuse/connections/${device}/abort`,
+  ]);
+  const r = await child;
+  t.is(r.exitCode, 0, String(r.stderr));
+  t.regex(String(r.stderr), /the FUSE connection of .* was aborted; stopping/);
+  t.deepEqual(mountsAt(mountPoint), []);
+  const again = await startProcview({ mountPoint });
+  t.teardown(() => again.stop());
+  t.regex(readFileSync(join(mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
+});
+
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test.serial(`${signal} unmounts cleanly and exits 0`, async (t) => {
     const mountPoint = mkdtempSync(join(tmpdir(), "procview-signal-"));
@@ -130,12 +187,15 @@ test("--help explains every flag", async (t) => {
     "--cache-ms",
     "--log-file",
     "--runtime-dir",
+    "--watchdog-ms",
+    "--no-standby",
+    "--take-over",
   ]) {
     t.regex(stdout, new RegExp(`${flag}[^\\n]*\\s{2,}\\S`), `${flag} has a description`);
   }
 });
 
-test("a hook socket path too long for sun_path: given, one line and exit 1; by default, no socket and the views still served", async (t) => {
+test("socket paths too long for sun_path: a given --hook-socket, or a --runtime-dir too long for the keeper's socket; one line, exit 1", async (t) => {
   const long = join(tmpdir(), "r".repeat(90));
   const mountPoint = mkdtempSync(join(tmpdir(), "procview-longsock-"));
   const r = await serve(["--mountpoint", mountPoint, "--hook-socket", join(long, "x.sock")]);
@@ -143,11 +203,9 @@ test("a hook socket path too long for sun_path: given, one line and exit 1; by d
   t.regex(String(r.stderr), /^procview: --hook-socket: .*\/x\.sock is too long for a unix socket path/m);
   oneLine(t, String(r.stderr));
 
-  // The default path under a long --runtime-dir: the serving process must not refuse its config.
-  const running = await startProcview({ mountPoint, extraArgs: ["--runtime-dir", long] });
-  t.teardown(() => running.stop());
-  t.regex(readFileSync(join(mountPoint, "proc/meminfo"), "utf8"), /^MemTotal:/);
-  const status = readStatus(statusPath(mountPoint, long))!;
-  t.is(status.hookSocket, null);
-  t.truthy(status.servingPid);
+  const runtime = await serve(["--mountpoint", mountPoint, "--runtime-dir", long]);
+  t.is(runtime.exitCode, 1);
+  t.regex(String(runtime.stderr), /^procview: --runtime-dir: the keeper's socket .*\.keeper\.sock is too long for a unix socket path$/m);
+  oneLine(t, String(runtime.stderr));
+  t.deepEqual(mountsAt(mountPoint), [], "nothing mounted");
 });

@@ -1,0 +1,142 @@
+/* The mount: finding what is on the mountpoint, mounting, detaching. mount(2) directly, with
+ * the options `mount -i -t fuse.procview` passed before. */
+#include "keeper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FUSE_DEVICE "/dev/fuse"
+/* fuse/kernel/mount.ts FSTYPE: what restore, status and the hook look for in mountinfo. */
+#define FSTYPE "fuse.procview"
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *text) {
+  char *out = text;
+  for (char *in = text; *in; in++) {
+    if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+      *out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+      in += 3;
+    } else {
+      *out++ = *in;
+    }
+  }
+  *out = '\0';
+}
+
+/* Calls visit(id, mountpoint, fstype, arg) for each entry of our mountinfo, in its order. */
+static void each_mount(void (*visit)(int, const char *, const char *, void *), void *arg) {
+  FILE *file = fopen("/proc/self/mountinfo", "re");
+  if (file == NULL) return;
+  char *line = NULL;
+  size_t size = 0;
+  while (getline(&line, &size, file) > 0) {
+    /* id parent major:minor root mountpoint options [optional...] - fstype source super */
+    int id = 0;
+    char mountpoint[4096];
+    if (sscanf(line, "%d %*d %*s %*s %4095s", &id, mountpoint) != 2) continue;
+    const char *dash = strstr(line, " - ");
+    if (dash == NULL) continue;
+    char fstype[64];
+    if (sscanf(dash + 3, "%63s", fstype) != 1) continue;
+    unescape(mountpoint);
+    visit(id, mountpoint, fstype, arg);
+  }
+  free(line);
+  fclose(file);
+}
+
+struct search {
+  const char *dir;
+  int id;
+  char fstype[64];
+};
+
+static void match_dir(int id, const char *mountpoint, const char *fstype, void *arg) {
+  struct search *s = arg;
+  if (strcmp(mountpoint, s->dir) != 0) return;
+  /* The last listed is the one on top. */
+  s->id = strncmp(fstype, "fuse", 4) == 0 ? id : 0;
+  snprintf(s->fstype, sizeof s->fstype, "%s", fstype);
+}
+
+int find_fuse_mount(const char *dir, int *mount_id, char *fstype, size_t fstype_size) {
+  struct search s = {.dir = dir, .id = 0, .fstype = ""};
+  each_mount(match_dir, &s);
+  *mount_id = s.id;
+  if (fstype != NULL) snprintf(fstype, fstype_size, "%s", s.fstype);
+  return s.id != 0;
+}
+
+static void match_id(int id, const char *mountpoint, const char *fstype, void *arg) {
+  (void)mountpoint;
+  (void)fstype;
+  int *wanted = arg;
+  if (id == *wanted) *wanted = -1;
+}
+
+int mount_listed(int mount_id) {
+  int wanted = mount_id;
+  each_mount(match_id, &wanted);
+  return wanted == -1;
+}
+
+/* A FUSE mount whose server is gone answers ENOTCONN at once; a live one answers (from the
+ * attributes it gave at mount time, or its server). */
+int connection_dead(const char *dir) {
+  struct stat st;
+  return stat(dir, &st) < 0 && errno == ENOTCONN;
+}
+
+static int mkdirs(char *path) {
+  for (char *slash = strchr(path + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+    *slash = '\0';
+    int made = mkdir(path, 0755);
+    *slash = '/';
+    if (made < 0 && errno != EEXIST) return -1;
+  }
+  return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+void prepare_mountpoint(const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) fail("mountpoint %s is not a directory", dir);
+    return;
+  }
+  if (errno == ENOTCONN) return; /* a dead FUSE mount: replaced below */
+  if (errno != ENOENT) fail("cannot use mountpoint %s: %s", dir, strerror(errno));
+  char path[4096];
+  snprintf(path, sizeof path, "%s", dir);
+  if (mkdirs(path) < 0) fail("cannot create mountpoint %s: %s", dir, strerror(errno));
+}
+
+int open_fuse_device(void) {
+  int fd = open(FUSE_DEVICE, O_RDWR | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  if (errno == ENOENT) fail("%s does not exist: load the fuse module (modprobe fuse)", FUSE_DEVICE);
+  if (errno == EACCES || errno == EPERM) fail("no permission to open %s: procview serve must run as root", FUSE_DEVICE);
+  fail("cannot open %s: %s", FUSE_DEVICE, strerror(errno));
+}
+
+void mount_fuse(struct conn *conn) {
+  char options[256];
+  /* No default_permissions: the kernel would refresh a file's (never cached) attributes before
+   * every open, one more round trip per read; every file is 0444 and OPEN refuses writers. */
+  snprintf(options, sizeof options, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", conn->fd);
+  if (mount("procview", conn->mountpoint, FSTYPE, 0, options) < 0)
+    fail("mount of %s failed: %s", conn->mountpoint, strerror(errno));
+  char fstype[64];
+  if (!find_fuse_mount(conn->mountpoint, &conn->mount_id, fstype, sizeof fstype) || strcmp(fstype, FSTYPE) != 0)
+    fail("mounted %s, but it is not listed in /proc/self/mountinfo", conn->mountpoint);
+}
+
+void detach(const char *dir) {
+  /* Lazy: a dead connection cannot answer the final sync a normal unmount would wait for. */
+  if (umount2(dir, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) logf_("unmounting %s failed: %s", dir, strerror(errno));
+}
