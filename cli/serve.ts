@@ -8,6 +8,7 @@ import { MountError } from "../fuse/kernel/mount.js";
 import { startKeeper, type Keeper } from "../fuse/keeper/keeper.js";
 import { restoreDeadViews } from "../fuse/keeper/restore.js";
 import { mountsAt } from "../core/mountinfo.js";
+import { privateCgroupNamespace } from "../fuse/cgroup/process.js";
 import {
   DEFAULT_RUNTIME_DIR,
   fitsSocketPath,
@@ -73,6 +74,8 @@ async function runForeground(flags: ServeFlags, hookSocket: string | null): Prom
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  const cgroupNs = privateCgroupNamespace(flags.procRoot);
+  if (cgroupNs !== null) log(cgroupNs);
   process.on("SIGHUP", () => {
     if (!keeper) return;
     log("SIGHUP: replacing the serving process with the code installed now");

@@ -11,6 +11,18 @@ const log = (line: string): void => {
   writeSync(2, `procview[${process.pid}] ${line}\n`);
 };
 
+// If this process must die, it dies whole and at once. Node's own exit on an uncaught error
+// waits for the serving threads, which sit in read() on /dev/fuse: the process would linger
+// with nobody sampling loads, or hang, and the keeper would not replace it. SIGKILL cannot be
+// waited on; the keeper sees the exit and starts a successor, which has the kernel resend
+// whatever this one had taken.
+const dieWhole = (what: string, err: unknown): void => {
+  log(`${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}; the serving process ends here`);
+  process.kill(process.pid, "SIGKILL");
+};
+process.on("uncaughtException", (err) => dieWhole("uncaught error", err));
+process.on("unhandledRejection", (err) => dieWhole("unhandled rejection", err));
+
 const parsed = ServingConfigSchema.safeParse(JSON.parse(process.argv[2] ?? "null"));
 if (!parsed.success) {
   log(`serving process: bad config: ${describeZodError(parsed.error)}`);
@@ -65,7 +77,14 @@ if (config.hookSocket) {
 serving.resend();
 send({ type: "ready" });
 
-const reporter = setInterval(() => send({ type: "stats", ...serving.stats(), hooksServed: hookSocket?.served() ?? 0 }), 1000);
+const reporter = setInterval(() => {
+  try {
+    send({ type: "stats", ...serving.stats(), hooksServed: hookSocket?.served() ?? 0 });
+  } catch (err) {
+    // The channel closed under us: "disconnect" ends this process next.
+    log(`cannot report to the keeper: ${(err as Error).message}`);
+  }
+}, 1000);
 void serving.finished.then(async () => {
   clearInterval(reporter);
   await hookSocket?.close();

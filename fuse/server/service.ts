@@ -7,6 +7,7 @@ import { createHandleStoreBuffers } from "./handle-store.js";
 import { LoadTable, createLoadTableBuffers } from "./load/table.js";
 import { LoadTracker } from "./load/tracker.js";
 import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
+import { OnceLog } from "./problems.js";
 import type { RenderOptions, ServiceMessage, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 
 export interface ServingOptions {
@@ -48,34 +49,50 @@ export function startServing(options: ServingOptions): Serving {
   const broadcast = (message: ServiceMessage): void => {
     for (const worker of workers) worker.postMessage(message);
   };
-  const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);
+  const problems = new OnceLog(log);
+  const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log, problems);
+  /** Every handler and timer of this thread runs through here: its cgroup reads are failure-safe
+   * already, and whatever else goes wrong in one is logged, never allowed to end the thread (the
+   * serving threads would be left blocked on /dev/fuse with nobody to count their loads). */
+  const guarded = (what: string, run: () => void): void => {
+    try {
+      run();
+    } catch (err) {
+      log(`${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  };
 
   const startWorker = (index: number): void => {
     const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, render: options.render, time };
     const worker = new Worker(WORKER_URL, { workerData: config });
     workers.add(worker);
-    worker.on("message", (message: WorkerMessage) => {
-      if (message.type === "track") tracker.track(message.key, message.paths);
-      else if (message.type === "init") log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
-    });
+    worker.on("message", (message: WorkerMessage) =>
+      guarded(`message ${message.type} from serving thread ${index}`, () => {
+        if (message.type === "track") tracker.track(message.key, message.paths);
+        else if (message.type === "problem") problems.report(message);
+        else if (message.type === "init") log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
+      }),
+    );
     for (const message of tracker.assignments()) worker.postMessage(message);
     worker.on("error", (err) => log(`serving thread ${index} crashed: ${err.stack ?? err.message}`));
-    worker.on("exit", (code) => {
-      workers.delete(worker);
-      if (ended) return;
-      if (code !== 0) {
-        log(`serving thread ${index} exited with ${code}; starting a new one`);
-        startWorker(index);
-      } else if (workers.size === 0) {
-        // Every thread saw the device go away.
-        ended = true;
-        clearInterval(sampler);
-        resolveFinished();
-      }
-    });
+    worker.on("exit", (code) =>
+      guarded(`restarting serving thread ${index}`, () => {
+        workers.delete(worker);
+        if (ended) return;
+        if (code !== 0) {
+          log(`serving thread ${index} exited with ${code}; starting a new one`);
+          startWorker(index);
+        } else if (workers.size === 0) {
+          // Every thread saw the device go away.
+          ended = true;
+          clearInterval(sampler);
+          resolveFinished();
+        }
+      }),
+    );
   };
   for (let i = 0; i < options.threads; i++) startWorker(i);
-  const sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
+  const sampler = setInterval(() => guarded("sampling loads", () => tracker.sampleAll()), options.loadIntervalSeconds * 1000);
 
   return {
     stats: () => ({ ...stats.read(), containers: tracker.size }),

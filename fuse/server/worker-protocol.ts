@@ -33,6 +33,8 @@ export type WorkerMessage =
   | ({ type: "init" } & NegotiatedInit)
   /** A container was read for the first time by this worker: start sampling its load. */
   | { type: "track"; key: string; paths: CgroupPaths }
+  /** An unexpected read failure, for the service thread to log once for all threads. */
+  | { type: "problem"; key: string; line: string }
   | { type: "ended"; how: string };
 
 /** Service → worker. */

@@ -12,6 +12,7 @@ import { LoadTable } from "./load/table.js";
 import { LoadView } from "./load/view.js";
 import { WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 import { SharedStats } from "./stats.js";
+import { OnceLog } from "./problems.js";
 
 const config = workerData as WorkerConfig;
 const log = (line: string): void => {
@@ -23,7 +24,11 @@ const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
 const tree = new Tree();
 const store = new HandleStore(config.store);
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
-const render = createRenderer(config.render, loads);
+// Each problem goes to the service thread once from here; it logs it once for all threads.
+const problems = new OnceLog();
+const render = createRenderer(config.render, loads, (problem) => {
+  if (problems.report(problem)) post({ type: "problem", ...problem });
+});
 const ops = createFilesystem(tree, store, render, log, new SharedStats(config.stats));
 
 const end = runRequestLoop({

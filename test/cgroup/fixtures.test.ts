@@ -7,13 +7,13 @@ import { readCpuNumbers } from "../../fuse/cgroup/cpu.js";
 import { readIoNumbers } from "../../fuse/cgroup/io.js";
 import { readTaskNumbers } from "../../fuse/cgroup/tasks.js";
 import { CONTROLLERS } from "../../fuse/cgroup/layout.js";
-import { SCENARIOS, SELF_PID_NS, expectedFor, fixtureRoots, type TreeName } from "../fixtures/index.js";
+import { SELF_PID_NS, expectedFor, fixtureRoots, scenariosOf, type TreeName } from "../fixtures/index.js";
 
 for (const tree of ["v1", "v2"] as TreeName[]) {
   const roots = fixtureRoots(tree);
   const layout = detectLayout(roots.cgroupRoot);
 
-  for (const scenario of SCENARIOS) {
+  for (const scenario of scenariosOf(tree)) {
     const e = expectedFor(scenario, tree);
 
     test(`${tree} ${scenario.name} (pid ${scenario.pid}): caller`, (t) => {
