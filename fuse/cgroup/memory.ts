@@ -121,7 +121,8 @@ const V1_MEMSW_LIMIT = new FlatKey("hierarchical_memsw_limit");
 export function memoryStatFromV1(text: string): MemoryStat {
   const out = {} as MemoryStat;
   for (const [field, total, local] of V1_LOOKUPS) out[field] = total.valueIn(text) ?? local.valueIn(text) ?? 0;
-  for (const [field, keys] of V1_OPTIONAL_LOOKUPS) out[field] = keys === null ? null : (keys[0].valueIn(text) ?? keys[1].valueIn(text) ?? null);
+  for (const [field, keys] of V1_OPTIONAL_LOOKUPS)
+    out[field] = keys === null ? null : (keys[0].valueIn(text) ?? keys[1].valueIn(text) ?? null);
   return out;
 }
 

@@ -70,7 +70,8 @@ export function startServing(options: ServingOptions): Serving {
       guarded(`message ${message.type} from serving thread ${index}`, () => {
         if (message.type === "track") tracker.track(message.key, message.paths);
         else if (message.type === "problem") problems.report(message);
-        else if (message.type === "init") log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
+        else if (message.type === "init")
+          log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
       }),
     );
     for (const message of tracker.assignments()) worker.postMessage(message);

@@ -36,8 +36,7 @@ export class LoadTracker {
     this.roots = {
       layout: detectLayout(options.cgroupRoot),
       procRoot: options.procRoot,
-      onError: (err, failed) =>
-        problems.report(describeProblem("counting tasks (the nearest ancestor's are counted)", keyOf(failed), err)),
+      onError: (err, failed) => problems.report(describeProblem("counting tasks (the nearest ancestor's are counted)", keyOf(failed), err)),
     };
     this.freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
   }
