@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import { startServing } from "../fuse/server/service.js";
 import { FromServing, ServingConfigSchema, ToServingSchema } from "../fuse/keeper/messages.js";
 import { startHookSocket, type HookSocket } from "../hook/socket/server.js";
-import { describeZodError } from "../core/errors.js";
+import { describeZodError, errorMessage } from "../core/errors.js";
 
 const log = (line: string): void => {
   writeSync(2, `procview[${process.pid}] ${line}\n`);
@@ -17,7 +17,8 @@ const log = (line: string): void => {
 // waited on; the keeper sees the exit and starts a successor, which has the kernel resend
 // whatever this one had taken.
 const dieWhole = (what: string, err: unknown): void => {
-  log(`${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}; the serving process ends here`);
+  const detail = err === null ? "" : `: ${err instanceof Error ? (err.stack ?? err.message) : errorMessage(err)}`;
+  log(`${what}${detail}; the serving process ends here`);
   process.kill(process.pid, "SIGKILL");
 };
 process.on("uncaughtException", (err) => dieWhole("uncaught error", err));
@@ -41,7 +42,7 @@ const send = (message: FromServing): void => {
   if (process.connected) process.send?.(message);
 };
 
-const serving = startServing({ ...config, log });
+const serving = startServing({ ...config, log, fatal: (why) => dieWhole(why, null) });
 
 process.on("message", (raw) => {
   const message = ToServingSchema.safeParse(raw);

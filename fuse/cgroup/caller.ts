@@ -21,13 +21,12 @@
 // and for nested layouts, where stripping a known suffix would guess. When the init shares
 // procview's cgroup namespace, or mounts no cgroup filesystem, a trailing /init.scope is
 // pruned from its cgroup, as LXCFS does.
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseMountinfo } from "../../core/mountinfo.js";
 import { CONTROLLERS, controllersOfMountName, type CgroupLayout, type Controller } from "./layout.js";
 import { readMembership, readReaderMembership, withoutDeleted, type Membership } from "./membership.js";
 import { readCgroupNs, readPidNs, readStat, readStatus, type ProcessStatus } from "./process.js";
-import { CgroupReadError, isGone, readOptional } from "./read.js";
+import { CgroupReadError, isGone, listOptional, readOptional } from "./read.js";
 
 export type CgroupPaths = Record<Controller, string>;
 
@@ -289,13 +288,9 @@ export function findNsInit(procRoot: string, pid: number, pidNs: string): number
 }
 
 export function scanForNsInit(procRoot: string, pidNs: string): number | null {
-  let names: string[];
-  try {
-    names = readdirSync(procRoot);
-  } catch (err) {
-    throw new CgroupReadError(procRoot, `cannot list: ${(err as Error).message}`, { cause: err });
-  }
-  for (const name of names) {
+  const entries = listOptional(procRoot);
+  if (entries === null) return null;
+  for (const { name } of entries) {
     const code = name.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     const pid = Number(name);

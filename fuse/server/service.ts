@@ -20,6 +20,9 @@ export interface ServingOptions {
   /** Distinguishes this process's file handles from its predecessors' (1..4095). */
   epoch: number;
   log: (line: string) => void;
+  /** The serving threads cannot stay up (they crash as fast as they are started): the process
+   * must end, whole, for the keeper to start another. Default: throw, which ends it uncaught. */
+  fatal?: (why: string) => void;
 }
 
 export interface Serving {
@@ -32,6 +35,9 @@ export interface Serving {
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 const LOAD_SLOTS = 8192;
+/** More serving-thread crashes than this within CRASH_WINDOW_MS: they crash as they start. */
+const CRASHES_TOLERATED = 5;
+const CRASH_WINDOW_MS = 10_000;
 
 export function startServing(options: ServingOptions): Serving {
   const { fd, log } = options;
@@ -42,6 +48,12 @@ export function startServing(options: ServingOptions): Serving {
   const now = Date.now();
   const time = { seconds: Math.floor(now / 1000), nanoseconds: (now % 1000) * 1e6 };
   const workers = new Set<Worker>();
+  const crashes: number[] = [];
+  const fatal =
+    options.fatal ??
+    ((why: string) => {
+      throw new Error(why);
+    });
   let ended = false;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
@@ -76,11 +88,22 @@ export function startServing(options: ServingOptions): Serving {
     );
     for (const message of tracker.assignments()) worker.postMessage(message);
     worker.on("error", (err) => log(`serving thread ${index} crashed: ${err.stack ?? err.message}`));
-    worker.on("exit", (code) =>
+    worker.on("exit", (code) => {
+      let giveUp: string | null = null;
       guarded(`restarting serving thread ${index}`, () => {
         workers.delete(worker);
         if (ended) return;
         if (code !== 0) {
+          const now = Date.now();
+          crashes.push(now);
+          while (crashes.length > 0 && now - crashes[0]! > CRASH_WINDOW_MS) crashes.shift();
+          if (crashes.length > CRASHES_TOLERATED) {
+            // Restarting them forever would leave the process up and nobody reading /dev/fuse.
+            ended = true;
+            clearInterval(sampler);
+            giveUp = `serving threads crashed ${crashes.length} times in ${CRASH_WINDOW_MS / 1000} s`;
+            return;
+          }
           log(`serving thread ${index} exited with ${code}; starting a new one`);
           startWorker(index);
         } else if (workers.size === 0) {
@@ -89,8 +112,9 @@ export function startServing(options: ServingOptions): Serving {
           clearInterval(sampler);
           resolveFinished();
         }
-      }),
-    );
+      });
+      if (giveUp !== null) fatal(giveUp);
+    });
   };
   for (let i = 0; i < options.threads; i++) startWorker(i);
   const sampler = setInterval(() => guarded("sampling loads", () => tracker.sampleAll()), options.loadIntervalSeconds * 1000);
