@@ -27,14 +27,15 @@ export function errnoError(errno: Errno, syscall: string, path: string): NodeJS.
   return Object.assign(new Error(`${code}: injected, ${syscall} '${path}'`), { errno: -number, code, syscall, path });
 }
 
-let fault: Fault | null = null;
+let fault: Fault | null | (() => Fault | null) = null;
 let observe: ((operation: Operation, path: string) => void) | null = null;
 const descriptors = new Map<number, string>();
 let installed = false;
 
 function touch(operation: Operation, path: string, syscall: string): void {
   observe?.(operation, path);
-  if (fault !== null && fault.matches(path, operation)) throw errnoError(fault.errno, syscall, path);
+  const now = typeof fault === "function" ? fault() : fault;
+  if (now !== null && now.matches(path, operation)) throw errnoError(now.errno, syscall, path);
 }
 
 /** Wraps the fs calls once per thread; faults and observers are set separately. */
@@ -75,8 +76,9 @@ export function installFsFaults(): void {
   syncBuiltinESMExports();
 }
 
-/** From now on every operation on a matching path fails with `next.errno`; null: none fails. */
-export function setFault(next: Fault | null): void {
+/** From now on every operation on a matching path fails with `next.errno`; null: none fails. A
+ * function is asked at every operation (a control file another process rewrites). */
+export function setFault(next: Fault | null | (() => Fault | null)): void {
   fault = next;
 }
 
