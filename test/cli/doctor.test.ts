@@ -54,3 +54,48 @@ test.serial("no mount and no hook: both are named and doctor exits 1", async (t)
   t.regex(result.stdout, /^ok\s+FUSE\s/m, "what is fine is still said to be fine");
   t.is(result.exitCode, 1);
 });
+
+test.serial("cgroup v2 whose root offers no memory controller: doctor names it from cgroup.controllers", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "procview-doctor-v2-"));
+  writeFileSync(join(root, "cgroup.controllers"), "cpuset cpu io pids\n");
+  const result = await execa(
+    process.execPath,
+    [PROCVIEW_CLI, "doctor", "--cgroup-root", root, "--mountpoint", mkdtempSync(join(tmpdir(), "procview-nomount-"))],
+    { reject: false },
+  );
+  t.regex(result.stdout, /^FAIL cgroups\s+v2 at .*; controllers: cpu, cpuset, io, pids; missing memory: those views stay the host's$/m);
+  t.regex(result.stdout, /^ok\s+cgroup ns\s+the host's/m, "procview's own cgroup namespace is the host's here");
+});
+
+test.serial("procview in a private cgroup namespace: doctor and serve say so", async (t) => {
+  const doctorResult = await execa(
+    "unshare",
+    ["--cgroup", process.execPath, PROCVIEW_CLI, "doctor", "--mountpoint", "/nonexistent-procview"],
+    {
+      reject: false,
+    },
+  );
+  t.regex(
+    doctorResult.stdout,
+    /^FAIL cgroup ns\s+procview runs in a private cgroup namespace \(cgroup:\[\d+\]\).*host's cgroup namespace$/m,
+  );
+  t.is(doctorResult.exitCode, 1);
+
+  const mountPoint = mkdtempSync(join(tmpdir(), "procview-cgroupns-"));
+  const serve = execa(
+    "unshare",
+    ["--cgroup", process.execPath, PROCVIEW_CLI, "serve", "--mountpoint", mountPoint, "--foreground", "--no-hook-socket"],
+    {
+      reject: false,
+      all: true,
+    },
+  );
+  let said = "";
+  for await (const line of serve.iterable({ from: "all" })) {
+    said += `${String(line)}\n`;
+    if (/mounted at/.test(String(line))) break;
+  }
+  serve.kill("SIGTERM");
+  await serve;
+  t.regex(said, /procview runs in a private cgroup namespace \(cgroup:\[\d+\]\)/);
+});
