@@ -49,8 +49,9 @@ process.on("message", (raw) => {
   if (!message.success) return log(`ignoring a malformed message from the keeper`);
   if (message.data.type === "resend") serving.resend();
 });
-// The keeper is our only reason to live: when it goes, the descriptor it owns goes too.
-process.on("disconnect", () => process.exit(0));
+// The keeper is our only reason to live: when it goes, the descriptor it owns goes too. At
+// once and whole: exit() would wait for the serving threads, blocked in read() on /dev/fuse.
+process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
 // Retired by the keeper after a reload, once the successor is ready (and owns the hook socket's
 // path). A hook under way is finished first: killed mid-way, its client would run the Node hook
 // and bind the views a second time. SIGKILL ends us at once: a clean exit would wait for the

@@ -90,11 +90,15 @@ test.serial("procview in a private cgroup namespace: doctor and serve say so", a
       all: true,
     },
   );
+  // Read on (never stop reading: a closed pipe would fail the keeper's next log line) until it is up.
   let said = "";
-  for await (const line of serve.iterable({ from: "all" })) {
-    said += `${String(line)}\n`;
-    if (/mounted at/.test(String(line))) break;
-  }
+  await new Promise<void>((resolve) => {
+    serve.all.on("data", (chunk: Buffer) => {
+      said += chunk.toString();
+      if (/mounted at/.test(said)) resolve();
+    });
+    void serve.then(() => resolve());
+  });
   serve.kill("SIGTERM");
   await serve;
   t.regex(said, /procview runs in a private cgroup namespace \(cgroup:\[\d+\]\)/);

@@ -157,3 +157,10 @@ test.serial("serving threads that cannot start: the serving process ends whole a
   t.false(gone(serving), "a serving process is up");
   t.true(service.alive(), "the keeper never went down");
 });
+
+test.serial("the keeper gone: its serving process ends whole at once (last: the mount is left for teardown)", async (t) => {
+  const serving = status().servingPid!;
+  process.kill(service.pid, "SIGKILL");
+  await waitFor("the serving process to end", () => (gone(serving) ? true : null), 10_000);
+  t.true(gone(serving));
+});
