@@ -49,18 +49,18 @@ export class CgroupReadError extends Error {
 }
 
 /** File text, or null when the file (or the process/cgroup holding it) does not exist or does not apply.
- * `singleRecord`: the kernel writes the file in one piece (see read-small.ts). */
+ * `singleRecord`: the kernel writes the file in one piece (see kept-files.ts). */
 export function readOptional(path: string, singleRecord = false): string | null {
   return orGone(path, "read", () => readSmallFile(path, singleRecord));
 }
 
 /** A cgroup file's text, or null when the file (or its cgroup) does not exist. The descriptor is
- * kept for the next read (see read-small.ts). */
+ * kept for the next read (see kept-files.ts). */
 export function readCgroupFile(path: string): string | null {
   return readKeptOptional(path)?.text ?? null;
 }
 
-/** A file re-read through a kept descriptor (see read-small.ts), or null when it is gone. Only
+/** A file re-read through a kept descriptor (see kept-files.ts), or null when it is gone. Only
  * for files of one seq_file record. */
 export function readKeptOptional(path: string): KeptRead | null {
   return orGone(path, "read", () => readKept(path));
