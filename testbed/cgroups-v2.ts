@@ -75,7 +75,8 @@ export function threadsIn(dir: string): number[] {
     .map(Number);
 }
 
-async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 10_000): Promise<T> {
+/** Polls `probe` until it gives a value (not null or undefined); rejects naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 10_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();

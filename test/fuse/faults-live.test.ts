@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
-import { UNIFIED_ROOT, createV2Tree, startLiveContainer, type V2Tree } from "../../testbed/cgroups-v2.js";
+import { UNIFIED_ROOT, createV2Tree, startLiveContainer, waitFor, type V2Tree } from "../../testbed/cgroups-v2.js";
 import { readStatus, type KeeperStatus } from "../../fuse/keeper/status.js";
 import { statusPath } from "../../core/paths.js";
 import { VIEW_PATHS } from "../../core/layout.js";
@@ -108,16 +108,6 @@ test.serial("every errno at every read site: a container's reader reads every fi
   t.is(after.renderFailures, 0, "no read answered EIO");
   t.log(`${SITES.length} sites × ${ERRNOS.length} errnos, ${n} containers`);
 });
-
-async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const gone = (pid: number) => {
   try {
