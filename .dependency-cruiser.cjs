@@ -3,7 +3,8 @@
 //   core → fuse/kernel → fuse/cgroup → fuse/views → fuse/server → fuse/keeper
 //   → plan → hook | nri (side by side, never each other) → install → cli
 // scripts/ (the build) sees only core/. testbed/ (driving the live machine: cgroups, servers,
-// containers) is shared by bench/ and test/; the product never imports it, bench/ never test/.
+// containers) is shared by bench/ and test/; the product never imports it, bench/ never test/,
+// and only live tests (*.live.test.ts) use it. test/structure/layers.test.ts shows each rule firing.
 const LAYERS = ["core", "fuse/kernel", "fuse/cgroup", "fuse/views", "fuse/server", "fuse/keeper", "plan", "hook|nri", "install", "cli"];
 const PRODUCT = "core|fuse|plan|hook|nri|install|cli";
 const above = (index) => `^(${LAYERS.slice(index + 1).join("|")}|scripts|bench|test|testbed)/`;
@@ -44,6 +45,15 @@ module.exports = {
       severity: "error",
       from: { path: `^(${PRODUCT}|bench|scripts|testbed)/` },
       to: { path: "^test/" },
+    },
+    {
+      name: "unit-tests-stay-off-the-machine",
+      comment:
+        "a test that uses testbed/ (cgroups, mounts, containers) drives the live machine: name it *.live.test.ts " +
+        "(the unit tier also runs as nobody, which catches what an import cannot show)",
+      severity: "error",
+      from: { path: "^test/.+[.]test[.]ts$", pathNot: "[.]live[.]test[.]ts$" },
+      to: { path: "^testbed/" },
     },
     {
       name: "no-cycles",

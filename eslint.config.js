@@ -4,7 +4,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "bench/.build/"] },
+  { ignores: ["dist/", "node_modules/", "bench/.build/", "nri/gen/"] },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

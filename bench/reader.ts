@@ -2,7 +2,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { runInCgroup } from "../testbed/cgroups.js";
+import { JOIN_THEN_EXEC, runInCgroup } from "../testbed/cgroups.js";
 import { parseLatencyOutput, parseThroughputOutput, parseTurnLine, type ThroughputSample, type TurnResult } from "./stats.js";
 import { PACKAGE_ROOT } from "../core/paths.js";
 
@@ -35,10 +35,8 @@ export async function throughputIn(reader: string, procsFiles: string[], file: s
   return parseThroughputOutput(String(stdout));
 }
 
-// Joins every given cgroup.procs, then execs the command (the same join-then-exec idea as
-// test/support/cgroups.ts's runInCgroup, which only runs a command to completion; a turn reader
-// has to stay alive with its stdin open).
-const JOIN_THEN_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
+// A turn reader joins its cgroups the way runInCgroup's commands do, but is not run to
+// completion: it has to stay alive with its stdin open.
 
 /**
  * A long-lived `reader turns` in one cgroup: read(path) makes it do one timed read and returns

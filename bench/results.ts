@@ -27,6 +27,9 @@ export type SystemName = "procview" | "lxcfs" | "kernel";
 export interface LatencyRow {
   /** A VIEW_FILES entry, e.g. "proc/meminfo". */
   file: string;
+  /** False for files beyond LXCFS's set (pressure, vmstat, slabinfo): reported against the
+   * kernel's own file, with no target. */
+  targeted?: boolean;
   procview: Outcome<LatencySummary>;
   lxcfs: Outcome<LatencySummary>;
   kernel: Outcome<LatencySummary>;
@@ -60,7 +63,7 @@ export interface MemoryDetail {
 
 export interface HookTiming {
   runs: number;
-  /** With the hooks file `procview install hooks` writes: procview-hook asking the service. */
+  /** With the hooks file `procview install hooks` writes: procview-hook asking the serving process. */
   withMedianMs: number;
   withoutMedianMs: number;
   /** With a hooks file that runs the Node hook itself (--no-client), for comparison. */

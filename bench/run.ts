@@ -1,5 +1,5 @@
 // `npm run bench`: procview and Debian's lxcfs mounted side by side, read from processes in
-// real cgroups with limits; one markdown table of figures against the issue's targets, printed
+// real cgroups with limits; one markdown table of figures against procview's targets, printed
 // and written to bench/results/latest.md. A piece that is missing or fails makes its rows
 // "not measured: <why>"; the run goes on.
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";

@@ -1,4 +1,4 @@
-// The targets, as numbers, and the verdicts they give. Pure.
+// procview's speed and memory targets, as numbers, and the verdicts they give. Pure.
 
 /** Every median latency: procview ≤ 0.5 × LXCFS. */
 export const LATENCY_MAX_RATIO = 0.5;

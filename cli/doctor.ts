@@ -12,13 +12,15 @@ import { podmanHooksDirs } from "../install/hooks-dir.js";
 import { HooksFileSchema, hookPrograms } from "../install/hooks-file.js";
 import { HOOKS_FILE_NAME } from "../install/cli.js";
 import { renderTable, type Row } from "./table.js";
-import { DEFAULT_RUNTIME_DIR, NSMOUNT_HELPER, DEFAULT_NRI_PLUGIN_DIR, DEFAULT_MOUNTPOINT } from "../core/paths.js";
+import { DEFAULT_RUNTIME_DIR, NSMOUNT_HELPER, DEFAULT_MOUNTPOINT, DEFAULT_CONTAINERD_CONFIG } from "../core/paths.js";
+import { parseContainerdVersion, readContainerdSetup, setupNri } from "../install/containerd-config.js";
 
 interface Flags {
   mountpoint: string;
   cgroupRoot: string;
   runtimeDir: string;
   containerdConfig: string;
+  containerd: string;
 }
 
 function fuseDevice(): Row {
@@ -73,7 +75,34 @@ function hookIn(dirs: string[]): { dir: string | null; problem: string | null } 
   return { dir: null, problem: `no ${HOOKS_FILE_NAME} in ${dirs.join(", ")} (procview install hooks)` };
 }
 
-async function runtimes(containerdConfig: string): Promise<Row[]> {
+/**
+ * containerd: NRI on or off as containerd reads its config (the installer's reader: any TOML
+ * form, imports merged, each line's default when disable is unset) and a procview launcher in
+ * the plugin directory it starts plugins from.
+ */
+async function containerdRow(binary: string, config: string): Promise<Row> {
+  const reported = await installed(binary);
+  if (!reported) return { label: "containerd", value: "not installed" };
+  try {
+    const { line } = parseContainerdVersion(reported);
+    const nri = setupNri(await readContainerdSetup(config), line);
+    const pluginDir = nri.pluginPath;
+    const launcher = existsSync(pluginDir) ? readdirSync(pluginDir).find((f) => /^\d\d-procview$/.test(f)) : undefined;
+    const problems = [
+      ...(nri.enabled ? [] : [`NRI off in ${config} (${nri.because})`]),
+      ...(launcher ? [] : [`no procview plugin in ${pluginDir}`]),
+    ];
+    return {
+      label: "containerd",
+      value: `${reported}; ${problems.length ? `${problems.join(", ")} (procview install containerd)` : `NRI on (${nri.because}), plugin ${pluginDir}/${launcher}`}`,
+      ok: problems.length === 0,
+    };
+  } catch (err) {
+    return { label: "containerd", value: `${reported}; ${(err as Error).message}`, ok: false };
+  }
+}
+
+async function runtimes(containerdBinary: string, containerdConfig: string): Promise<Row[]> {
   const rows: Row[] = [];
   const podman = await installed("podman");
   if (podman) {
@@ -88,22 +117,7 @@ async function runtimes(containerdConfig: string): Promise<Row[]> {
     rows.push({ label: "CRI-O", value: `${crio}; hook: ${hook.problem ?? `installed in ${hook.dir}`}`, ok: hook.problem === null });
   } else rows.push({ label: "CRI-O", value: "not installed" });
 
-  const containerd = await installed("containerd");
-  if (containerd) {
-    const config = containerdConfig;
-    const text = existsSync(config) ? readFileSync(config, "utf8") : "";
-    const nri = /\[plugins\."io\.containerd\.nri\.v1\.nri"\][^[]*disable\s*=\s*false/s.test(text);
-    // The plugin directory containerd starts plugins from: plugin_path, else NRI's default.
-    const pluginDir =
-      /\[plugins\."io\.containerd\.nri\.v1\.nri"\][^[]*plugin_path\s*=\s*"([^"]+)"/s.exec(text)?.[1] ?? DEFAULT_NRI_PLUGIN_DIR;
-    const launcher = existsSync(pluginDir) ? readdirSync(pluginDir).find((f) => /^\d\d-procview$/.test(f)) : undefined;
-    const problems = [...(nri ? [] : [`NRI not enabled in ${config}`]), ...(launcher ? [] : [`no procview plugin in ${pluginDir}`])];
-    rows.push({
-      label: "containerd",
-      value: `${containerd}; ${problems.length ? `${problems.join(", ")} (procview install containerd)` : `NRI enabled, plugin ${pluginDir}/${launcher}`}`,
-      ok: problems.length === 0,
-    });
-  } else rows.push({ label: "containerd", value: "not installed" });
+  rows.push(await containerdRow(containerdBinary, containerdConfig));
   return rows;
 }
 
@@ -116,7 +130,8 @@ export function registerDoctorCommand(program: Command): void {
     .option("--mountpoint <dir>", "the mountpoint procview serves", DEFAULT_MOUNTPOINT)
     .option("--cgroup-root <dir>", "where the cgroup hierarchies are", "/sys/fs/cgroup")
     .option("--runtime-dir <dir>", "where procview serve keeps its status file", DEFAULT_RUNTIME_DIR)
-    .option("--containerd-config <file>", "containerd's config, checked for NRI", "/etc/containerd/config.toml")
+    .option("--containerd-config <file>", "containerd's config, checked for NRI", DEFAULT_CONTAINERD_CONFIG)
+    .option("--containerd <path>", "the containerd binary (its version decides NRI's default: off on 1.7, on on 2.x)", "containerd")
     .action(async (flags: Flags) => {
       const health = await serviceHealth(resolve(flags.mountpoint), flags.runtimeDir);
       const rows: Row[] = [
@@ -138,7 +153,7 @@ export function registerDoctorCommand(program: Command): void {
             : `${NSMOUNT_HELPER} missing (npm run build): the hook falls back to nsenter, and views of running containers cannot come back after a full restart`,
           ok: existsSync(NSMOUNT_HELPER),
         },
-        ...(await runtimes(flags.containerdConfig)),
+        ...(await runtimes(flags.containerd, flags.containerdConfig)),
       ];
       process.stdout.write(`${renderTable(rows)}\n`);
       if (rows.some((row) => row.ok === false)) process.exitCode = 1;

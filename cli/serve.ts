@@ -27,6 +27,7 @@ interface ServeFlags {
   foreground: boolean;
   threads: number;
   cacheMs: number;
+  loadIntervalMs: number;
   logFile: string;
   runtimeDir: string;
   /** false: --no-hook-socket. */
@@ -92,7 +93,7 @@ async function runForeground(flags: ServeFlags, hookSocket: string | null): Prom
         cacheMs: flags.cacheMs,
       },
       threads: flags.threads,
-      loadIntervalSeconds: 5,
+      loadIntervalSeconds: flags.loadIntervalMs / 1000,
       hookSocket,
     },
     runtimeDir: flags.runtimeDir,
@@ -162,6 +163,12 @@ export function registerServeCommand(program: Command): void {
       Math.min(4, Math.max(2, cpus().length)),
     )
     .option("--cache-ms <ms>", "how long one container's cgroup numbers are reused between reads", positiveInteger, 100)
+    .addOption(
+      new Option("--load-interval-ms <ms>", "time between load samples, each one of the kernel's 5-second steps (for tests)")
+        .argParser(positiveInteger)
+        .default(5000)
+        .hideHelp(),
+    )
     .option("--log-file <file>", "where a background server logs", DEFAULT_LOG_FILE)
     .option(
       "--runtime-dir <dir>",
@@ -170,11 +177,12 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       "--hook-socket <path>",
-      "the unix socket on which procview-hook has the service run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
+      "the unix socket on which procview-hook has the serving process run the OCI hook (default: <runtime-dir>/<mountpoint>.hook.sock)",
     )
     .option("--no-hook-socket", "do not listen for procview-hook: every container start runs the Node hook")
     .action(async (flags: ServeFlags) => {
       if (flags.threads < 1) throw new InvalidArgumentError("--threads must be at least 1");
+      if (flags.loadIntervalMs < 1) throw new InvalidArgumentError("--load-interval-ms must be at least 1");
       // Before going to the background: a bad --hook-socket is the caller's error to see.
       const hookSocket = hookSocketOf(flags);
       if (flags.foreground) await runForeground(flags, hookSocket);

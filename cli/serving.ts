@@ -2,7 +2,7 @@
 // the config as argv[2], and the IPC channel to the keeper is set up by fork().
 import { mkdirSync, writeFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { startServing } from "../fuse/server/service.js";
+import { startServing } from "../fuse/server/serving-process.js";
 import { FromServing, ServingConfigSchema, ToServingSchema } from "../fuse/keeper/messages.js";
 import { startHookSocket, type HookSocket } from "../hook/socket/server.js";
 import { describeZodError, errorMessage } from "../core/errors.js";

@@ -14,6 +14,11 @@ export const VIEW_NAMES = [
   "cpu-possible",
   "cpu-present",
   "cpu-offline",
+  "pressure-cpu",
+  "pressure-memory",
+  "pressure-io",
+  "vmstat",
+  "slabinfo",
 ] as const;
 export type ViewName = (typeof VIEW_NAMES)[number];
 
@@ -30,10 +35,19 @@ export const VIEW_PATHS = {
   "cpu-possible": "sys/devices/system/cpu/possible",
   "cpu-present": "sys/devices/system/cpu/present",
   "cpu-offline": "sys/devices/system/cpu/offline",
+  "pressure-cpu": "proc/pressure/cpu",
+  "pressure-memory": "proc/pressure/memory",
+  "pressure-io": "proc/pressure/io",
+  vmstat: "proc/vmstat",
+  slabinfo: "proc/slabinfo",
 } as const satisfies Record<ViewName, string>;
 
-/** The views the OCI hook and the NRI plugin bind over a container's own files: LXCFS's set.
- * possible/present/offline are served for LXCFS-style manifests that name them. */
+/** Views only root may open, as the kernel's own file is 0400 (slab layout is a kernel exploit's map). */
+export const ROOT_ONLY_VIEWS: ReadonlySet<ViewName> = new Set<ViewName>(["slabinfo"]);
+
+/** The views the OCI hook and the NRI plugin bind over a container's own files: LXCFS's set,
+ * then pressure, vmstat and slabinfo. possible/present/offline are served for LXCFS-style
+ * manifests that name them. */
 export const BOUND_VIEWS = [
   "meminfo",
   "cpuinfo",
@@ -43,6 +57,11 @@ export const BOUND_VIEWS = [
   "diskstats",
   "swaps",
   "cpu-online",
+  "pressure-cpu",
+  "pressure-memory",
+  "pressure-io",
+  "vmstat",
+  "slabinfo",
 ] as const satisfies readonly ViewName[];
 export type BoundView = (typeof BOUND_VIEWS)[number];
 

@@ -1,4 +1,4 @@
-// Every path procview uses, defined once: the build's outputs, the service's runtime files,
+// Every path procview uses, defined once: the build's outputs, the keeper's runtime files,
 // the install state, and the defaults the integrations share.
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +27,7 @@ export const HOOK_CLIENT = join(NATIVE_DIR, "procview-hook");
 /** Where the views are mounted, and where the integrations bind them from. */
 export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
 export const DEFAULT_LOG_FILE = "/var/log/procview.log";
-/** Status files and hook sockets of running services. */
+/** Status files (one per keeper) and hook sockets (one per serving process's mountpoint). */
 export const DEFAULT_RUNTIME_DIR = "/run/procview";
 /** What `procview install` wrote, for `procview uninstall`. */
 export const DEFAULT_STATE_FILE = "/etc/procview/installed.json";
@@ -49,7 +49,7 @@ export function statusPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR)
   return join(runtimeDir, `${runtimeName(mountPoint)}.json`);
 }
 
-/** The socket procview-hook asks the service serving this mountpoint on. */
+/** The socket procview-hook asks the serving process of this mountpoint on. */
 export function hookSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
   return join(runtimeDir, `${runtimeName(mountPoint)}.hook.sock`);
 }

@@ -59,7 +59,7 @@ export function addHookOptions(cmd: Command): Command {
   });
 }
 
-/** The hook's arguments as the service receives them from procview-hook (the C client): the
+/** The hook's arguments as the serving process receives them from procview-hook (the C client): the
  * same options, parsed by the same definitions, into flags or a one-line error. */
 export function parseHookArgs(args: readonly string[]): { ok: true; flags: HookFlags } | { ok: false; error: string } {
   let error: string | undefined;

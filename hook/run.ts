@@ -59,7 +59,7 @@ async function readBundleConfig(bundle: string) {
 
 /** Where the hook runs. */
 export interface HookContext {
-  /** The mountpoint served by the process running the hook (the service, for procview-hook):
+  /** The mountpoint served by the process running the hook (the serving process, for procview-hook):
    * that source is alive while we are, and is probed in-process rather than by a child. */
   ownSource?: string;
 }

@@ -36,7 +36,7 @@ async function installHooks(opts: InstallHooksOptions): Promise<void> {
   if (opts.client) {
     if (!(await exists(HOOK_CLIENT)))
       throw new Error(`hook client ${HOOK_CLIENT} not found; run npm run build first (or pass --no-client)`);
-    // Any procview service can run any container's hook (the arguments travel with the
+    // Any procview serving process can run any container's hook (the arguments travel with the
     // request); the one serving the source is the natural one to ask.
     const socket = path.resolve(opts.socket ?? hookSocketPath(path.resolve(opts.source ?? DEFAULT_MOUNTPOINT)));
     client = { path: HOOK_CLIENT, socket };
@@ -84,7 +84,7 @@ export function registerInstallCommands(program: Command): void {
         "",
         `Default directory: the last entry of engine.hooks_dir from containers.conf ($CONTAINERS_CONF, else /usr/share/containers/containers.conf, /etc/containers/containers.conf, /etc/containers/containers.conf.d/*.conf), or ${PODMAN_DEFAULT_HOOKS_DIR} when hooks_dir is not set: the only directory podman 4.x and CRI-O (crio.conf hooks_dir) read by default. ${ETC_HOOKS_DIR} is the usual drop-in place but is read only when listed in hooks_dir; add it there, then pass --dir ${ETC_HOOKS_DIR}.`,
         "",
-        'The file runs dist/native/procview-hook, which has the running procview service do the hook\'s work over its unix socket (a few ms) and runs "<node> <dist/procview-hook.mjs> [flags]" itself when the service does not answer; with --no-client the file runs the Node hook directly. PATH is set, because runc gives a hook no environment but its own. What was written is recorded in the state file; "procview uninstall" removes exactly that.',
+        'The file runs dist/native/procview-hook, which has procview\'s running serving process do the hook\'s work over its unix socket (a few ms) and runs "<node> <dist/procview-hook.mjs> [flags]" itself when it does not answer; with --no-client the file runs the Node hook directly. PATH is set, because runc gives a hook no environment but its own. What was written is recorded in the state file; "procview uninstall" removes exactly that.',
       ].join("\n"),
     )
     .option("--dir <dir>", "hooks directory to write procview.json into (default: see above)")
@@ -103,9 +103,9 @@ export function registerInstallCommands(program: Command): void {
     .option("--hook <path>", "path of the bundled hook (default: dist/procview-hook.mjs next to this CLI)")
     .option(
       "--socket <path>",
-      "the service socket procview-hook asks (default: the one `procview serve` opens for the source, /run/procview/<source>.hook.sock)",
+      "the serving process's socket procview-hook asks (default: the one `procview serve` opens for the source, /run/procview/<source>.hook.sock)",
     )
-    .option("--no-client", "run the Node hook directly instead of procview-hook (no service fast path)")
+    .option("--no-client", "run the Node hook directly instead of procview-hook (no fast path through the serving process)")
     .option("--state <file>", "where to record what was written", DEFAULT_STATE_FILE)
     .action((opts: InstallHooksOptions) => installHooks(opts));
 

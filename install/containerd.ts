@@ -1,15 +1,32 @@
-// `procview install containerd`: turn NRI on in containerd's config and put
-// procview's plugin where containerd starts it, recorded in the install state
-// so `procview uninstall` undoes exactly that.
+// `procview install containerd`: put procview's NRI plugin where containerd starts it and,
+// only where needed, turn NRI on in containerd's config; recorded in the install state so
+// `procview uninstall` undoes exactly that.
+//
+// Transactional: everything is decided (and the edited config parsed and checked) before the
+// first write; a refusal writes nothing. The state file is written first, naming every file
+// and directory about to be written, so a failure half-way leaves nothing uninstall does not know.
 import path from "node:path";
-import { readFile } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { Command } from "commander";
 import { z } from "zod";
-import { exists, mkdirTracked, readState, sha256, writeAtomic, writeState } from "./state.js";
+import { exists, missingDirs, readState, sha256, writeAtomic, writeState, type InstallState } from "./state.js";
+import {
+  ConfigError,
+  containerdVersion,
+  editNri,
+  lineOfVersion,
+  NRI_DEFAULTS,
+  NRI_PLUGIN,
+  nriTable,
+  parseContainerdConfig,
+  parseContainerdVersion,
+  readContainerdSetup,
+  setupNri,
+  type ContainerdLine,
+} from "./containerd-config.js";
 import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME } from "../nri/plugin.js";
 import {
   DEFAULT_STATE_FILE,
-  DEFAULT_NRI_SOCKET,
   DEFAULT_NRI_PLUGIN_DIR,
   DEFAULT_CONTAINERD_CONFIG,
   DEFAULT_NRI_LOG,
@@ -17,61 +34,6 @@ import {
   DEFAULT_MOUNTPOINT,
 } from "../core/paths.js";
 import { describeZodError } from "../core/errors.js";
-
-export const NRI_SECTION = '[plugins."io.containerd.nri.v1.nri"]';
-
-export interface NriSettings {
-  socket: string;
-  pluginDir: string;
-}
-
-const tomlString = (s: string): string => JSON.stringify(s); // a TOML basic string is JSON's for these paths
-
-/**
- * containerd 1.7's config (version 2) with the NRI plugin enabled: the
- * [plugins."io.containerd.nri.v1.nri"] table gets disable = false, socket_path
- * and plugin_path (added when missing, replaced when set otherwise); every
- * other line stays as it was. Returns the text unchanged when nothing needs changing.
- */
-export function enableNriInConfig(text: string | null, s: NriSettings): string {
-  const wanted: [string, string][] = [
-    ["disable", "false"],
-    ["socket_path", tomlString(s.socket)],
-    ["plugin_path", tomlString(s.pluginDir)],
-  ];
-  const block = `\n# Added by "procview install containerd" ("procview uninstall" restores this file).\n${NRI_SECTION}\n${wanted.map(([k, v]) => `  ${k} = ${v}`).join("\n")}\n`;
-  if (text === null || text.trim() === "") return `version = 2\n${block}`;
-  const version = /^\s*version\s*=\s*(\d+)/m.exec(text)?.[1];
-  if (version === "3")
-    throw new Error(
-      'this is a containerd 2.x config (version = 3); NRI is on by default there: check [plugins."io.containerd.nri.v1.nri"] by hand',
-    );
-  if (version !== "2")
-    throw new Error(
-      'this config has no "version = 2" line (a containerd 1.x version 1 config); convert it with "containerd config migrate" first',
-    );
-  const lines = text.split("\n");
-  const header = lines.findIndex((l) => /^\s*\[\s*plugins\s*\.\s*"io\.containerd\.nri\.v1\.nri"\s*\]\s*(#.*)?$/.test(l));
-  if (header < 0) return text.replace(/\n*$/, "\n") + block;
-  let end = header + 1;
-  while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;
-  const indent = /^(\s*)/.exec(lines[header]!)![1]! + "  ";
-  const out = [...lines];
-  const missing: string[] = [];
-  for (const [key, value] of wanted) {
-    const re = new RegExp(`^(\\s*)${key}\\s*=\\s*([^#]*?)\\s*(#.*)?$`);
-    let found = false;
-    for (let i = header + 1; i < end; i++) {
-      const m = re.exec(out[i]!);
-      if (!m) continue;
-      found = true;
-      if (m[2] !== value) out[i] = `${m[1]}${key} = ${value}${m[3] ? " " + m[3] : ""}`;
-    }
-    if (!found) missing.push(`${indent}${key} = ${value}`);
-  }
-  out.splice(header + 1, 0, ...missing);
-  return out.join("\n");
-}
 
 /** The executable containerd starts from its plugin directory: no PATH, so absolute paths only. */
 export function buildLauncher(inv: { node: string; entry: string; source: string; logFile: string }): string {
@@ -87,69 +49,119 @@ export function buildLauncher(inv: { node: string; entry: string; source: string
 
 const InstallContainerdSchema = z.object({
   config: z.string().min(1),
-  nriSocket: z.string().startsWith("/"),
-  pluginDir: z.string().min(1),
+  nriSocket: z.string().startsWith("/", "absolute path").optional(),
+  pluginDir: z.string().min(1).optional(),
   pluginIdx: z.string().regex(/^[0-9]{2}$/, "two digits"),
   source: z.string().min(1),
   node: z.string().startsWith("/", "absolute path"),
   entry: z.string().optional(),
   logFile: z.string().startsWith("/"),
   state: z.string().min(1),
+  containerd: z.string().min(1),
+  containerdVersion: z.string().optional(),
 });
 export type InstallContainerdOptions = z.input<typeof InstallContainerdSchema>;
+
+/** Which containerd line the config is for: asked of the binary (or given), checked against the config's version. */
+async function decideLine(
+  o: { containerd: string; containerdVersion?: string },
+  configVersion: number | undefined,
+  file: string,
+): Promise<{ line: ContainerdLine; said: string }> {
+  const found = o.containerdVersion ? parseContainerdVersion(`containerd ${o.containerdVersion}`) : await containerdVersion(o.containerd);
+  const fromConfig = configVersion === undefined ? undefined : lineOfVersion(configVersion);
+  if (configVersion !== undefined && configVersion < 2)
+    throw new ConfigError(
+      `${file} is a version ${configVersion} config (no "version" key, or version = 1): convert it with "containerd config migrate" first`,
+    );
+  if (configVersion !== undefined && configVersion > 3)
+    throw new ConfigError(`${file} has version = ${configVersion}, which no containerd procview knows reads`);
+  if (!found) {
+    if (fromConfig)
+      return { line: fromConfig, said: `containerd not found as ${o.containerd}; version ${configVersion} config: containerd 2` };
+    throw new ConfigError(`cannot tell which containerd this is for: ${o.containerd} not found; pass --containerd or --containerd-version`);
+  }
+  if (fromConfig && fromConfig !== found.line)
+    throw new ConfigError(
+      `${file} is a version ${configVersion} config (containerd 2), but containerd is ${found.version}, which cannot read it`,
+    );
+  return { line: found.line, said: `containerd ${found.version}` };
+}
 
 export async function installContainerd(raw: InstallContainerdOptions): Promise<string[]> {
   const parsed = InstallContainerdSchema.safeParse(raw);
   if (!parsed.success) throw new Error(describeZodError(parsed.error));
   const o = parsed.data;
-  const config = path.resolve(o.config);
-  const pluginDir = path.resolve(o.pluginDir);
+  const configFile = path.resolve(o.config);
   const entry = path.resolve(o.entry ?? CLI_ENTRY);
+  const source = path.resolve(o.source);
   if (!(await exists(entry))) throw new Error(`${entry} not found; run npm run build first`);
   if (!(await exists(o.node))) throw new Error(`node binary ${o.node} not found`);
   const state = await readState(o.state);
-  const said: string[] = [];
 
-  // 1. The plugin launcher.
+  // ---- decide ----
+  const setup = await readContainerdSetup(configFile);
+  const { line, said: who } = await decideLine(o, setup.main?.version, configFile);
+  const imported = setup.imports.find((c) => nriTable(c.value));
+  if (imported)
+    throw new ConfigError(
+      `NRI is configured in ${imported.file}, which ${configFile} imports; procview edits only ${configFile}: set NRI there by hand, then install with --plugin-dir`,
+    );
+  const nri = setupNri(setup, line);
+  const pluginDir = path.resolve(o.pluginDir ?? nri.pluginPath);
+  const wanted: Record<string, string | boolean> = {};
+  if (!nri.enabled) wanted.disable = false;
+  if (o.nriSocket && o.nriSocket !== nri.socketPath) wanted.socket_path = o.nriSocket;
+  if (pluginDir !== nri.pluginPath) wanted.plugin_path = pluginDir;
+
+  const where = setup.main ? `in ${configFile} (${nri.because})` : `(${configFile} does not exist: containerd ${line}'s default)`;
+  const said: string[] = [`${who}: NRI ${nri.enabled ? "on" : "off"} ${where}, plugins in ${nri.pluginPath}`];
+  let after: string | null = null;
+  if (Object.keys(wanted).length) {
+    // A missing file starts as an empty config of the line's version, then gets NRI's table.
+    const base = setup.main ?? parseContainerdConfig(line === "1.7" ? "version = 2\n" : "version = 3\n", configFile);
+    after = editNri(base, wanted);
+  }
+  const before = setup.main?.text ?? null;
+  const what = `NRI's settings in [plugins.'${NRI_PLUGIN}']: ${Object.entries(wanted)
+    .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+    .join(", ")}`;
+
   const launcher = path.join(pluginDir, `${o.pluginIdx}-${DEFAULT_PLUGIN_NAME}`);
-  if (!state.files.some((f) => f.path === launcher) && (await exists(launcher))) {
+  if (!state.files.some((f) => f.path === launcher) && (await exists(launcher)))
     throw new Error(`${launcher} exists and was not written by procview install; remove it or choose --plugin-dir/--plugin-idx`);
-  }
-  const launcherText = buildLauncher({ node: o.node, entry, source: path.resolve(o.source), logFile: o.logFile });
-  const createdDirs = await mkdirTracked(pluginDir);
-  await writeAtomic(launcher, launcherText, 0o755);
-  said.push(
-    `wrote ${launcher}: containerd starts it at its own start (${o.node} ${entry} nri --source ${path.resolve(o.source)}, log in ${o.logFile})`,
-  );
+  const launcherText = buildLauncher({ node: o.node, entry, source, logFile: o.logFile });
 
-  // 2. NRI on in containerd's config.
-  let before: string | null;
-  try {
-    before = await readFile(config, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    before = null;
-  }
-  const after = enableNriInConfig(before, { socket: o.nriSocket, pluginDir });
+  // What the state will say, written before any of it exists.
+  const newDirs = [
+    ...(await missingDirs(pluginDir)),
+    ...(after !== null ? await missingDirs(path.dirname(configFile)) : []),
+    ...(await missingDirs(path.dirname(path.resolve(o.state)))),
+  ].filter((d, i, a) => a.indexOf(d) === i);
   const edits = [...(state.edits ?? [])];
-  const previous = edits.findIndex((e) => e.path === config);
-  const what = `NRI enabled in ${NRI_SECTION} (disable = false, socket_path = ${tomlString(o.nriSocket)}, plugin_path = ${tomlString(pluginDir)})`;
-  if (after !== before) {
-    const configDirs = await mkdirTracked(path.dirname(config));
-    createdDirs.push(...configDirs);
-    await writeAtomic(config, after);
+  const previous = edits.findIndex((e) => e.path === configFile);
+  if (after !== null) {
     // A re-install keeps the text from before the first install: that is what uninstall restores.
-    const original = previous >= 0 ? edits[previous]!.before : before;
-    const entryRec = { path: config, before: original, sha256: sha256(after), what };
-    if (previous >= 0) edits[previous] = entryRec;
-    else edits.push(entryRec);
-    said.push(`${before === null ? "wrote" : "edited"} ${config}: ${what}`);
-  } else {
-    if (previous >= 0) edits[previous] = { ...edits[previous]!, sha256: sha256(after) };
-    said.push(`${config} already enables NRI with these settings; left as it is`);
+    const rec = { path: configFile, before: previous >= 0 ? edits[previous]!.before : before, sha256: sha256(after), what };
+    if (previous >= 0) edits[previous] = rec;
+    else edits.push(rec);
   }
-  const files = [...state.files.filter((f) => f.path !== launcher), { path: launcher, sha256: sha256(launcherText) }];
-  await writeState(o.state, { ...state, files, edits }, createdDirs);
+  const next: InstallState = {
+    ...state,
+    files: [...state.files.filter((f) => f.path !== launcher), { path: launcher, sha256: sha256(launcherText) }],
+    edits,
+  };
+  const mode = before !== null ? (await stat(configFile)).mode & 0o7777 : 0o644;
+
+  // ---- write: the state first, then what it names ----
+  await writeState(o.state, next, newDirs);
+  for (const d of newDirs) await mkdir(d, { mode: 0o755 }).catch(ignoreExisting);
+  await writeAtomic(launcher, launcherText, 0o755);
+  said.push(`wrote ${launcher}: containerd starts it at its own start (${o.node} ${entry} nri --source ${source}, log in ${o.logFile})`);
+  if (after !== null) {
+    await writeAtomic(configFile, after, mode);
+    said.push(`${before === null ? "wrote" : "edited"} ${configFile}: ${what}`);
+  } else said.push(`${configFile} left as it is: containerd ${line} already runs NRI with plugins in ${pluginDir}`);
   said.push(`recorded in ${o.state}`);
   said.push(
     "restart containerd to apply (systemctl restart containerd): it reads its config and starts the plugins in its plugin directory only when it starts",
@@ -157,33 +169,37 @@ export async function installContainerd(raw: InstallContainerdOptions): Promise<
   return said;
 }
 
+function ignoreExisting(err: NodeJS.ErrnoException): void {
+  if (err.code !== "EEXIST") throw err;
+}
+
 export function registerInstallContainerd(install: Command): void {
   install
     .command("containerd")
     .description(
       [
-        "make containerd (1.7, through NRI) bind procview's files into every container it creates. Changes:",
+        "make containerd (1.7 or 2.x, through NRI) bind procview's files into every container it creates. Changes:",
         "",
-        `  1. writes <plugin-dir>/<idx>-${DEFAULT_PLUGIN_NAME} (default ${DEFAULT_NRI_PLUGIN_DIR}/${DEFAULT_PLUGIN_IDX}-${DEFAULT_PLUGIN_NAME}), a /bin/sh launcher that runs "<node> dist/cli/procview.js nri --source <source> --log-file <log-file>" with absolute paths. containerd starts every executable there when it starts, with the NRI socket on fd 3 and no PATH, and stops it when it stops;`,
-        `  2. edits --config (default ${DEFAULT_CONTAINERD_CONFIG}, created with "version = 2" if missing): in ${NRI_SECTION} sets disable = false, socket_path and plugin_path, adding the table when absent; no other line changes;`,
-        "  3. records both (the launcher's hash, the config as it was) in the state file.",
+        `  1. writes <plugin dir>/<idx>-${DEFAULT_PLUGIN_NAME} (default ${DEFAULT_NRI_PLUGIN_DIR}/${DEFAULT_PLUGIN_IDX}-${DEFAULT_PLUGIN_NAME}), a /bin/sh launcher that runs "<node> dist/cli/procview.js nri --source <source> --log-file <log-file>" with absolute paths. The plugin directory is the config's plugin_path (NRI's default ${NRI_DEFAULTS.pluginPath} when unset). containerd starts every executable there when it starts, with the NRI socket on fd 3 and no PATH, and stops it when it stops;`,
+        `  2. edits --config (default ${DEFAULT_CONTAINERD_CONFIG}) only where NRI would otherwise be off or elsewhere: containerd 1.7 (version 2 config) has NRI off unless disable = false, so that is set; containerd 2.x has it on unless disable = true, so only that is changed. socket_path and plugin_path are set only when --nri-socket or --plugin-dir differ from what containerd uses. The NRI table is found in any TOML form (either quote style, dotted keys, inline table) and edited in place; a missing table is appended; no other line changes. The result is parsed and checked before it is written;`,
+        "  3. records both (the launcher's hash, the config as it was) in the state file, before writing them.",
+        "",
+        "Refused, with nothing written: a version 1 config, a version 3 config with containerd 1.7, NRI settings in a file the config imports, a config the edit would break, and a launcher procview did not write.",
         "",
         'Restart containerd afterwards. "procview uninstall" removes the launcher and puts the config back exactly as it was (unless it was edited since, then it says so and leaves it). Containers created before keep what they had.',
       ].join("\n"),
     )
     .option("--config <file>", "containerd's config file", DEFAULT_CONTAINERD_CONFIG)
-    .option(
-      "--nri-socket <path>",
-      'socket_path for NRI (where external plugins such as "procview nri --socket" connect)',
-      DEFAULT_NRI_SOCKET,
-    )
-    .option("--plugin-dir <dir>", "containerd's NRI plugin directory (plugin_path)", DEFAULT_NRI_PLUGIN_DIR)
+    .option("--nri-socket <path>", 'socket_path for NRI, set only when it differs (where "procview nri --socket" connects)')
+    .option("--plugin-dir <dir>", "NRI plugin directory (plugin_path), set only when it differs (default: the config's, else NRI's)")
     .option("--plugin-idx <nn>", "two-digit index of the plugin (its order among NRI plugins)", DEFAULT_PLUGIN_IDX)
     .option("--source <dir>", "procview mountpoint (or LXCFS-layout directory) the plugin binds from", DEFAULT_MOUNTPOINT)
     .option("--node <path>", "absolute path of the node binary the launcher runs", process.execPath)
     .option("--entry <path>", "the plugin entry (default: dist/cli/procview.js of this build)")
     .option("--log-file <file>", "the plugin's log (containerd discards a launched plugin's stderr)", DEFAULT_NRI_LOG)
     .option("--state <file>", "where to record what was written", DEFAULT_STATE_FILE)
+    .option("--containerd <path>", "the containerd binary asked for its version (1.7 and 2.x differ in NRI's default)", "containerd")
+    .option("--containerd-version <version>", "the containerd version, instead of asking the binary")
     .action(async (opts: InstallContainerdOptions) => {
       for (const line of await installContainerd(opts)) process.stdout.write(`${line}\n`);
     });

@@ -11,7 +11,7 @@ export const HOOK_ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"];
 // should always answer first.
 export const HOOK_TIMEOUT_S = 30;
 
-// "prestart", not "createRuntime": containers/common v0.50 (podman 4.3 here)
+// "prestart", not "createRuntime": containers/common v0.50 (podman 4.3, Debian 12)
 // copies prestart entries to the spec's prestart list and v0.58+ (commit
 // dc0f2633, "hooks: handle prestart as createRuntime") moves them to
 // createRuntime; runc v1.1 runs prestart and createRuntime back to back at the
@@ -46,7 +46,7 @@ export interface HookInvocation {
   hook: string;
   /** Extra hook flags baked into the entry, e.g. ["--source", "/var/lib/lxcfs"]. */
   hookArgs?: string[];
-  /** Run procview-hook (the C client, dist/native/procview-hook), which has the running service
+  /** Run procview-hook (the C client, dist/native/procview-hook), which has the running serving process
    * do the work over `socket` and runs `node hook` itself when nobody answers there. Without
    * it, the runtime runs the Node hook directly (~50-75 ms of Node start-up per container). */
   client?: { path: string; socket: string };
@@ -76,7 +76,7 @@ export function buildHooksFile(inv: HookInvocation): HooksFile {
 }
 
 /** The files a hooks entry needs to run: the program, and the Node hook it runs (directly, or
- * from procview-hook's --node/--bundle when the service does not answer). */
+ * from procview-hook's --node/--bundle when the serving process does not answer). */
 export function hookPrograms(hook: HooksFile["hook"]): string[] {
   const valueOf = (flag: string): string | undefined => {
     const at = hook.args.indexOf(flag);

@@ -62,10 +62,16 @@ export async function readState(file: string): Promise<InstallState> {
   return parsed.data;
 }
 
-/** mkdir -p that reports which directories it created, outermost first. */
-export async function mkdirTracked(dir: string): Promise<string[]> {
+/** The directories mkdir -p would create for `dir`, outermost first. */
+export async function missingDirs(dir: string): Promise<string[]> {
   const missing: string[] = [];
   for (let d = path.resolve(dir); !(await exists(d)); d = path.dirname(d)) missing.unshift(d);
+  return missing;
+}
+
+/** mkdir -p that reports which directories it created, outermost first. */
+export async function mkdirTracked(dir: string): Promise<string[]> {
+  const missing = await missingDirs(dir);
   if (missing.length) await mkdir(dir, { recursive: true, mode: 0o755 });
   return missing;
 }
@@ -102,14 +108,15 @@ export async function uninstall(stateFile: string): Promise<UninstallReport> {
       continue; // gone already: nothing to put back over
     }
     if (sha256(text) !== e.sha256) {
-      report.kept.push(`${e.path} (changed since install; undo by hand: ${e.what})`);
+      // Still as it was: install recorded the edit but stopped before making it.
+      if (text !== e.before) report.kept.push(`${e.path} (changed since install; undo by hand: ${e.what})`);
       continue;
     }
     if (e.before === null) {
       await rm(e.path);
       report.removed.push(e.path);
     } else {
-      await writeAtomic(e.path, e.before);
+      await writeAtomic(e.path, e.before, (await stat(e.path)).mode & 0o7777);
       report.restored.push(`${e.path} (undid: ${e.what})`);
     }
   }

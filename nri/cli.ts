@@ -76,7 +76,7 @@ export function registerNriCommand(program: Command): void {
     .option("--source <dir>", "procview mountpoint (or any LXCFS-layout directory) to bind from", DEFAULT_MOUNTPOINT)
     .option(
       "--probe-timeout-ms <ms>",
-      "how long the health read of <source>/proc/meminfo may take (containerd gives a plugin 2 s per request)",
+      "how long the health read of <source>/proc/meminfo may take; held within 40% of the request timeout the runtime gives a plugin (2 s unless it says otherwise)",
       "800",
     )
     .addOption(new Option("--retry-ms <ms>", "pause between connection attempts while containerd is away").default("1000").hideHelp())

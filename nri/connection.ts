@@ -7,6 +7,7 @@ import {
   encodeTtrpcMessage,
   MuxReader,
   PLUGIN_SERVICE_CONN,
+  RUNTIME_MESSAGE_MAX,
   RUNTIME_SERVICE_CONN,
   TtrpcReader,
   TtrpcType,
@@ -28,15 +29,16 @@ export class RpcError extends Error {
 export type RequestHandler = (req: TtrpcRequest) => Promise<Uint8Array>;
 
 interface Pending {
-  resolve: (payload: Buffer) => void;
+  resolve: (payload: Uint8Array) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 
 export class NriConnection {
   private readonly mux = new MuxReader();
-  private readonly serverReader = new TtrpcReader();
-  private readonly clientReader = new TtrpcReader();
+  // Everything read comes from the runtime, which may send more than ttrpc's 4 MiB (see RUNTIME_MESSAGE_MAX).
+  private readonly serverReader = new TtrpcReader(RUNTIME_MESSAGE_MAX);
+  private readonly clientReader = new TtrpcReader(RUNTIME_MESSAGE_MAX);
   private readonly pending = new Map<number, Pending>();
   private nextStreamId = 1;
   private closeReason: Error | undefined;
@@ -115,11 +117,11 @@ export class NriConnection {
   }
 
   /** A unary call to the runtime's services. */
-  call(service: string, method: string, payload: Uint8Array, timeoutMs: number): Promise<Buffer> {
+  call(service: string, method: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     if (this.isClosed) return Promise.reject(new Error("connection closed"));
     const streamId = this.nextStreamId;
     this.nextStreamId += 2;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(streamId);
         reject(new Error(`${method} got no answer within ${timeoutMs} ms`));

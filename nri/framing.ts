@@ -13,6 +13,10 @@
 //    a 10-byte header, big-endian length (uint32, at most 4 MiB), stream id
 //    (uint32; a client numbers its calls 1, 3, 5, ...), type (1 request,
 //    2 response, 3 data) and flags (uint8), then the protobuf payload.
+//
+// Written by hand because no library does either in JavaScript: the npm registry has no
+// ttrpc implementation and nothing that speaks NRI's multiplexer, and both are a few dozen
+// lines of length-prefixed framing. The messages inside are generated code (messages.ts).
 
 export const MUX_HEADER_LENGTH = 8;
 export const MUX_MAX_PAYLOAD = 1 << 24;
@@ -20,7 +24,15 @@ export const PLUGIN_SERVICE_CONN = 1;
 export const RUNTIME_SERVICE_CONN = 2;
 
 export const TTRPC_HEADER_LENGTH = 10;
+/** What ttrpc allows a sender; procview never sends more. */
 export const TTRPC_MAX_MESSAGE = 4 << 20;
+/**
+ * What procview accepts from the runtime. NRI before 0.7 (containerd 1.7) sends Synchronize
+ * in one message however large the node's state is, and ttrpc before 1.2.5 sends it past the
+ * 4 MiB limit; a Go plugin rejects it and the runtime drops the plugin. Taking it keeps the
+ * plugin connected on such nodes; the bound only stops a broken peer from exhausting memory.
+ */
+export const RUNTIME_MESSAGE_MAX = 64 << 20;
 export const TtrpcType = { REQUEST: 1, RESPONSE: 2, DATA: 3 } as const;
 
 export class FramingError extends Error {}
@@ -35,7 +47,10 @@ export function encodeMuxFrame(connId: number, payload: Uint8Array): Buffer {
 
 /** Accumulates bytes and cuts them at header-announced lengths. */
 class LengthPrefixedReader<T> {
-  private buf = Buffer.alloc(0);
+  // Chunks are kept apart until a whole unit is there: joining on every chunk would copy a
+  // large message once per chunk.
+  private chunks: Buffer[] = [];
+  private length = 0;
   constructor(
     private readonly headerLength: number,
     private readonly lengthOf: (hdr: Buffer) => number,
@@ -44,26 +59,38 @@ class LengthPrefixedReader<T> {
     private readonly what: string,
   ) {}
 
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+    this.chunks = all.length > n ? [all.subarray(n)] : [];
+    this.length -= n;
+    return all.subarray(0, n);
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks, this.length)];
+    return this.chunks[0]!.subarray(0, n);
+  }
+
   push(chunk: Uint8Array): T[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
+    if (chunk.length) {
+      this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      this.length += chunk.length;
+    }
     const out: T[] = [];
-    for (;;) {
-      if (this.buf.length < this.headerLength) break;
-      const len = this.lengthOf(this.buf);
+    while (this.length >= this.headerLength) {
+      const len = this.lengthOf(this.peek(this.headerLength));
       if (len > this.max) throw new FramingError(`${this.what} announces ${len} bytes, more than the ${this.max} allowed`);
-      if (this.buf.length < this.headerLength + len) break;
-      const hdr = this.buf.subarray(0, this.headerLength);
-      // Copy: the payload outlives this buffer, which is replaced below.
-      const payload = Buffer.from(this.buf.subarray(this.headerLength, this.headerLength + len));
-      out.push(this.make(hdr, payload));
-      this.buf = this.buf.subarray(this.headerLength + len);
+      if (this.length < this.headerLength + len) break;
+      const unit = this.take(this.headerLength + len);
+      // Copy: the payload outlives the chunk it was cut from.
+      out.push(this.make(unit.subarray(0, this.headerLength), Buffer.from(unit.subarray(this.headerLength))));
     }
     return out;
   }
 
   /** Bytes received but not yet part of a whole unit. */
   get pending(): number {
-    return this.buf.length;
+    return this.length;
   }
 }
 
@@ -88,7 +115,7 @@ export interface TtrpcMessage {
   streamId: number;
   type: number;
   flags: number;
-  payload: Buffer;
+  payload: Uint8Array;
 }
 
 export function encodeTtrpcMessage(m: TtrpcMessage): Buffer {
@@ -103,11 +130,11 @@ export function encodeTtrpcMessage(m: TtrpcMessage): Buffer {
 }
 
 export class TtrpcReader extends LengthPrefixedReader<TtrpcMessage> {
-  constructor() {
+  constructor(max = TTRPC_MAX_MESSAGE) {
     super(
       TTRPC_HEADER_LENGTH,
       (h) => h.readUInt32BE(0),
-      TTRPC_MAX_MESSAGE,
+      max,
       (h, payload) => ({ streamId: h.readUInt32BE(4), type: h.readUInt8(8), flags: h.readUInt8(9), payload }),
       "ttrpc message",
     );

@@ -1,99 +1,105 @@
-// The messages procview exchanges with a runtime over NRI: ttrpc's envelope
-// (request.proto: Request, Response, google.rpc Status) and the parts of NRI's
-// api.proto (package nri.pkg.api.v1alpha1, the version containerd 1.7 speaks)
-// the plugin reads or writes. Decoded values are checked with zod: they come
-// from another process.
-import { z } from "zod";
-import { asBytes, asInt32, asInt64, asMapEntry, asString, type Field, ProtoWriter, readFields } from "./protobuf.js";
+// The messages procview exchanges with a runtime over NRI, on top of the code protoc-gen-es
+// generates (nri/gen/, by `npm run generate`) from the .proto files vendored in nri/proto/:
+// NRI's api.proto (package nri.pkg.api.v1alpha1, the one package every NRI release from 0.6
+// to 0.10 speaks) and ttrpc's request envelope.
+//
+// Why generated code from @bufbuild/protobuf + protoc-gen-es: it is the maintained, fully
+// conformant protobuf implementation for TypeScript; its messages are plain typed objects
+// (no classes to wrap), it reads and writes proto3 exactly as Go does, and it skips fields
+// it does not know, which is what lets one plugin talk to runtimes older and newer than its
+// .proto files. Its generator, like buf that drives it, comes from the npm registry, so the
+// build needs neither protoc nor the network. The binary decoder is the check on what the
+// runtime sends: every field it yields has the type its schema says (the role zod plays
+// for JSON input elsewhere).
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  ConfigureRequestSchema,
+  ConfigureResponseSchema,
+  ContainerAdjustmentSchema,
+  CreateContainerRequestSchema,
+  CreateContainerResponseSchema,
+  EmptySchema,
+  Event,
+  MountSchema,
+  Plugin,
+  RegisterPluginRequestSchema,
+  Runtime,
+  SynchronizeRequestSchema,
+  SynchronizeResponseSchema,
+  type ConfigureRequest,
+  type CreateContainerRequest as WireCreateContainerRequest,
+  type SynchronizeRequest,
+} from "./gen/nri/pkg/api/api_pb.js";
+import { RequestSchema, ResponseSchema, type Request as TtrpcRequest } from "./gen/ttrpc/request_pb.js";
+import { StatusSchema } from "./gen/google/rpc/status_pb.js";
 
-export const NRI_PACKAGE = "nri.pkg.api.v1alpha1";
-export const RUNTIME_SERVICE = `${NRI_PACKAGE}.Runtime`;
-export const PLUGIN_SERVICE = `${NRI_PACKAGE}.Plugin`;
+export { Event as NriEvent, type ConfigureRequest, type SynchronizeRequest, type TtrpcRequest };
 
-/** api.proto enum Event. A subscription is a mask with bit (event - 1) set per event (pkg/api/event.go). */
-export const NriEvent = {
-  RUN_POD_SANDBOX: 1,
-  STOP_POD_SANDBOX: 2,
-  REMOVE_POD_SANDBOX: 3,
-  CREATE_CONTAINER: 4,
-  POST_CREATE_CONTAINER: 5,
-  START_CONTAINER: 6,
-  POST_START_CONTAINER: 7,
-  UPDATE_CONTAINER: 8,
-  POST_UPDATE_CONTAINER: 9,
-  STOP_CONTAINER: 10,
-  REMOVE_CONTAINER: 11,
-} as const;
-export const eventMask = (...events: number[]): number => events.reduce((m, e) => m | (1 << (e - 1)), 0);
+export const RUNTIME_SERVICE = Runtime.typeName;
+export const PLUGIN_SERVICE = Plugin.typeName;
+
+/** A subscription is a mask with bit (event - 1) set per event (NRI pkg/api/event.go). */
+export const eventMask = (...events: readonly Event[]): number => events.reduce((m, e) => m | (1 << (e - 1)), 0);
+
+/**
+ * The events every runtime procview speaks to knows: NRI 0.6 (containerd 1.7) defines 1 to 11,
+ * and a runtime refuses a subscription with a bit it does not know ("invalid plugin events")
+ * and drops the plugin. Events added by later NRI releases are not in this set, so a newer
+ * .proto can never make the plugin ask an older runtime for them.
+ */
+export const EVENTS_EVERY_RUNTIME_KNOWS: ReadonlySet<Event> = new Set(
+  Object.values(Event).filter((e): e is Event => typeof e === "number" && e >= Event.RUN_POD_SANDBOX && e <= Event.REMOVE_CONTAINER),
+);
+
+/** The subscription to send: the events wanted that the runtime knows (see EVENTS_EVERY_RUNTIME_KNOWS). */
+export function subscription(wanted: readonly Event[]): number {
+  return eventMask(...wanted.filter((e) => EVENTS_EVERY_RUNTIME_KNOWS.has(e)));
+}
 
 /** gRPC status codes used in ttrpc responses. */
 export const Code = { OK: 0, INVALID_ARGUMENT: 3, UNIMPLEMENTED: 12, INTERNAL: 13 } as const;
 
-// ---- ttrpc envelope (github.com/containerd/ttrpc request.proto) ----
+// ---- ttrpc envelope ----
 
-export const TtrpcRequestSchema = z.object({
-  service: z.string(),
-  method: z.string(),
-  payload: z.instanceof(Buffer),
-  timeoutNano: z.bigint(),
-  metadata: z.array(z.tuple([z.string(), z.string()])),
-});
-export type TtrpcRequest = z.infer<typeof TtrpcRequestSchema>;
-
-export function encodeTtrpcRequest(req: { service: string; method: string; payload: Uint8Array; timeoutNano?: bigint }): Buffer {
-  return new ProtoWriter()
-    .string(1, req.service)
-    .string(2, req.method)
-    .bytes(3, req.payload)
-    .int(4, req.timeoutNano ?? 0n)
-    .finish();
+export function encodeTtrpcRequest(req: { service: string; method: string; payload: Uint8Array; timeoutNano?: bigint }): Uint8Array {
+  return toBinary(RequestSchema, create(RequestSchema, { ...req, timeoutNano: req.timeoutNano ?? 0n }));
 }
 
-export function decodeTtrpcRequest(buf: Uint8Array): TtrpcRequest {
-  const out = { service: "", method: "", payload: Buffer.alloc(0) as Buffer, timeoutNano: 0n, metadata: [] as [string, string][] };
-  for (const f of readFields(buf)) {
-    if (f.field === 1) out.service = asString(f);
-    else if (f.field === 2) out.method = asString(f);
-    else if (f.field === 3) out.payload = asBytes(f);
-    else if (f.field === 4) out.timeoutNano = asInt64(f);
-    else if (f.field === 5) out.metadata.push(asMapEntry(f));
-  }
-  return TtrpcRequestSchema.parse(out);
+export const decodeTtrpcRequest = (buf: Uint8Array): TtrpcRequest => fromBinary(RequestSchema, buf);
+
+export function encodeTtrpcResponse(res: { code?: number; message?: string; payload?: Uint8Array }): Uint8Array {
+  return toBinary(
+    ResponseSchema,
+    create(ResponseSchema, {
+      status: res.code ? create(StatusSchema, { code: res.code, message: res.message ?? "" }) : undefined,
+      payload: res.payload ?? new Uint8Array(),
+    }),
+  );
 }
 
-export const TtrpcResponseSchema = z.object({
-  status: z.object({ code: z.number().int(), message: z.string() }),
-  payload: z.instanceof(Buffer),
-});
-export type TtrpcResponse = z.infer<typeof TtrpcResponseSchema>;
-
-export function encodeTtrpcResponse(res: { code?: number; message?: string; payload?: Uint8Array }): Buffer {
-  const w = new ProtoWriter();
-  if (res.code) w.message(1, new ProtoWriter().int(1, res.code).string(2, res.message));
-  return w.bytes(2, res.payload ?? Buffer.alloc(0)).finish();
+export interface TtrpcResponse {
+  status: { code: number; message: string };
+  payload: Uint8Array;
 }
 
 export function decodeTtrpcResponse(buf: Uint8Array): TtrpcResponse {
-  const out = { status: { code: 0, message: "" }, payload: Buffer.alloc(0) as Buffer };
-  for (const f of readFields(buf)) {
-    if (f.field === 1) {
-      for (const s of readFields(asBytes(f))) {
-        if (s.field === 1) out.status.code = asInt32(s);
-        else if (s.field === 2) out.status.message = asString(s);
-      }
-    } else if (f.field === 2) out.payload = asBytes(f);
-  }
-  return TtrpcResponseSchema.parse(out);
+  const r = fromBinary(ResponseSchema, buf);
+  return { status: { code: r.status?.code ?? Code.OK, message: r.status?.message ?? "" }, payload: r.payload };
 }
 
 // ---- NRI: what the plugin sends ----
 
-export const encodeRegisterPluginRequest = (pluginName: string, pluginIdx: string): Buffer =>
-  new ProtoWriter().string(1, pluginName).string(2, pluginIdx).finish();
+export const encodeRegisterPluginRequest = (pluginName: string, pluginIdx: string): Uint8Array =>
+  toBinary(RegisterPluginRequestSchema, create(RegisterPluginRequestSchema, { pluginName, pluginIdx }));
 
-export const encodeConfigureResponse = (events: number): Buffer => new ProtoWriter().int(2, events).finish();
+export const encodeConfigureResponse = (events: number): Uint8Array =>
+  toBinary(ConfigureResponseSchema, create(ConfigureResponseSchema, { events }));
 
-export const encodeEmpty = (): Buffer => Buffer.alloc(0);
+export const encodeEmpty = (): Uint8Array => toBinary(EmptySchema, create(EmptySchema));
+
+/** SynchronizeResponse without updates; `more` echoes a part that announced more to follow. */
+export const encodeSynchronizeResponse = (more: boolean): Uint8Array =>
+  toBinary(SynchronizeResponseSchema, create(SynchronizeResponseSchema, { more }));
 
 export interface NriMount {
   destination: string;
@@ -102,134 +108,53 @@ export interface NriMount {
   options: string[];
 }
 
-function mountMessage(m: NriMount): ProtoWriter {
-  const w = new ProtoWriter().string(1, m.destination).string(2, m.type).string(3, m.source);
-  for (const o of m.options) w.string(4, o);
-  return w;
-}
-
 /** CreateContainerResponse{adjust: ContainerAdjustment{mounts}}; no adjustment at all when there is nothing to add. */
-export function encodeCreateContainerResponse(mounts: readonly NriMount[]): Buffer {
-  const w = new ProtoWriter();
-  if (mounts.length === 0) return w.finish();
-  const adjust = new ProtoWriter();
-  for (const m of mounts) adjust.message(3, mountMessage(m));
-  return w.message(1, adjust).finish();
+export function encodeCreateContainerResponse(mounts: readonly NriMount[]): Uint8Array {
+  return toBinary(
+    CreateContainerResponseSchema,
+    create(CreateContainerResponseSchema, {
+      adjust: mounts.length ? create(ContainerAdjustmentSchema, { mounts: mounts.map((m) => create(MountSchema, m)) }) : undefined,
+    }),
+  );
 }
 
 // ---- NRI: what the runtime sends ----
 
-export const ConfigureRequestSchema = z.object({ config: z.string(), runtimeName: z.string(), runtimeVersion: z.string() });
-export type ConfigureRequest = z.infer<typeof ConfigureRequestSchema>;
+export const decodeConfigureRequest = (buf: Uint8Array): ConfigureRequest => fromBinary(ConfigureRequestSchema, buf);
+export const decodeSynchronizeRequest = (buf: Uint8Array): SynchronizeRequest => fromBinary(SynchronizeRequestSchema, buf);
 
-export function decodeConfigureRequest(buf: Uint8Array): ConfigureRequest {
-  const out = { config: "", runtimeName: "", runtimeVersion: "" };
-  for (const f of readFields(buf)) {
-    if (f.field === 1) out.config = asString(f);
-    else if (f.field === 2) out.runtimeName = asString(f);
-    else if (f.field === 3) out.runtimeVersion = asString(f);
-  }
-  return ConfigureRequestSchema.parse(out);
+/** The parts of a CreateContainer request the plugin's decisions read. */
+export interface CreateContainerRequest {
+  pod?: { id: string; name: string; uid: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
+  container: {
+    id: string;
+    podSandboxId: string;
+    name: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    mounts: NriMount[];
+    /** linux.namespaces; undefined when the runtime sent no linux part at all. */
+    namespaces?: { type: string; path: string }[];
+  };
 }
 
-const MountSchema = z.object({ destination: z.string(), type: z.string(), source: z.string(), options: z.array(z.string()) });
-const NamespaceSchema = z.object({ type: z.string(), path: z.string() });
-const StringMap = z.record(z.string(), z.string());
-
-export const PodSandboxSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  uid: z.string(),
-  namespace: z.string(),
-  labels: StringMap,
-  annotations: StringMap,
-});
-export type PodSandbox = z.infer<typeof PodSandboxSchema>;
-
-export const ContainerSchema = z.object({
-  id: z.string(),
-  podSandboxId: z.string(),
-  name: z.string(),
-  labels: StringMap,
-  annotations: StringMap,
-  mounts: z.array(MountSchema),
-  /** linux.namespaces; undefined when the runtime sent no linux part at all. */
-  namespaces: z.array(NamespaceSchema).optional(),
-});
-export type Container = z.infer<typeof ContainerSchema>;
-
-export const CreateContainerRequestSchema = z.object({ pod: PodSandboxSchema.optional(), container: ContainerSchema });
-export type CreateContainerRequest = z.infer<typeof CreateContainerRequestSchema>;
-
-function decodeMount(f: Field): NriMount {
-  const m: NriMount = { destination: "", type: "", source: "", options: [] };
-  for (const g of readFields(asBytes(f))) {
-    if (g.field === 1) m.destination = asString(g);
-    else if (g.field === 2) m.type = asString(g);
-    else if (g.field === 3) m.source = asString(g);
-    else if (g.field === 4) m.options.push(asString(g));
-  }
-  return m;
+function fromWire(req: WireCreateContainerRequest): CreateContainerRequest {
+  const c = req.container;
+  if (!c) throw new Error("CreateContainerRequest without a container");
+  const p = req.pod;
+  return {
+    pod: p && { id: p.id, name: p.name, uid: p.uid, namespace: p.namespace, labels: { ...p.labels }, annotations: { ...p.annotations } },
+    container: {
+      id: c.id,
+      podSandboxId: c.podSandboxId,
+      name: c.name,
+      labels: { ...c.labels },
+      annotations: { ...c.annotations },
+      mounts: c.mounts.map((m) => ({ destination: m.destination, type: m.type, source: m.source, options: [...m.options] })),
+      namespaces: c.linux?.namespaces.map((n) => ({ type: n.type, path: n.path })),
+    },
+  };
 }
 
-function decodeNamespaces(f: Field): { type: string; path: string }[] {
-  // LinuxContainer{namespaces = 1: repeated LinuxNamespace{type = 1, path = 2}}
-  const out: { type: string; path: string }[] = [];
-  for (const g of readFields(asBytes(f))) {
-    if (g.field !== 1) continue;
-    const ns = { type: "", path: "" };
-    for (const h of readFields(asBytes(g))) {
-      if (h.field === 1) ns.type = asString(h);
-      else if (h.field === 2) ns.path = asString(h);
-    }
-    out.push(ns);
-  }
-  return out;
-}
-
-export function decodePodSandbox(buf: Uint8Array): PodSandbox {
-  const p = { id: "", name: "", uid: "", namespace: "", labels: {} as Record<string, string>, annotations: {} as Record<string, string> };
-  for (const f of readFields(buf)) {
-    if (f.field === 1) p.id = asString(f);
-    else if (f.field === 2) p.name = asString(f);
-    else if (f.field === 3) p.uid = asString(f);
-    else if (f.field === 4) p.namespace = asString(f);
-    else if (f.field === 5) {
-      const [k, v] = asMapEntry(f);
-      p.labels[k] = v;
-    } else if (f.field === 6) {
-      const [k, v] = asMapEntry(f);
-      p.annotations[k] = v;
-    }
-  }
-  return p;
-}
-
-export function decodeContainer(buf: Uint8Array): Container {
-  const c: Container = { id: "", podSandboxId: "", name: "", labels: {}, annotations: {}, mounts: [] };
-  for (const f of readFields(buf)) {
-    if (f.field === 1) c.id = asString(f);
-    else if (f.field === 2) c.podSandboxId = asString(f);
-    else if (f.field === 3) c.name = asString(f);
-    else if (f.field === 5) {
-      const [k, v] = asMapEntry(f);
-      c.labels[k] = v;
-    } else if (f.field === 6) {
-      const [k, v] = asMapEntry(f);
-      c.annotations[k] = v;
-    } else if (f.field === 9) c.mounts.push(decodeMount(f));
-    else if (f.field === 11) c.namespaces = [...(c.namespaces ?? []), ...decodeNamespaces(f)];
-  }
-  return c;
-}
-
-export function decodeCreateContainerRequest(buf: Uint8Array): CreateContainerRequest {
-  let pod: PodSandbox | undefined;
-  let container: Container | undefined;
-  for (const f of readFields(buf)) {
-    if (f.field === 1) pod = decodePodSandbox(asBytes(f));
-    else if (f.field === 2) container = decodeContainer(asBytes(f));
-  }
-  if (!container) throw new Error("CreateContainerRequest without a container");
-  return CreateContainerRequestSchema.parse({ pod, container });
-}
+export const decodeCreateContainerRequest = (buf: Uint8Array): CreateContainerRequest =>
+  fromWire(fromBinary(CreateContainerRequestSchema, buf));

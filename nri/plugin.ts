@@ -3,8 +3,9 @@
 // served files over /proc/... and /sys/..., decided by the same planViews()
 // the OCI hook uses. It never holds a container start for long: the health
 // read of <source>/proc/meminfo runs in a child process killed at a deadline
-// well inside the runtime's 2 s per-request budget, and an unhealthy source
-// means "add nothing", never an error.
+// well inside the runtime's per-request budget (2 s unless the runtime's
+// ConfigureRequest says otherwise), and an unhealthy source means "add
+// nothing", never an error.
 import { appendFileSync } from "node:fs";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -15,19 +16,21 @@ import {
   Code,
   decodeConfigureRequest,
   decodeCreateContainerRequest,
+  decodeSynchronizeRequest,
   encodeConfigureResponse,
   encodeCreateContainerResponse,
   encodeEmpty,
   encodeRegisterPluginRequest,
-  eventMask,
+  encodeSynchronizeResponse,
   NriEvent,
   PLUGIN_SERVICE,
   RUNTIME_SERVICE,
+  subscription,
+  type ConfigureRequest,
   type CreateContainerRequest,
   type NriMount,
   type TtrpcRequest,
 } from "./messages.js";
-import { readFields } from "./protobuf.js";
 
 export const DEFAULT_PLUGIN_NAME = "procview";
 export const DEFAULT_PLUGIN_IDX = "10";
@@ -83,6 +86,7 @@ export function planFor(req: CreateContainerRequest, source: string): Plan {
     mounts: c.mounts.map((m) => ({ destination: m.destination, type: m.type })),
     // NRI does not pass linux.maskedPaths; none of the runtimes' default masks covers our files.
     namespaces: c.namespaces,
+    inSpec: true,
   });
 }
 
@@ -130,29 +134,76 @@ export async function decide(
   };
 }
 
-function countFields(payload: Buffer, field: number): number {
-  try {
-    return readFields(payload).filter((f) => f.field === field).length;
-  } catch {
-    return 0;
+/** NRI's defaults (pkg/api/timeouts.go), in force when the runtime's ConfigureRequest does not say (NRI before 0.7). */
+export const DEFAULT_REGISTRATION_TIMEOUT_MS = 5000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
+/** The share of the runtime's per-request budget the health check may take: 800 ms of NRI's default 2 s. */
+const PROBE_SHARE = 0.4;
+
+/** The runtime's timeouts, as its last ConfigureRequest gave them; kept across reconnections. */
+export class RuntimeTimeouts {
+  registrationMs = DEFAULT_REGISTRATION_TIMEOUT_MS;
+  requestMs = DEFAULT_REQUEST_TIMEOUT_MS;
+  /** Whether the runtime sent them (NRI 0.7 and later do). */
+  sent = false;
+
+  configure(c: Pick<ConfigureRequest, "registrationTimeout" | "requestTimeout">): void {
+    this.sent = c.registrationTimeout > 0n || c.requestTimeout > 0n;
+    this.registrationMs = c.registrationTimeout > 0n ? Number(c.registrationTimeout) : DEFAULT_REGISTRATION_TIMEOUT_MS;
+    this.requestMs = c.requestTimeout > 0n ? Number(c.requestTimeout) : DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
+  /** The health-check deadline: the one asked for, within the runtime's budget. */
+  probeMs(asked: number): number {
+    return Math.max(1, Math.min(asked, Math.floor(this.requestMs * PROBE_SHARE)));
+  }
+
+  describe(): string {
+    return `request timeout ${this.requestMs} ms, registration timeout ${this.registrationMs} ms${this.sent ? "" : " (NRI's defaults: the runtime sent none)"}`;
   }
 }
 
-/** The Plugin service, as the runtime calls it. */
-export function makeHandler(opts: PluginOptions, probe: Prober = probeSource): (req: TtrpcRequest) => Promise<Uint8Array> {
+/** The events procview asks for. */
+export const WANTED_EVENTS = [NriEvent.CREATE_CONTAINER] as const;
+
+/**
+ * The Plugin service, as the runtime calls it, for one connection. Synchronize may come in
+ * parts (NRI 0.7 and later split it when it would pass ttrpc's 4 MiB): every part but the
+ * last says more = true and must be answered with more = true and no updates; the counts
+ * add up until the last part, and one line is logged per complete sync.
+ */
+export function makeHandler(
+  opts: PluginOptions,
+  probe: Prober = probeSource,
+  timeouts = new RuntimeTimeouts(),
+): (req: TtrpcRequest) => Promise<Uint8Array> {
+  const sync = { pods: 0, containers: 0, parts: 0, bytes: 0 };
   return async (req) => {
     if (req.service !== PLUGIN_SERVICE) throw new RpcError(Code.UNIMPLEMENTED, `service ${req.service} not implemented`);
     switch (req.method) {
       case "Configure": {
         const c = decodeConfigureRequest(req.payload);
-        opts.log(`configured by ${c.runtimeName || "runtime"} ${c.runtimeVersion}; subscribed to CreateContainer; source ${opts.source}`);
-        return encodeConfigureResponse(eventMask(NriEvent.CREATE_CONTAINER));
-      }
-      case "Synchronize":
+        timeouts.configure(c);
+        const events = subscription(WANTED_EVENTS);
         opts.log(
-          `synchronized: the runtime has ${countFields(req.payload, 1)} pods and ${countFields(req.payload, 2)} containers (existing containers are left as they are)`,
+          `configured by ${c.runtimeName || "runtime"} ${c.runtimeVersion} (${timeouts.describe()}; health check deadline ${timeouts.probeMs(opts.probeTimeoutMs)} ms); subscribed to CreateContainer; source ${opts.source}`,
         );
-        return encodeEmpty(); // SynchronizeResponse without updates
+        return encodeConfigureResponse(events);
+      }
+      case "Synchronize": {
+        const s = decodeSynchronizeRequest(req.payload);
+        sync.pods += s.pods.length;
+        sync.containers += s.containers.length;
+        sync.parts += 1;
+        sync.bytes += req.payload.length;
+        if (s.more) return encodeSynchronizeResponse(true);
+        const parts = sync.parts > 1 ? ` in ${sync.parts} parts` : "";
+        opts.log(
+          `synchronized: the runtime has ${sync.pods} pods and ${sync.containers} containers (${sync.bytes} bytes${parts}; existing containers are left as they are)`,
+        );
+        Object.assign(sync, { pods: 0, containers: 0, parts: 0, bytes: 0 });
+        return encodeSynchronizeResponse(false);
+      }
       case "CreateContainer": {
         let ccr: CreateContainerRequest;
         try {
@@ -162,7 +213,7 @@ export function makeHandler(opts: PluginOptions, probe: Prober = probeSource): (
           opts.log(`CreateContainer: no views: undecodable request: ${(err as Error).message}`);
           return encodeCreateContainerResponse([]);
         }
-        const d = await decide(ccr, opts, probe);
+        const d = await decide(ccr, { source: opts.source, probeTimeoutMs: timeouts.probeMs(opts.probeTimeoutMs) }, probe);
         opts.log(d.line);
         return encodeCreateContainerResponse(d.mounts);
       }
@@ -195,13 +246,16 @@ function connectUnix(path: string): Promise<net.Socket> {
 async function session(
   socket: net.Socket,
   opts: PluginOptions,
-  handler: (req: TtrpcRequest) => Promise<Uint8Array>,
+  probe: Prober,
+  timeouts: RuntimeTimeouts,
   onOpen: (c: NriConnection) => void,
 ): Promise<string> {
-  const conn = new NriConnection(socket, handler);
+  const conn = new NriConnection(socket, makeHandler(opts, probe, timeouts));
   onOpen(conn);
   try {
-    await conn.call(RUNTIME_SERVICE, "RegisterPlugin", encodeRegisterPluginRequest(opts.pluginName, opts.pluginIdx), 5000);
+    // The runtime's registration timeout from its last ConfigureRequest, NRI's default before one.
+    const register = encodeRegisterPluginRequest(opts.pluginName, opts.pluginIdx);
+    await conn.call(RUNTIME_SERVICE, "RegisterPlugin", register, timeouts.registrationMs);
     opts.log(`registered as ${opts.pluginIdx}-${opts.pluginName}`);
   } catch (err) {
     conn.close();
@@ -218,14 +272,14 @@ async function session(
  * away, logging one line when it goes and one when it is back.
  */
 export async function runPlugin(opts: PluginOptions, signal: AbortSignal, probe: Prober = probeSource): Promise<void> {
-  const handler = makeHandler(opts, probe);
+  const timeouts = new RuntimeTimeouts();
   let current: NriConnection | undefined;
   const onAbort = (): void => current?.close();
   signal.addEventListener("abort", onAbort);
   try {
     if (opts.fd !== undefined) {
       const socket = new net.Socket({ fd: opts.fd, readable: true, writable: true });
-      const why = await session(socket, opts, handler, (c) => (current = c));
+      const why = await session(socket, opts, probe, timeouts, (c) => (current = c));
       opts.log(`${why}; exiting (the runtime starts this plugin again when it restarts)`);
       return;
     }
@@ -245,7 +299,7 @@ export async function runPlugin(opts: PluginOptions, signal: AbortSignal, probe:
       }
       reportedAway = false;
       opts.log(`connected to ${opts.socket}`);
-      const why = await session(socket, opts, handler, (c) => (current = c));
+      const why = await session(socket, opts, probe, timeouts, (c) => (current = c));
       current = undefined;
       if (signal.aborted) break;
       opts.log(`${why}; reconnecting`);

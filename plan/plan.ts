@@ -20,6 +20,23 @@ const OPT_OUT_ANNOTATIONS: ReadonlyArray<readonly [string, string, string]> = [
   ["io.kubernetes.docker.type", "podsandbox", "Kubernetes sandbox (pause) container (dockershim)"],
 ];
 
+// The /proc files runc lets a config.json mount cover (libcontainer/rootfs_linux.go,
+// checkProcMount: "a few specific entries emulated by lxcfs"; the same list from runc 1.1 to
+// 1.5, which also allow /proc/net/dev, /proc/sys/kernel/ns_last_pid and
+// /proc/sys/crypto/fips_enabled). Any other mount inside /proc fails the container's start.
+// The OCI hook binds after runc's checks and is not bound by it; mounts added to the spec
+// (NRI) are.
+export const RUNC_PROC_MOUNTS: ReadonlySet<string> = new Set([
+  "/proc/cpuinfo",
+  "/proc/diskstats",
+  "/proc/meminfo",
+  "/proc/stat",
+  "/proc/swaps",
+  "/proc/uptime",
+  "/proc/loadavg",
+  "/proc/slabinfo",
+]);
+
 // Mounts every runtime puts at these places; they are what we bind over, not
 // a user's own choice.
 const STANDARD_MOUNTS: ReadonlyArray<readonly [string, string]> = [
@@ -37,6 +54,9 @@ export interface PlanInput {
   maskedPaths?: ReadonlyArray<string>;
   /** linux.namespaces; undefined or without a "mount" entry means the container shares the host's mount namespace. */
   namespaces?: ReadonlyArray<{ type: string; path?: string }>;
+  /** The mounts go into the OCI spec (NRI) rather than being bound by hand after the runtime's
+   * checks (the OCI hook): targets inside /proc that runc refuses are skipped. */
+  inSpec?: boolean;
 }
 
 export interface PlannedMount {
@@ -82,6 +102,9 @@ function isStandardMount(m: { destination: string; type?: string }): boolean {
 
 /** Reason to leave one destination alone, from the config alone. */
 function skipReason(destination: string, input: PlanInput): string | undefined {
+  if (input.inSpec && coversPath("/proc", destination) && !RUNC_PROC_MOUNTS.has(destination)) {
+    return "runc refuses a mount there (not on its /proc allow-list)";
+  }
   for (const masked of input.maskedPaths ?? []) {
     if (coversPath(normalizeContainerPath(masked), destination)) {
       return `masked by linux.maskedPaths entry ${JSON.stringify(masked)}`;

@@ -63,8 +63,8 @@ export async function probeSource(source: string, timeoutMs: number): Promise<Pr
 
 /**
  * The same check for the mountpoint this very process serves (procview-hook's requests, run in
- * the service): its FUSE threads answer while the process lives, so the read cannot hang on a
- * dead server and needs no child process (a spawn costs ~10 ms here). Still bounded.
+ * the serving process): its FUSE threads answer while the process lives, so the read cannot hang on a
+ * dead server and needs no child process (a spawn costs ~10 ms on a 2-CPU VM). Still bounded.
  */
 export async function probeOwnSource(source: string, timeoutMs: number): Promise<ProbeResult> {
   const file = `${source}/proc/meminfo`;

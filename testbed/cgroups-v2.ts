@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { execa } from "execa";
-import { removeCgroupDir, uniqueName } from "./cgroups.js";
+import { UNIFIED_ROOT, removeCgroupDir, uniqueName } from "./cgroups.js";
+import { waitFor } from "./wait.js";
 
-export const UNIFIED_ROOT = "/sys/fs/cgroup/unified";
+export { UNIFIED_ROOT };
 
 export interface V2Tree {
   /** Path of the tree's top inside the hierarchy, e.g. "/procview-v2-1a2b3c4d". */
@@ -73,17 +74,6 @@ export function threadsIn(dir: string): number[] {
     .split("\n")
     .filter((l) => l !== "")
     .map(Number);
-}
-
-/** Polls `probe` until it gives a value (not null or undefined); rejects naming `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Host pid of the child of `parent` (unshare --fork's child: the namespace's init). */
@@ -169,13 +159,17 @@ export async function startLiveContainer(spec: ContainerSpec): Promise<LiveConta
     { stdio: "ignore" },
   );
   await new Promise((resolve, reject) => launcher.once("spawn", resolve).once("error", reject));
-  const initPid = await waitFor("the container's init", () => childOf(launcher.pid!));
+  const initPid = await waitFor("the container's init", () => childOf(launcher.pid!), { timeoutMs: 10_000, intervalMs: 20 });
   const expected = (spec.serviceDirs ?? []).length + (spec.busyThreadDirs ?? []).length;
-  await waitFor("the container's services", () => {
-    const inInit = threadsIn(spec.initDir ?? spec.root).includes(initPid);
-    const placed = [...(spec.serviceDirs ?? []), ...(spec.busyThreadDirs ?? [])].filter((d) => threadsIn(d).length > 0).length;
-    return inInit && placed === expected ? true : null;
-  });
+  await waitFor(
+    "the container's services",
+    () => {
+      const inInit = threadsIn(spec.initDir ?? spec.root).includes(initPid);
+      const placed = [...(spec.serviceDirs ?? []), ...(spec.busyThreadDirs ?? [])].filter((d) => threadsIn(d).length > 0).length;
+      return inInit && placed === expected;
+    },
+    { timeoutMs: 10_000, intervalMs: 20 },
+  );
   const enter = ["nsenter", "--target", String(initPid), "--pid", ...(cgroupNamespace ? ["--cgroup"] : []), "--"];
   return {
     initPid,

@@ -6,6 +6,8 @@ import { execa } from "execa";
 
 export const CGROUP_ROOT = "/sys/fs/cgroup";
 export const V1_CONTROLLERS = ["memory", "cpu", "cpuacct", "cpuset", "blkio", "pids"] as const;
+/** The cgroup2 hierarchy of this hybrid host: no controllers, but PSI per cgroup. */
+export const UNIFIED_ROOT = join(CGROUP_ROOT, "unified");
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 export interface CgroupSettings {
@@ -16,12 +18,17 @@ export interface CgroupSettings {
   cpus?: string;
   cfsQuotaUs?: number;
   cfsPeriodUs?: number;
+  /** Also create the group in the cgroup2 hierarchy (/sys/fs/cgroup/unified here), where the
+   * kernel keeps PSI, and have readers join it there too, as runc places containers. */
+  unified?: boolean;
 }
 
 export interface TestCgroup {
   /** Path relative to each controller root, starting with "/". */
   path: string;
   dir(controller: V1Controller): string;
+  /** The group's directory in the cgroup2 hierarchy; null unless created with `unified`. */
+  unifiedDir: string | null;
   /** The cgroup.procs files of every controller, for a reader to join them all. */
   procsFiles(): string[];
   remove(): Promise<void>;
@@ -35,8 +42,10 @@ export function uniqueName(prefix = "procview-test"): string {
 export function createCgroup(settings: CgroupSettings = {}): TestCgroup {
   const path = `/${settings.path ?? uniqueName()}`;
   const created: string[] = [];
-  for (const controller of V1_CONTROLLERS) {
-    const root = join(CGROUP_ROOT, controller);
+  const roots = V1_CONTROLLERS.map((c) => join(CGROUP_ROOT, c));
+  if (settings.unified) roots.push(UNIFIED_ROOT);
+  for (const root of roots) {
+    const controller = root.slice(CGROUP_ROOT.length + 1);
     let current = root;
     for (const part of path.split("/").filter(Boolean)) {
       current = join(current, part);
@@ -61,10 +70,15 @@ export function createCgroup(settings: CgroupSettings = {}): TestCgroup {
   if (settings.cfsPeriodUs !== undefined) writeFileSync(join(dir("cpu"), "cpu.cfs_period_us"), String(settings.cfsPeriodUs));
   if (settings.cfsQuotaUs !== undefined) writeFileSync(join(dir("cpu"), "cpu.cfs_quota_us"), String(settings.cfsQuotaUs));
 
+  const unifiedDir = settings.unified ? join(UNIFIED_ROOT, path) : null;
   return {
     path,
     dir,
-    procsFiles: () => V1_CONTROLLERS.map((c) => join(dir(c), "cgroup.procs")),
+    unifiedDir,
+    procsFiles: () => [
+      ...V1_CONTROLLERS.map((c) => join(dir(c), "cgroup.procs")),
+      ...(unifiedDir ? [join(unifiedDir, "cgroup.procs")] : []),
+    ],
     async remove() {
       // Deepest first.
       for (const directory of created.reverse()) await removeCgroupDir(directory);
@@ -94,7 +108,7 @@ export function rootProcsFiles(): string[] {
 
 // The reader moves itself into the groups, then execs the command: the first read it does is
 // already inside them. The script is fixed; paths and the command travel as arguments.
-const JOIN_THEN_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
+export const JOIN_THEN_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
 
 export async function runInCgroup(procsFiles: string[], command: string[], options: { timeoutMs?: number } = {}) {
   const result = await execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...procsFiles, "--", ...command], {

@@ -1,5 +1,5 @@
-// `podman run` the way it works on this machine:
-//  - --runtime runc: crun is not installed here (and refuses hybrid cgroup v1);
+// `podman run` the way it works on the test bed (Debian, hybrid cgroup v1, root without systemd):
+//  - --runtime runc: crun is not installed there (and refuses hybrid cgroup v1);
 //  - --cgroup-manager=cgroupfs: no systemd;
 //  - --ulimit nofile/nproc: podman asks for nofile=1048576, more than our hard
 //    limit, and we lack CAP_SYS_RESOURCE, so runc fails with "error setting
@@ -77,4 +77,42 @@ export function parseView(stdout: string): ContainerView {
     online: field("online"),
     uptimeSeconds: Number(field("uptime")),
   };
+}
+
+/** `podman run -d`: starts a container that keeps running (removed when it exits); its name. */
+export async function podmanStart(o: Omit<PodmanRunOptions, "timeoutMs"> & { name: string }): Promise<string> {
+  const global = [...PODMAN_BASE_ARGS, ...(o.hooksDir ? ["--hooks-dir", o.hooksDir] : [])];
+  const annotations = Object.entries(o.annotations ?? {}).flatMap(([k, v]) => ["--annotation", `${k}=${v}`]);
+  const argv = [
+    ...global,
+    "run",
+    "-d",
+    "--name",
+    o.name,
+    ...PODMAN_RUN_ARGS,
+    ...annotations,
+    ...(o.args ?? []),
+    "--rootfs",
+    o.rootfs,
+    ...o.cmd,
+  ];
+  const r = await execa("podman", argv, { reject: false, timeout: 60_000, stdin: "ignore" });
+  if (r.exitCode !== 0) throw new Error(`podman run -d failed (exit ${r.exitCode}): ${String(r.stderr).trim()}`);
+  return o.name;
+}
+
+/** `podman exec`: the command runs in the running container's namespaces and cgroups. */
+export async function podmanExec(name: string, cmd: string[]): Promise<PodmanResult> {
+  const r = await execa("podman", [...PODMAN_BASE_ARGS, "exec", name, ...cmd], { reject: false, timeout: 30_000, stdin: "ignore" });
+  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+}
+
+/** The host pid of the container's init. */
+export async function podmanPid(name: string): Promise<number> {
+  const r = await execa("podman", [...PODMAN_BASE_ARGS, "inspect", "--format", "{{.State.Pid}}", name], { timeout: 30_000 });
+  return Number(String(r.stdout).trim());
+}
+
+export async function podmanRemove(name: string): Promise<void> {
+  await execa("podman", [...PODMAN_BASE_ARGS, "rm", "-f", "-t", "0", name], { reject: false, timeout: 60_000, stdin: "ignore" });
 }

@@ -7,7 +7,7 @@
 // every config.json mount before syncParentHooks), so the files exist there.
 // The image only needs the empty mount point directories.
 import { rmSync } from "node:fs";
-import { chmod, copyFile, mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, realpath, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -15,7 +15,7 @@ import { execa } from "execa";
 const BUSYBOX = "/bin/busybox";
 let cached: Promise<string> | undefined;
 
-async function build(): Promise<string> {
+async function build(programs: readonly string[] = []): Promise<string> {
   const root = await mkdtemp(path.join(tmpdir(), "procview-rootfs-"));
   for (const d of ["bin", "proc", "sys", "dev", "etc", "tmp", "root", "run", "var/tmp"])
     await mkdir(path.join(root, d), { recursive: true });
@@ -36,6 +36,7 @@ async function build(): Promise<string> {
   await writeFile(path.join(root, "etc", "group"), "root:x:0:\nnogroup:x:65534:\n");
   // podman bind-mounts these over the image's; they must be files to bind onto.
   for (const f of ["hosts", "resolv.conf", "hostname"]) await writeFile(path.join(root, "etc", f), "");
+  for (const program of programs) await copyWithLibraries(program, root);
   process.once("exit", () => {
     // best effort; the directory holds no mounts (podman unmounts its own)
     rmSync(root, { recursive: true, force: true });
@@ -47,4 +48,25 @@ async function build(): Promise<string> {
 export function busyboxRootfs(): Promise<string> {
   cached ??= build();
   return cached;
+}
+
+/** A busybox rootfs of its own with the host's `programs` (absolute paths) and the shared
+ * libraries they load, each at the path the dynamic loader looks for it. */
+export function rootfsWith(programs: readonly string[]): Promise<string> {
+  return build(programs);
+}
+
+async function copyWithLibraries(program: string, root: string): Promise<void> {
+  const ldd = await execa("ldd", [program]);
+  // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" and "/lib64/ld-linux-x86-64.so.2 (0x…)"
+  const libraries = String(ldd.stdout)
+    .split("\n")
+    .map((line) => /(?:=>\s*)?(\/\S+) \(0x[0-9a-f]+\)/.exec(line)?.[1])
+    .filter((p): p is string => p !== undefined);
+  for (const file of [program, ...libraries]) {
+    const target = path.join(root, file);
+    await mkdir(path.dirname(target), { recursive: true });
+    await copyFile(await realpath(file), target);
+    await chmod(target, 0o755);
+  }
 }

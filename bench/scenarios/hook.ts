@@ -1,6 +1,6 @@
 // What the OCI hook adds to `podman run --rm … true`: runs with a hooks dir holding procview's
-// hooks file as `procview install hooks` writes it (procview-hook asking this run's procview
-// service, policy fail) alternate with runs with an empty hooks dir, and, for comparison, with
+// hooks file as `procview install hooks` writes it (procview-hook asking this run's serving
+// process, policy fail) alternate with runs with an empty hooks dir, and, for comparison, with
 // a hooks file that runs the Node hook directly; same container otherwise. The figures are
 // differences of medians.
 import { mkdir, mkdtemp, rm, writeFile, access } from "node:fs/promises";
@@ -10,6 +10,7 @@ import { buildHooksFile } from "../../install/hooks-file.js";
 import { readStatus } from "../../fuse/keeper/status.js";
 import { podmanRun } from "../../testbed/podman.js";
 import { busyboxRootfs } from "../../testbed/rootfs.js";
+import { waitFor } from "../../testbed/wait.js";
 import type { TargetsContext } from "../context.js";
 import { usable } from "../context.js";
 import type { HookTiming } from "../results.js";
@@ -46,11 +47,7 @@ export async function hookScenario(ctx: TargetsContext): Promise<HookTiming> {
     const client = { path: HOOK_CLIENT, socket: hookSocketPath(source) };
     await writeFile(path.join(withDir, "procview.json"), JSON.stringify(buildHooksFile({ ...invocation, client }), null, 2));
     await writeFile(path.join(nodeDir, "procview.json"), JSON.stringify(buildHooksFile(invocation), null, 2));
-    const hooksServed = async () => {
-      // The keeper publishes the serving process's counters once a second.
-      await new Promise((r) => setTimeout(r, 1200));
-      return readStatus(statusPath(source))?.hooksServed ?? 0;
-    };
+    const hooksServed = () => readStatus(statusPath(source))?.hooksServed ?? 0;
 
     const rootfs = await busyboxRootfs();
     const run = async (hooksDir: string, cmd: string[]) => {
@@ -62,14 +59,16 @@ export async function hookScenario(ctx: TargetsContext): Promise<HookTiming> {
     };
 
     // The hook must really bind the views, or the timing would be of a hook doing nothing; and
-    // the installed form must really be served by the service, not by its Node fallback.
-    const servedBefore = await hooksServed();
+    // the installed form must really be answered by the serving process, not by its Node fallback.
+    const servedBefore = hooksServed();
     const probe = await run(withDir, ["/bin/sh", "-c", "grep -c ' fuse.procview ' /proc/self/mountinfo || true"]);
     const bound = Number(probe.stdout.trim());
     if (!(bound > 0))
       throw new Error(`the hook bound no procview file into the container (mountinfo count ${probe.stdout.trim() || "empty"})`);
-    if ((await hooksServed()) !== servedBefore + 1)
-      throw new Error(`procview-hook did not get its answer from the service on ${client.socket} (it fell back to the Node hook)`);
+    // The keeper publishes the serving process's counters once a second.
+    await waitFor("the serving process's count of hooks run", () => hooksServed() === servedBefore + 1, { timeoutMs: 5000 }).catch(() => {
+      throw new Error(`procview-hook did not get its answer from the serving process on ${client.socket} (it fell back to the Node hook)`);
+    });
     const viaNode = await run(nodeDir, ["/bin/sh", "-c", "grep -c ' fuse.procview ' /proc/self/mountinfo || true"]);
     if (Number(viaNode.stdout.trim()) !== bound)
       throw new Error(`the Node hook bound ${viaNode.stdout.trim()} files, procview-hook ${bound}`);

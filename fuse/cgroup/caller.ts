@@ -1,6 +1,8 @@
-// Who is reading: pid → the container whose numbers it should see.
+// Who is reading: pid → the container whose numbers it should see, by the container rule
+// (ARCHITECTURE.md, "Who is reading: the container rule"; how the ns init is found:
+// fuse/cgroup/README.md).
 //
-// The container rule. LXCFS takes the cgroup of the init process of the reader's pid namespace.
+// The container rule in short. LXCFS takes the cgroup of the init process of the reader's pid namespace.
 // That is wrong for Kubernetes pods sharing one pid namespace: "pause" is the init and sits in a
 // sibling cgroup, so every container would see pause's (empty) numbers. Ours, per controller:
 // if the reader is NOT in procview's pid namespace and the container cgroup of its namespace's
@@ -44,6 +46,9 @@ export interface Caller {
   ownPaths: CgroupPaths;
   /** The container cgroup per controller, after the container rule: what the numbers are read from. */
   paths: CgroupPaths;
+  /** The container's cgroup in the cgroup2 hierarchy, after the same rule (where PSI is kept, even
+   * on hybrid hosts); null when there is no cgroup2 hierarchy or the reader is in none. */
+  unified: string | null;
   /** Same key ⇔ same container paths ⇔ same cgroup numbers. Cache key for numbers and loads. */
   key: string;
   /**
@@ -61,9 +66,9 @@ export interface Caller {
 export interface NsInit {
   pid: number;
   startTicks: number;
-  /** The init's container cgroup per controller (see the container rule above); null in
-   * procview's own namespace, where the init's cgroup plays no part. */
-  container: CgroupPaths | null;
+  /** The init's container cgroup per controller and in the cgroup2 hierarchy (see the container
+   * rule above); null in procview's own namespace, where the init's cgroup plays no part. */
+  container: { paths: CgroupPaths; unified: string | null } | null;
 }
 
 /** Lets a long-running caller of resolveCaller skip the PPid walk for a namespace it saw recently. */
@@ -106,7 +111,7 @@ export function resolveCaller(pid: number, options: CallerOptions): Caller | nul
   if (read === null) return null;
   const { membership } = read;
   const ownPaths = pathsOf(layout, membership);
-  if (outsideNamespace(ownPaths)) return null;
+  if (outsideNamespace(ownPaths, membership.v2)) return null;
   const known = options.pidNamespaces;
   // Read after the descriptor was opened: if the pid was reused in between, the descriptor names
   // the exited process, fails on the next open, and both are read afresh.
@@ -126,7 +131,10 @@ export function resolveCaller(pid: number, options: CallerOptions): Caller | nul
   if (init === null) return null;
   options.nsInits?.set(pidNs, init);
 
-  const paths = init.container === null ? ownPaths : containerPaths(ownPaths, init.container);
+  const paths = init.container === null ? ownPaths : containerPaths(ownPaths, init.container.paths);
+  let unified = layout.unifiedDir === null ? null : membership.v2;
+  const initUnified = init.container?.unified ?? null;
+  if (unified !== null && initUnified !== null && isAncestorOrSelf(initUnified, unified)) unified = initUnified;
   let isHost = paths.memory === "/" && paths.cpu === "/" && paths.cpuset === "/";
   if (!isHost && sameNsAsSelf && layout.mode === "v2" && selfCgroupNs !== null) {
     const cgroupNs = readCgroupNs(procRoot, pid);
@@ -141,7 +149,8 @@ export function resolveCaller(pid: number, options: CallerOptions): Caller | nul
     nsInitStartTicks: init.startTicks,
     ownPaths,
     paths,
-    key: keyOf(paths),
+    unified,
+    key: keyOf(paths, unified),
     isHost,
   };
 }
@@ -163,18 +172,20 @@ function lookUpNsInit(
   const initMembership = readMembership(procRoot, initPid);
   if (initMembership === null) return null;
   const initPaths = pathsOf(layout, initMembership);
+  const initUnified = layout.unifiedDir === null ? null : initMembership.v2;
   // An init outside our cgroup namespace cannot contain any reader we can name.
-  if (outsideNamespace(initPaths)) return { pid: initPid, startTicks: initStat.startTicks, container: null };
-  let roots: Partial<CgroupPaths> | null = null;
+  if (outsideNamespace(initPaths, initUnified)) return { pid: initPid, startTicks: initStat.startTicks, container: null };
+  let roots: NamespaceRoots | null = null;
   try {
-    roots = cgroupNamespaceRoots(procRoot, layout, initPid, initPaths, selfCgroupNs);
+    roots = cgroupNamespaceRoots(procRoot, layout, initPid, initPaths, initUnified, selfCgroupNs);
   } catch (err) {
     if (!(err instanceof CgroupReadError)) throw err;
     options.onInitNamespaceError?.(err);
   }
-  const container = {} as CgroupPaths;
-  for (const c of CONTROLLERS) container[c] = roots?.[c] ?? withoutInitScope(initPaths[c]);
-  return { pid: initPid, startTicks: initStat.startTicks, container };
+  const paths = {} as CgroupPaths;
+  for (const c of CONTROLLERS) paths[c] = roots?.paths[c] ?? withoutInitScope(initPaths[c]);
+  const unified = initUnified === null ? null : (roots?.unified ?? withoutInitScope(initUnified));
+  return { pid: initPid, startTicks: initStat.startTicks, container: { paths, unified } };
 }
 
 const INIT_SCOPE = "/init.scope";
@@ -185,26 +196,35 @@ export function withoutInitScope(path: string): string {
   return path.slice(0, -INIT_SCOPE.length);
 }
 
+/** Where a cgroup namespace is rooted, per controller and in the cgroup2 hierarchy. */
+export interface NamespaceRoots {
+  paths: Partial<CgroupPaths>;
+  unified?: string;
+}
+
 /**
- * Per controller, the root of `pid`'s cgroup namespace as procview's namespace names it: the
- * root of its cgroup mounts in its mountinfo (cgroup2 for controllers on the unified hierarchy,
- * the v1 mount naming the controller otherwise). Of several (a mount inherited from the host
- * shows "/"), the deepest that is an ancestor-or-self of the init's cgroup. null when the init
- * shares our cgroup namespace (its root is ours and says nothing) or is gone; a controller is
- * missing when no mount of it says anything.
+ * The root of `pid`'s cgroup namespace as procview's namespace names it, per controller and in
+ * the cgroup2 hierarchy: the root of its cgroup mounts in its mountinfo (cgroup2 for the unified
+ * hierarchy and the controllers on it, the v1 mount naming a controller otherwise). Of several (a
+ * mount inherited from the host shows "/"), the deepest that is an ancestor-or-self of the
+ * init's cgroup. null when the init shares our cgroup namespace (its root is ours and says
+ * nothing) or is gone; an entry is missing when no mount of it says anything.
  */
 export function cgroupNamespaceRoots(
   procRoot: string,
   layout: CgroupLayout,
   pid: number,
   initPaths: CgroupPaths,
+  initUnified: string | null,
   selfCgroupNs: string | null,
-): Partial<CgroupPaths> | null {
+): NamespaceRoots | null {
   const ns = readCgroupNs(procRoot, pid);
   if (ns === null || ns === selfCgroupNs) return null;
   const text = readOptional(join(procRoot, String(pid), "mountinfo"));
   if (text === null) return null;
-  const roots: Partial<CgroupPaths> = {};
+  const roots: NamespaceRoots = { paths: {} };
+  const deeper = (root: string, path: string | null, best: string | undefined) =>
+    path !== null && isAncestorOrSelf(root, path) && (best === undefined || root.length > best.length);
   for (const mount of parseMountinfo(text)) {
     let controllers: readonly Controller[];
     if (mount.fstype === "cgroup2") controllers = CONTROLLERS.filter((c) => layout.mounts[c]?.version === 2);
@@ -213,17 +233,15 @@ export function cgroupNamespaceRoots(
     else continue;
     const root = withoutDeleted(mount.root);
     if (root.startsWith("/..")) continue;
-    for (const c of controllers) {
-      const best = roots[c];
-      if (isAncestorOrSelf(root, initPaths[c]) && (best === undefined || root.length > best.length)) roots[c] = root;
-    }
+    if (mount.fstype === "cgroup2" && deeper(root, initUnified, roots.unified)) roots.unified = root;
+    for (const c of controllers) if (deeper(root, initPaths[c], roots.paths[c])) roots.paths[c] = root;
   }
   return roots;
 }
 
 /** A path the kernel shows as "/.." or below lies outside the reading process's cgroup namespace. */
-function outsideNamespace(paths: CgroupPaths): boolean {
-  return CONTROLLERS.some((c) => paths[c].startsWith("/.."));
+function outsideNamespace(paths: CgroupPaths, unified: string | null): boolean {
+  return CONTROLLERS.some((c) => paths[c].startsWith("/..")) || (unified?.startsWith("/..") ?? false);
 }
 
 /** Per controller: the init's container path when it is an ancestor-or-equal of the reader's, else the reader's. */
@@ -251,13 +269,16 @@ export function pathsOf(layout: CgroupLayout, membership: Membership): CgroupPat
 }
 
 /**
- * Usually every controller has the same path and the key is that path; otherwise a JSON array in
- * CONTROLLERS order. A path starts with "/" and the array with "[", so the two never collide.
+ * Usually every controller and the cgroup2 path (`unified`, when given) agree, and the key is that
+ * path; otherwise a JSON array in CONTROLLERS order, the cgroup2 path last. A path starts with "/"
+ * and the array with "[", so the two never collide.
  */
-export function keyOf(paths: CgroupPaths): string {
+export function keyOf(paths: CgroupPaths, unified?: string | null): string {
   const first = paths[CONTROLLERS[0]];
-  if (CONTROLLERS.every((c) => paths[c] === first)) return first;
-  return JSON.stringify(CONTROLLERS.map((c) => paths[c]));
+  if (CONTROLLERS.every((c) => paths[c] === first) && (unified === undefined || unified === first)) return first;
+  const all: (string | null)[] = CONTROLLERS.map((c) => paths[c]);
+  if (unified !== undefined) all.push(unified);
+  return JSON.stringify(all);
 }
 
 const MAX_WALK = 4096;

@@ -1,6 +1,6 @@
 // Writers for the reply structs. They fill a caller-owned buffer in place: the request
-// path allocates nothing per request (see DEVELOPERS.md on why the request path decides
-// whether we beat LXCFS).
+// path allocates nothing per request, because what a read costs there is most of what a
+// reader waits for, and what decides whether procview is faster than LXCFS.
 import { ATTR_OUT_SIZE, ATTR_SIZE, DIRENT_HEADER_SIZE, ENTRY_OUT_SIZE, OUT_HEADER_SIZE } from "./protocol.js";
 
 export interface NodeAttributes {

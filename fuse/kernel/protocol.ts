@@ -1,10 +1,10 @@
-// Constants of the FUSE wire protocol, from /usr/include/linux/fuse.h (7.38 on this
-// machine). Only what procview speaks is named here.
+// Constants of the FUSE wire protocol, from linux/fuse.h as of protocol 7.38. Only what
+// procview speaks is named here.
 import { constants } from "node:os";
 
 export const FUSE_KERNEL_VERSION = 7;
-/** The minor we implement. The kernel here speaks 7.45; the header shipped is 7.38 and we
- * use nothing newer, so we answer min(kernel, 38) and the kernel talks 7.38 to us. */
+/** The minor we implement. We use nothing newer than 7.38, so we answer min(kernel, 38): a newer
+ * kernel (6.x speaks 7.4x) then talks 7.38 to us, an older one its own minor. */
 export const FUSE_KERNEL_MINOR_VERSION = 38;
 
 export const FUSE_ROOT_ID = 1;

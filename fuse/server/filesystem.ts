@@ -39,6 +39,9 @@ export function createFilesystem(
       if (!file) return Errno.ENOENT;
       if (!file.view) return Errno.EISDIR;
       if ((flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0) return Errno.EROFS;
+      // No default_permissions, so the mode is ours to enforce: a file others may not read
+      // (slabinfo, 0400 as the kernel's) opens for root only, as the kernel's does.
+      if ((file.attr.mode & 0o004) === 0 && caller.uid !== 0) return Errno.EACCES;
       let content: string;
       try {
         content = render(file.view, caller);

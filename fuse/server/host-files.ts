@@ -3,7 +3,20 @@
 import { readSmallFile } from "../cgroup/kept-files.js";
 import { join } from "node:path";
 
-export type HostFile = "meminfo" | "cpuinfo" | "stat" | "uptime" | "diskstats" | "swaps" | "loadavg" | "cpu-online";
+export type HostFile =
+  | "meminfo"
+  | "cpuinfo"
+  | "stat"
+  | "uptime"
+  | "diskstats"
+  | "swaps"
+  | "loadavg"
+  | "cpu-online"
+  | "pressure-cpu"
+  | "pressure-memory"
+  | "pressure-io"
+  | "vmstat"
+  | "slabinfo";
 
 export class HostFiles {
   private readonly paths: Record<HostFile, string>;
@@ -24,6 +37,11 @@ export class HostFiles {
       swaps: proc("swaps"),
       loadavg: proc("loadavg"),
       "cpu-online": join(sysRoot, "devices/system/cpu/online"),
+      "pressure-cpu": proc("pressure/cpu"),
+      "pressure-memory": proc("pressure/memory"),
+      "pressure-io": proc("pressure/io"),
+      vmstat: proc("vmstat"),
+      slabinfo: proc("slabinfo"),
     };
   }
 

@@ -23,6 +23,8 @@ import type { CpuNumbers } from "../cgroup/types.js";
 import { ContainerNumbers } from "./container-numbers.js";
 import { ExpiringNsInitCache } from "./ns-init-cache.js";
 import { HostFiles, meminfoBytes, uptimeSeconds, type HostFile } from "./host-files.js";
+import { createKernelStatsRenderer } from "./kernel-stats.js";
+import { pageSizes } from "./page-sizes.js";
 import type { LoadView } from "./load/view.js";
 import type { RenderOptions } from "./worker-protocol.js";
 import { describeProblem, type Problem } from "./problems.js";
@@ -44,6 +46,11 @@ const HOST_SOURCE: Record<ViewName, HostFile | null> = {
   "cpu-possible": "cpu-online",
   "cpu-present": "cpu-online",
   "cpu-offline": null,
+  "pressure-cpu": "pressure-cpu",
+  "pressure-memory": "pressure-memory",
+  "pressure-io": "pressure-io",
+  vmstat: "vmstat",
+  slabinfo: "slabinfo",
 };
 
 export type ViewRenderer = (view: ViewName, caller: RequestCaller) => string;
@@ -63,6 +70,7 @@ export function createRenderer(options: RenderOptions, loads: LoadView, report: 
     report(describeProblem("reading a container init's cgroup namespace (init.scope is pruned instead)", "its container", err));
   const nsInits = new ExpiringNsInitCache(Math.max(options.cacheMs, 1000));
   const pidNamespaces = new Map<number, string>();
+  const kernelStats = createKernelStatsRenderer({ layout, host, numbers, pages: pageSizes(options.procRoot, options.sysRoot) });
 
   const hostView = (view: ViewName, now: number): string => {
     const source = HOST_SOURCE[view];
@@ -81,7 +89,7 @@ export function createRenderer(options: RenderOptions, loads: LoadView, report: 
       visibleCpuCount: visible(cpu).length,
     });
 
-  // Counting tasks reads every task's state: the service thread does it every 5 s; a read
+  // Counting tasks reads every task's state: the main thread does it every 5 s; a read
   // counts them itself only before the first sample of its container has arrived.
   const tasksOf = (caller: Caller, now: number) => loads.sampled(caller.key, caller.paths).tasks ?? numbers.tasks(caller, now);
 
@@ -142,6 +150,12 @@ export function createRenderer(options: RenderOptions, loads: LoadView, report: 
       }
       case "cpu-offline":
         return renderCpuOffline();
+      case "pressure-cpu":
+      case "pressure-memory":
+      case "pressure-io":
+      case "vmstat":
+      case "slabinfo":
+        return kernelStats(view, caller, now);
     }
   }
 

@@ -3,7 +3,7 @@
 import type { DirEntry } from "../kernel/request-loop.js";
 import type { NodeAttributes } from "../kernel/encode.js";
 import { FUSE_ROOT_ID, S_IFDIR, S_IFREG } from "../kernel/protocol.js";
-import { CONTAINERS_DIR, CONTAINER_ID, VIEW_NAMES, VIEW_PATHS, type ViewName } from "../../core/layout.js";
+import { CONTAINERS_DIR, CONTAINER_ID, ROOT_ONLY_VIEWS, VIEW_NAMES, VIEW_PATHS, type ViewName } from "../../core/layout.js";
 
 export interface TreeNode {
   attr: NodeAttributes;
@@ -17,7 +17,13 @@ export interface TreeNode {
 }
 
 const FILE_MODE = S_IFREG | 0o444;
+const ROOT_ONLY_FILE_MODE = S_IFREG | 0o400;
 const DIR_MODE = S_IFDIR | 0o555;
+
+// Node ids are what the kernel caches (directory entries for an hour, on a connection that
+// outlives the serving process): after a reload into newer code each id must still name the
+// same node. containers/ keeps the id it was first given; views added since come after it.
+const CONTAINERS_INO = 18;
 
 // Dynamic node ids: BASE + hash(id) · SPAN + the static node id it mirrors. Decoding needs no
 // state, so every serving thread, and every later serving process, reads them alike.
@@ -49,8 +55,8 @@ export class Tree {
   private readonly dynamic = new Map<number, TreeNode>();
 
   constructor() {
-    this.nodes = buildStaticTree();
-    this.containersIno = this.nodes.length + FUSE_ROOT_ID;
+    this.nodes = buildStaticTree(CONTAINERS_INO);
+    this.containersIno = CONTAINERS_INO;
     const root = this.nodes[0]!;
     const containers: TreeNode = {
       attr: { ino: this.containersIno, mode: DIR_MODE, nlink: 2, size: 0 },
@@ -61,7 +67,7 @@ export class Tree {
       { name: ".", attr: containers.attr },
       { name: "..", attr: root.attr },
     ];
-    this.nodes.push(containers);
+    this.nodes[CONTAINERS_INO - FUSE_ROOT_ID] = containers;
     root.children!.set(CONTAINERS_DIR, this.containersIno);
     root.attr.nlink++;
     root.entries!.push({ name: CONTAINERS_DIR, attr: containers.attr });
@@ -122,10 +128,16 @@ function decode(ino: number): { hash: number; mirrored: number } {
   return { hash: Math.floor(offset / DYNAMIC_SPAN), mirrored: offset % DYNAMIC_SPAN };
 }
 
-/** Node ids are assigned in a fixed order, so they are the same in every procview process. */
-function buildStaticTree(): TreeNode[] {
+/** Node ids are assigned in a fixed order, so they are the same in every procview process;
+ * `reserved` is left to the caller (a placeholder stands there). */
+function buildStaticTree(reserved: number): TreeNode[] {
   const nodes: TreeNode[] = [];
+  const skipReserved = () => {
+    if (nodes.length + FUSE_ROOT_ID === reserved)
+      nodes.push({ attr: { ino: reserved, mode: DIR_MODE, nlink: 2, size: 0 }, parent: FUSE_ROOT_ID });
+  };
   const addNode = (parent: number, mode: number, view?: ViewName): number => {
+    skipReserved();
     const ino = nodes.length === 0 ? FUSE_ROOT_ID : nodes.length + FUSE_ROOT_ID;
     const node: TreeNode = { attr: { ino, mode, nlink: mode === DIR_MODE ? 2 : 1, size: 0 }, parent };
     if (view) node.view = view;
@@ -143,7 +155,9 @@ function buildStaticTree(): TreeNode[] {
       const children = byIno(dir).children!;
       let child = children.get(part);
       if (child === undefined) {
-        child = addNode(dir, index === parts.length - 1 ? FILE_MODE : DIR_MODE, index === parts.length - 1 ? view : undefined);
+        const file = index === parts.length - 1;
+        const mode = !file ? DIR_MODE : ROOT_ONLY_VIEWS.has(view) ? ROOT_ONLY_FILE_MODE : FILE_MODE;
+        child = addNode(dir, mode, file ? view : undefined);
         children.set(part, child);
         if (index < parts.length - 1) byIno(dir).attr.nlink++;
       }
@@ -151,6 +165,8 @@ function buildStaticTree(): TreeNode[] {
     });
   }
 
+  skipReserved();
+  if (nodes.length < reserved) throw new Error("the static tree ends before the reserved node id");
   for (const node of nodes) {
     if (!node.children) continue;
     node.entries = [

@@ -1,4 +1,4 @@
-// What the service thread and the serving threads tell each other.
+// What the serving process's main thread and its serving threads (Node workers) tell each other.
 import type { HandleStoreBuffers } from "./handle-store.js";
 import type { Timestamp } from "../kernel/encode.js";
 import type { NegotiatedInit } from "../kernel/request-loop.js";
@@ -28,14 +28,14 @@ export interface WorkerConfig {
   time: Timestamp;
 }
 
-/** Worker → service. */
+/** Serving thread → main thread. */
 export type WorkerMessage =
   | ({ type: "init" } & NegotiatedInit)
   /** A container was read for the first time by this worker: start sampling its load. */
   | { type: "track"; key: string; paths: CgroupPaths }
-  /** An unexpected read failure, for the service thread to log once for all threads. */
+  /** An unexpected read failure, for the main thread to log once for all threads. */
   | { type: "problem"; key: string; line: string }
   | { type: "ended"; how: string };
 
-/** Service → worker. */
-export type ServiceMessage = { type: "slot"; key: string; slot: number; id: number };
+/** Main thread → serving threads. */
+export type MainThreadMessage = { type: "slot"; key: string; slot: number; id: number };

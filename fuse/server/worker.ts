@@ -24,7 +24,7 @@ const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
 const tree = new Tree();
 const store = new HandleStore(config.store);
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
-// Each problem goes to the service thread once from here; it logs it once for all threads.
+// Each problem goes to the main thread once from here; it logs it once for all threads.
 const problems = new OnceLog();
 const render = createRenderer(config.render, loads, (problem) => {
   if (problems.report(problem)) post({ type: "problem", ...problem });

@@ -9,3 +9,5 @@ export { renderLoadavg } from "./loadavg.js";
 export { renderDiskstats } from "./diskstats.js";
 export { renderSwaps } from "./swaps.js";
 export { renderCpuOnline, renderCpuPossible, renderCpuPresent, renderCpuOffline } from "./sys-cpu.js";
+export { renderPressure } from "./pressure.js";
+export { renderVmstat, vmstatSource, type VmstatInput, type VmstatSource } from "./vmstat.js";

@@ -1,25 +1,25 @@
 /*
- * procview-hook: the OCI hook's entry point, a thin client of the running procview service.
+ * procview-hook: the OCI hook's entry point, a thin client of procview's running serving process.
  *
  * Why C: the runtime starts the hook for every container, and a Node process needs ~50-75 ms
- * here just to start (`node -e 0`), more than the whole budget for the hook. The hook's logic
+ * just to start (`node -e 0`, on a 2-CPU VM), more than the whole budget for the hook. The hook's logic
  * (validation of the OCI state and config.json, planning, probing, binding, the policy) stays
- * in TypeScript; it runs in the procview service, which is already running and warm. This
+ * in TypeScript; it runs in the serving process, which is already running and warm. This
  * program only carries its arguments and stdin there and the answer back.
  *
- * When there is no service to ask (not running, being restarted, a socket that refuses us, a
- * service that dies or stalls mid-request), the same work is done the slow way: this program
+ * When there is no serving process to ask (not running, being restarted, a socket that refuses
+ * us, one that dies or stalls mid-request), the same work is done the slow way: this program
  * becomes `NODE BUNDLE ARGS...` (the Node hook) with the same arguments and the same stdin, so
- * a container never depends on the service being up, only on the hook's policy.
+ * a container never depends on procview being up, only on the hook's policy.
  *
  * usage: procview-hook --socket PATH --node NODE --bundle BUNDLE [--] [HOOK ARGS...]
  *
  * Request, over a unix stream socket: "PVH1", u32 length and bytes of our namespaces ("mnt:[N]
  * pid:[N]", from /proc/self/ns), u32 argument count, each argument as u32 length and bytes, u32
- * stdin length and bytes (all integers little-endian). The service answers only a client in its
+ * stdin length and bytes (all integers little-endian). The serving process answers only a client in its
  * own mount and pid namespaces, where the bundle path and the container pid in the state mean
  * the same thing to both. Reply: u32 exit code, u32 length and bytes of what to print on stderr.
- * Anything else from the service is treated as no answer.
+ * Anything else from the serving process is treated as no answer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,7 +37,7 @@
 #define MAX_ARGS 64
 #define MAX_ARG_BYTES 4096
 #define MAX_REPLY (64u * 1024)
-/* The service answers within its own watchdog (8 s); past this we fall back, which leaves the
+/* The serving process answers within its own watchdog (8 s); past this we fall back, which leaves the
  * Node hook the rest of the runtime's 30 s hook timeout. */
 #define REPLY_TIMEOUT_S 10
 
@@ -112,7 +112,7 @@ static int read_all(int fd, unsigned char *buf, size_t len) {
   return 0;
 }
 
-/* "mnt:[N] pid:[N]", or "" when /proc is unreadable (the service then does not answer). */
+/* "mnt:[N] pid:[N]", or "" when /proc is unreadable (the serving process then does not answer). */
 static void namespaces(char *out, size_t size) {
   char mnt[64], pid[64];
   ssize_t m = readlink("/proc/self/ns/mnt", mnt, sizeof mnt - 1);
@@ -126,7 +126,7 @@ static void namespaces(char *out, size_t size) {
   snprintf(out, size, "%s %s", mnt, pid);
 }
 
-/* Returns the exit code the service decided, or -1 when there was no complete answer. */
+/* Returns the exit code the serving process decided, or -1 when there was no complete answer. */
 static int ask(const char *socket_path, int nargs, char **args) {
   char ns[160];
   namespaces(ns, sizeof ns);

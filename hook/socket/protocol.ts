@@ -1,4 +1,4 @@
-// The wire format between procview-hook (hook/native/procview-hook.c) and the service; the C
+// The wire format between procview-hook (hook/native/procview-hook.c) and the serving process; the C
 // source has the description. Decoding is strict: anything malformed is an error, never a
 // partial request.
 import { z } from "zod";
@@ -9,7 +9,7 @@ export const MAX_ARGS = 64;
 export const MAX_ARG_BYTES = 4096;
 export const MAX_STATE_BYTES = 1 << 20;
 /** The client gives up on an answer after 10 s (REPLY_TIMEOUT_S) and falls back to the Node hook. */
-export const SERVICE_WATCHDOG_MS = 8_000;
+export const HOOK_WATCHDOG_MS = 8_000;
 
 export const HookRequestSchema = z.object({
   /** The client's "mnt:[N] pid:[N]" (see the C source). */

@@ -1,4 +1,4 @@
-// The service's end of procview-hook: a unix socket on which the running service does the
+// The serving process's end of procview-hook: a unix socket on which it does the
 // hook's work (the same runHook as the Node hook) for a client that only forwards its arguments
 // and stdin. See hook/native/procview-hook.c for why and for the fallback when nobody listens.
 //
@@ -9,7 +9,7 @@ import { chmodSync, readlinkSync, renameSync, statSync, unlinkSync } from "node:
 import { createServer, type Server, type Socket } from "node:net";
 import type { HookSettings } from "../config.js";
 import type { Outcome } from "../run.js";
-import { decodeRequest, encodeReply, SERVICE_WATCHDOG_MS, type HookRequest } from "./protocol.js";
+import { decodeRequest, encodeReply, HOOK_WATCHDOG_MS, type HookRequest } from "./protocol.js";
 import { hookSocketTemporary } from "../../core/paths.js";
 
 export interface HookAnswer {
@@ -56,7 +56,7 @@ export const hookRequestRunner =
     const seen: { settings?: HookSettings } = {};
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<Outcome>((resolve) => {
-      timer = setTimeout(() => resolve(gaveUp(parsed.flags, seen, SERVICE_WATCHDOG_MS)), SERVICE_WATCHDOG_MS);
+      timer = setTimeout(() => resolve(gaveUp(parsed.flags, seen, HOOK_WATCHDOG_MS)), HOOK_WATCHDOG_MS);
     });
     const outcome = await Promise.race([runHook(request.stdin, parsed.flags, seen, { ownSource }), late]);
     clearTimeout(timer);

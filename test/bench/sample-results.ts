@@ -19,6 +19,13 @@ export function sampleResults(): BenchResults {
       { file: "proc/meminfo", procview: lat(40, 90.54), lxcfs: lat(100, 250), kernel: lat(9.6, 12.2) },
       { file: "proc/loadavg", procview: lat(60, 120), lxcfs: lat(100, 1234.4), kernel: lat(4.2, 4.7) },
       { file: "proc/swaps", procview: lat(30, 60), lxcfs: notMeasured("lxcfs has exited"), kernel: lat(3.5, 4.8) },
+      {
+        file: "proc/vmstat",
+        targeted: false,
+        procview: lat(50, 110),
+        lxcfs: notMeasured("lxcfs serves no proc/vmstat"),
+        kernel: lat(10, 20),
+      },
     ]),
     throughput: measured([
       { readers: 1, procview: measured(7656.4), lxcfs: measured(3209), kernel: measured(109172) },

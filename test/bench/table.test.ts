@@ -34,6 +34,15 @@ test("latency rows: ratio of medians against 0.5×; a missing side says why", (t
   t.is(verdictText(swaps.verdict), "not measured: lxcfs: lxcfs has exited");
 });
 
+test("latency rows of files beyond LXCFS's set: against the kernel's file, no target", (t) => {
+  const vmstat = buildRows(sampleResults()).find((r) => r.measure.includes("latency `proc/vmstat`"))!;
+  t.is(vmstat.procview, "50.0 / 110");
+  t.is(vmstat.lxcfs, "—");
+  t.is(vmstat.kernel, "10.0 / 20.0");
+  t.is(vmstat.target, "— (beyond LXCFS's set; procview ÷ kernel 5.00×)");
+  t.is(vmstat.verdict, "info");
+});
+
 test("throughput: 1 reader informs, 2 and 8 are judged", (t) => {
   const rows = buildRows(sampleResults()).filter((r) => r.measure.startsWith("throughput"));
   t.deepEqual(

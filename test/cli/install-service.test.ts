@@ -5,8 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { PROCVIEW_CLI } from "../../testbed/procview.js";
-import { PACKAGE_ROOT } from "../../core/paths.js";
+import { CLI_ENTRY as PROCVIEW_CLI, PACKAGE_ROOT } from "../../core/paths.js";
 
 test("the unit is valid for systemd, runs this install's serve, and uninstall removes exactly it", async (t) => {
   const base = mkdtempSync(join(tmpdir(), "procview-unit-"));

@@ -81,3 +81,28 @@ test("container paths are normalised before comparing", (t) => {
   const plan = planViews({ ...base, mounts: [{ destination: "/proc/./meminfo", type: "bind" }] });
   t.false(mounted(plan).includes("/proc/meminfo"));
 });
+
+test("mounts that go into the OCI spec (NRI) skip the /proc files runc refuses; the hook binds them all", (t) => {
+  const inSpec = planViews({ ...base, inSpec: true });
+  const refused = ["/proc/pressure/cpu", "/proc/pressure/memory", "/proc/pressure/io", "/proc/vmstat"];
+  t.deepEqual(
+    mounted(inSpec),
+    mounted(planViews(base)).filter((d) => !refused.includes(d)),
+  );
+  t.true(mounted(inSpec).includes("/proc/slabinfo"), "on runc's list");
+  for (const file of refused) t.regex(skipped(inSpec)[file] ?? "", /runc refuses a mount there/, file);
+  t.true(mounted(planViews(base)).includes("/proc/vmstat"));
+  t.true(mounted(planViews(base)).includes("/proc/pressure/memory"));
+  // Per-file rules still apply on top: the container's own bind and a masked path.
+  const own = planViews({
+    ...base,
+    inSpec: true,
+    mounts: [{ destination: "/proc/slabinfo", type: "bind" }],
+    maskedPaths: ["/proc/vmstat"],
+  });
+  t.regex(skipped(own)["/proc/slabinfo"] ?? "", /mounts "\/proc\/slabinfo" itself/);
+  const hook = planViews({ ...base, mounts: [{ destination: "/proc/pressure", type: "bind" }], maskedPaths: ["/proc/vmstat"] });
+  t.regex(skipped(hook)["/proc/pressure/io"] ?? "", /mounts "\/proc\/pressure" itself/);
+  t.regex(skipped(hook)["/proc/vmstat"] ?? "", /masked by linux.maskedPaths/);
+  t.true(mounted(hook).includes("/proc/slabinfo"));
+});

@@ -28,7 +28,7 @@ const req = (
 const healthy = () => Promise.resolve({ ok: true as const });
 const opts = { source: "/nonexistent", probeTimeoutMs: 500 };
 
-test("all eight files as read-only binds when healthy (sources checked for existence)", async (t) => {
+test("the nine files runc accepts as read-only binds when healthy (sources checked for existence); the others skipped, said why", async (t) => {
   // /  has proc/meminfo, proc/cpuinfo, ... and sys/devices/system/cpu/online: the host's own files stand in for procview's
   const d = await decide(req(), { source: "/", probeTimeoutMs: 500 }, healthy);
   t.deepEqual(
@@ -42,17 +42,21 @@ test("all eight files as read-only binds when healthy (sources checked for exist
       "/proc/diskstats",
       "/proc/swaps",
       "/sys/devices/system/cpu/online",
+      "/proc/slabinfo",
     ],
   );
   t.deepEqual(d.mounts[0], { destination: "/proc/meminfo", type: "bind", source: "/proc/meminfo", options: [...MOUNT_OPTIONS] });
-  t.regex(d.line, /^ns\/web\/app: 8 views/);
+  t.regex(d.line, /^ns\/web\/app: 9 views/);
+  for (const file of ["/proc/pressure/cpu", "/proc/pressure/memory", "/proc/pressure/io", "/proc/vmstat"]) {
+    t.true(d.line.includes(`skipped ${file}: runc refuses a mount there`), file);
+  }
 });
 
 test("a path the container mounts itself is skipped (planViews rule), the rest bound", async (t) => {
   const r = req();
   r.container.mounts.push({ destination: "/proc/cpuinfo", type: "bind", source: "/etc/my-cpuinfo", options: ["rbind"] });
   const d = await decide(r, { source: "/", probeTimeoutMs: 500 }, healthy);
-  t.is(d.mounts.length, 7);
+  t.is(d.mounts.length, 8);
   t.false(d.mounts.some((m) => m.destination === "/proc/cpuinfo"));
   t.regex(d.line, /skipped \/proc\/cpuinfo: the container mounts "\/proc\/cpuinfo" itself/);
 });

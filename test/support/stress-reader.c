@@ -4,11 +4,14 @@
  * whose own cost is negligible and whose cgroup is exactly the one it was started in.
  *
  * usage: stress-reader SECONDS MEMINFO EXPECTED_MEMTOTAL_KB CPUINFO EXPECTED_PROCESSORS
+ * Reads for at most SECONDS; SIGTERM ends it sooner. SIGTERM is blocked and looked for between
+ * reads, so it never interrupts one (an interrupted read would count as an error).
  * Prints one line: reads=N errors=N wrong=N max_stall_us=N first_problem=<text or ->
  *   errors: a syscall failed (e.g. ENOTCONN); wrong: the text had other numbers than expected.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,11 +71,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s SECONDS MEMINFO EXPECTED_MEMTOTAL_KB CPUINFO EXPECTED_PROCESSORS\n", argv[0]);
     return 2;
   }
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, NULL);
   long long deadline = now_us() + atoll(argv[1]) * 1000000LL;
   long expected_mem = atol(argv[3]), expected_cpus = atol(argv[5]);
   long reads = 0, errors = 0, wrong = 0;
   long long max_stall = 0;
-  while (now_us() < deadline) {
+  sigset_t pending;
+  while (now_us() < deadline && sigpending(&pending) == 0 && !sigismember(&pending, SIGTERM)) {
     for (int which = 0; which < 2; which++) {
       const char *path = which == 0 ? argv[2] : argv[4];
       long long start = now_us();

@@ -1,18 +1,21 @@
 // What a reader of each served file must see, derived in the test from the fixture's expected
 // numbers and the host files' text, without calling the views: the kernel's formats written out
-// here, plus the rules the README and the view comments state (quota → CPUs, swap, uptime).
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+// here, plus the rules the README and the view comments state (quota → CPUs, swap, uptime); and
+// for diskstats, reviewed golden files.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createRenderer, type ViewRenderer } from "../../fuse/server/render.js";
 import { LoadView } from "../../fuse/server/load/view.js";
 import { LoadTable, createLoadTableBuffers } from "../../fuse/server/load/table.js";
 import { fixtureRoots, type Expected, type TreeName } from "../fixtures/index.js";
+import type { PressureResourceName } from "../fixtures/spec.js";
 import { type ViewName } from "../../core/layout.js";
+import { PACKAGE_ROOT } from "../../core/paths.js";
 
 export const TREES: TreeName[] = ["v1", "v2"];
 export const USER_HZ = 100;
 
-/** The live server's renderer over a fixture tree: fresh load table, no service port. */
+/** The serving threads' renderer over a fixture tree: a fresh load table, no port to a main thread. */
 export function rendererFor(tree: TreeName, useCpuQuota: boolean): ViewRenderer {
   const roots = fixtureRoots(tree);
   const loads = new LoadView(new LoadTable(createLoadTableBuffers(64)), null, () => {});
@@ -30,6 +33,9 @@ export interface HostText {
   diskstats: string;
   swaps: string;
   cpuOnline: string;
+  pressure: Record<PressureResourceName, string>;
+  vmstat: string;
+  slabinfo: string;
 }
 
 export function hostText(tree: TreeName): HostText {
@@ -44,6 +50,9 @@ export function hostText(tree: TreeName): HostText {
     diskstats: proc("diskstats"),
     swaps: proc("swaps"),
     cpuOnline: readFileSync(join(sysRoot, "devices/system/cpu/online"), "utf8"),
+    pressure: { cpu: proc("pressure/cpu"), memory: proc("pressure/memory"), io: proc("pressure/io") },
+    vmstat: proc("vmstat"),
+    slabinfo: proc("slabinfo"),
   };
 }
 
@@ -227,36 +236,25 @@ export function cpuLines(stat: string): CpuLine[] {
 
 export const lineStarting = (text: string, prefix: string): string | undefined => text.split("\n").find((l) => l.startsWith(prefix));
 
-// ---------------------------------------------------------------- diskstats
+// ---------------------------------------------------------------- golden files
 
-/** Fields of a host diskstats line after the name, and the text up to and including the name. */
-export function diskLine(line: string): { major: number; minor: number; head: string; fieldCount: number } | null {
-  const m = /^(\s*(\d+)\s+(\d+)\s+\S+)((?: \d+)+)$/.exec(line);
-  if (!m) return null;
-  return { major: Number(m[2]), minor: Number(m[3]), head: m[1]!, fieldCount: m[4]!.trim().split(" ").length };
+/** Reviewed texts, for views whose expected text is best read whole rather than worked out here. */
+const GOLDEN_DIR = join(PACKAGE_ROOT, "test", "views-pipeline", "golden");
+
+export function goldenPath(view: ViewName, tree: TreeName, scenario: string): string {
+  return join(GOLDEN_DIR, view, tree, `${scenario}.txt`);
 }
 
-/** The rows a reader sees: the host's devices the cgroup has numbers for, in host order. */
-export function expectedDiskstats(hostDiskstats: string, e: Expected): string {
-  let out = "";
-  for (const line of hostDiskstats.split("\n")) {
-    const d = diskLine(line);
-    if (!d) continue;
-    const dev = e.io.find((x) => x.major === d.major && x.minor === d.minor);
-    if (!dev) continue;
-    const f = new Array<number>(d.fieldCount).fill(0);
-    // block/genhd.c order: reads, merged, sectors read, ms, writes, merged, sectors written, ms,
-    // in flight, io ms, weighted ms, discards, merged, sectors discarded, ms, flushes, ms.
-    const set = (i: number, v: number) => {
-      if (i < f.length) f[i] = v;
-    };
-    set(0, dev.reads);
-    set(2, Math.floor(dev.readBytes / 512));
-    set(4, dev.writes);
-    set(6, Math.floor(dev.writeBytes / 512));
-    set(11, dev.discards);
-    set(13, Math.floor(dev.discardBytes / 512));
-    out += `${d.head} ${f.join(" ")}\n`;
+/**
+ * The reviewed text of `view` for a scenario. With PROCVIEW_WRITE_GOLDEN=1 the rendered text is
+ * written there first: review the diff (git diff test/views-pipeline/golden) before committing.
+ */
+export function golden(view: ViewName, tree: TreeName, scenario: string, rendered: string): string {
+  const path = goldenPath(view, tree, scenario);
+  if (process.env.PROCVIEW_WRITE_GOLDEN === "1") {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, rendered);
   }
-  return out;
+  if (!existsSync(path)) throw new Error(`no golden file ${path}: write it with PROCVIEW_WRITE_GOLDEN=1, then review it`);
+  return readFileSync(path, "utf8");
 }

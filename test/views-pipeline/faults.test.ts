@@ -8,7 +8,7 @@
 // Files are failed where they are read (open, read of a kept descriptor, readlink, readdir) by
 // wrapping node:fs (test/support/fs-faults.ts); the product runs unchanged. Files read once when
 // the service starts (the layout, procview's own namespaces) are not request reads; a serving
-// process that cannot read them dies whole (test/fuse/faults-live.test.ts).
+// process that cannot read them dies whole (test/fuse/faults.live.test.ts).
 import test from "ava";
 import { basename } from "node:path";
 import { createRenderer, type ViewRenderer } from "../../fuse/server/render.js";
@@ -61,7 +61,7 @@ const freshRenderer = (tree: TreeName, problems: Problem[]): ViewRenderer => {
   return createRenderer(options(tree), loads, (p) => problems.push(p));
 };
 
-/** What the service thread does for a container: track it (its tasks are counted at once), then
+/** What the main thread does for a container: track it (its tasks are counted at once), then
  * sample. `arm` runs once the tracker is made (it reads the layout once, at start). */
 function sample(tree: TreeName, paths: CgroupPaths, logged: string[], arm: () => void = () => {}): void {
   const tracker = new LoadTracker(

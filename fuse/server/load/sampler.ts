@@ -1,5 +1,6 @@
-// Load averages per container key. The server owns the 5-second timer and decides which keys to
-// sample; this keeps the fixed-point state and does the counting.
+// Load averages per container key. The serving process's main thread owns the sampling timer
+// (every 5 s) and decides which keys to sample; this keeps the fixed-point state and does the
+// counting.
 import type { LoadNumbers, TaskNumbers } from "../../cgroup/types.js";
 import type { CgroupLayout } from "../../cgroup/layout.js";
 import type { CgroupPaths } from "../../cgroup/caller.js";

@@ -1,4 +1,4 @@
-// What the service thread samples every 5 s, read by every serving thread without a message
+// What the main thread samples every 5 s, read by every serving thread without a message
 // round trip: per slot, the id of the container it currently belongs to, the kernel's
 // fixed-point loads (FIXED_1 = 2048) and the task counts of the last sample. A reader checks
 // the id, so a slot handed to another container after its first one vanished never shows the

@@ -1,4 +1,4 @@
-// Service-thread side of the load averages and task counts: which containers are sampled, in
+// The main thread's side of the load averages and task counts: which containers are sampled, in
 // which slot of the shared table, and the 5-second sampling itself. Counting a container's
 // tasks reads every task's state, so it is done here, once per 5 s, and never on a read.
 import type { CgroupPaths } from "../../cgroup/caller.js";
@@ -8,7 +8,7 @@ import type { TaskNumbers } from "../../cgroup/types.js";
 import { LoadSampler, countTasks, type SampleRoots } from "./sampler.js";
 import { describeProblem, OnceLog } from "../problems.js";
 import type { LoadTable } from "./table.js";
-import type { RenderOptions, ServiceMessage } from "../worker-protocol.js";
+import type { RenderOptions, MainThreadMessage } from "../worker-protocol.js";
 
 interface Tracked {
   slot: number;
@@ -29,7 +29,7 @@ export class LoadTracker {
     options: RenderOptions,
     private readonly table: LoadTable,
     slots: number,
-    private readonly broadcast: (message: ServiceMessage) => void,
+    private readonly broadcast: (message: MainThreadMessage) => void,
     private readonly log: (line: string) => void,
     problems: OnceLog = new OnceLog(log),
   ) {
@@ -56,7 +56,7 @@ export class LoadTracker {
   }
 
   /** Every slot assignment, for a serving thread that starts later. */
-  assignments(): ServiceMessage[] {
+  assignments(): MainThreadMessage[] {
     return [...this.tracked].map(([key, { slot, id }]) => ({ type: "slot", key, slot, id }));
   }
 

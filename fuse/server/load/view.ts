@@ -6,7 +6,7 @@ import type { CgroupPaths } from "../../cgroup/caller.js";
 import type { LoadNumbers, TaskNumbers } from "../../cgroup/types.js";
 import { toLoadNumbers, ZERO_LOADS } from "./decay.js";
 import { LoadTable, type LoadEntry } from "./table.js";
-import type { ServiceMessage } from "../worker-protocol.js";
+import type { MainThreadMessage } from "../worker-protocol.js";
 
 export interface SampledLoad {
   load: LoadNumbers;
@@ -55,7 +55,7 @@ export class LoadView {
   private drain(): void {
     if (!this.port) return;
     for (let received = receiveMessageOnPort(this.port); received; received = receiveMessageOnPort(this.port)) {
-      const message = received.message as ServiceMessage;
+      const message = received.message as MainThreadMessage;
       if (message.type === "slot") this.slots.set(message.key, { slot: message.slot, id: message.id });
     }
   }
