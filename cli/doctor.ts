@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { execa } from "execa";
 import { FUSE_DEVICE } from "../fuse/kernel/mount.js";
 import { detectLayout } from "../fuse/cgroup/layout.js";
+import { privateCgroupNamespace } from "../fuse/cgroup/process.js";
 import { serviceHealth, type ServiceHealth } from "../fuse/keeper/health.js";
 import { podmanHooksDirs } from "../install/hooks-dir.js";
 import { HooksFileSchema, hookPrograms } from "../install/hooks-file.js";
@@ -43,7 +44,9 @@ function fuseDevice(): Row {
 function cgroups(cgroupRoot: string): Row {
   try {
     const layout = detectLayout(cgroupRoot);
-    const found = Object.keys(layout.mounts).sort();
+    // v2 reaches every controller at the root whether the kernel offers it or not: what the
+    // root's cgroup.controllers lists is what there is.
+    const found = layout.mode === "v2" ? [...(layout.v2Controllers ?? [])].sort() : Object.keys(layout.mounts).sort();
     const missing = ["memory", "cpu", "cpuset"].filter((c) => !found.includes(c));
     return {
       label: "cgroups",
@@ -53,6 +56,11 @@ function cgroups(cgroupRoot: string): Row {
   } catch (err) {
     return { label: "cgroups", value: `cannot read ${cgroupRoot}: ${(err as Error).message}`, ok: false };
   }
+}
+
+function cgroupNamespace(): Row {
+  const problem = privateCgroupNamespace();
+  return { label: "cgroup ns", value: problem ?? "the host's (every container's cgroup can be named)", ok: problem === null };
 }
 
 async function installed(binary: string): Promise<string | null> {
@@ -151,6 +159,7 @@ export function registerDoctorCommand(program: Command): void {
       const rows: Row[] = [
         fuseDevice(),
         cgroups(flags.cgroupRoot),
+        cgroupNamespace(),
         {
           label: "service",
           value:

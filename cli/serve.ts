@@ -10,6 +10,7 @@ import { SERVING_FUSE_FD } from "../fuse/keeper/messages.js";
 import { keeperStatus } from "../fuse/keeper/control.js";
 import { mountsAt } from "../core/mountinfo.js";
 import { addShareOptions, shareLimitsOf, type ShareFlags } from "./share-flags.js";
+import { privateCgroupNamespace } from "../fuse/cgroup/process.js";
 import {
   DEFAULT_RUNTIME_DIR,
   fitsSocketPath,
@@ -69,6 +70,8 @@ function hookSocketOf(flags: ServeFlags): string | null {
 
 function runForeground(flags: ServeFlags, hookSocket: string | null): never {
   const mountPoint = resolve(flags.mountpoint);
+  const cgroupNs = privateCgroupNamespace(flags.procRoot);
+  if (cgroupNs !== null) log(cgroupNs);
   return becomeKeeper({
     mountPoint,
     runtimeDir: flags.runtimeDir,

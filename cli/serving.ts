@@ -20,6 +20,19 @@ const log = (line: string): void => {
   writeSync(2, `procview[${process.pid}] ${line}\n`);
 };
 
+// If this process must die, it dies whole and at once. Node's own exit (on an uncaught error,
+// or process.exit) waits for the serving threads, which sit in read() on /dev/fuse: the process
+// would linger with nobody sampling loads, or hang, and the keeper would not replace it. SIGKILL
+// cannot be waited on; the keeper sees the exit and a successor has the kernel resend whatever
+// this one had taken.
+const dieWhole = (what: string, err: unknown): void => {
+  const detail = err === null ? "" : `: ${err instanceof Error ? (err.stack ?? err.message) : errorMessage(err)}`;
+  log(`${what}${detail}; the serving process ends here`);
+  process.kill(process.pid, "SIGKILL");
+};
+process.on("uncaughtException", (err) => dieWhole("uncaught error", err));
+process.on("unhandledRejection", (err) => dieWhole("unhandled rejection", err));
+
 const parsed = ServingConfigSchema.safeParse(JSON.parse(process.argv[2] ?? "null"));
 const epoch = EpochSchema.safeParse(process.argv[3]);
 if (!parsed.success || !epoch.success) {
@@ -27,15 +40,16 @@ if (!parsed.success || !epoch.success) {
   process.exit(2);
 }
 const config = parsed.data;
-const serving = startServing({ ...config, epoch: epoch.data, log });
+const serving = startServing({ ...config, epoch: epoch.data, log, fatal: (why) => dieWhole(why, null) });
 
 const channel = new Socket({ fd: KEEPER_CHANNEL_FD, readable: true, writable: true });
 const send = (message: FromServing): void => {
   if (!channel.destroyed) channel.write(formatFromServing(message));
 };
-// The keeper is our only reason to live: when it goes, the descriptor it owns goes too.
-channel.on("close", () => process.exit(0));
-channel.on("error", () => process.exit(0));
+// The keeper is our only reason to live: when it goes, the descriptor it owns goes too. At
+// once and whole: exit() would wait for the serving threads, blocked in read() on /dev/fuse.
+channel.on("close", () => process.kill(process.pid, "SIGKILL"));
+channel.on("error", () => process.kill(process.pid, "SIGKILL"));
 let pending = "";
 channel.setEncoding("utf8");
 channel.on("data", (chunk: string) => {
@@ -67,7 +81,14 @@ async function obey(message: ToServing): Promise<void> {
 
 async function activate(): Promise<void> {
   if (reporter) return;
-  reporter = setInterval(() => send({ type: "stats", ...serving.stats(), hooksServed: hookSocket?.served() ?? 0 }), 1000);
+  reporter = setInterval(() => {
+    try {
+      send({ type: "stats", ...serving.stats(), hooksServed: hookSocket?.served() ?? 0 });
+    } catch (err) {
+      // The channel closed under us: its "close" ends this process next.
+      log(`cannot report to the keeper: ${errorMessage(err)}`);
+    }
+  }, 1000);
   serving.activate();
   // Whatever a predecessor read and never answered goes back to the queue, to us.
   serving.resend();

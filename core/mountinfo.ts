@@ -11,6 +11,8 @@ export interface MountEntry {
   options: string;
   fstype: string;
   source: string;
+  /** The filesystem's own options (for a v1 cgroup mount, its controllers: "rw,cpu,cpuacct"). */
+  superOptions: string;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as octal. */
@@ -31,6 +33,7 @@ export function parseMountinfo(text: string): MountEntry[] {
       options: fields[5]!,
       fstype: fields[separator + 1]!,
       source: unescapeField(fields[separator + 2]!),
+      superOptions: fields[separator + 3] ?? "",
     });
   }
   return entries;

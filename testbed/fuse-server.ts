@@ -25,6 +25,8 @@ export interface ServerSpec {
   mountPoint?: string;
   /** The command, given the mountpoint and a private temp dir for its own files. */
   command(mountPoint: string, base: string): [string, string[]];
+  /** More environment for it. */
+  env?: Record<string, string>;
   timeoutMs: number;
 }
 
@@ -36,7 +38,7 @@ export async function startFuseServer(spec: ServerSpec): Promise<RunningServer> 
     if (err.code !== "EEXIST" && err.code !== "ENOTCONN") throw err;
   });
   const [file, args] = spec.command(mountpoint, base);
-  const child: ResultPromise = execa(file, args, { reject: false, stdin: "ignore", all: true, buffer: { all: true } });
+  const child: ResultPromise = execa(file, args, { reject: false, stdin: "ignore", all: true, buffer: { all: true }, env: spec.env });
   const printed: string[] = [];
   child.all?.on("data", (chunk: Buffer) => printed.push(chunk.toString()));
   let exited = false;

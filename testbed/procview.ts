@@ -17,6 +17,10 @@ export interface StartOptions {
   mountPoint?: string;
   /** More `procview serve` flags. */
   extraArgs?: string[];
+  /** Options for node itself (e.g. --import a test module); the keeper passes them on to its serving processes. */
+  nodeOptions?: string[];
+  /** More environment. */
+  env?: Record<string, string>;
 }
 
 export async function startProcview(options: StartOptions = {}): Promise<RunningProcview> {
@@ -28,8 +32,9 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
     mountPoint: options.mountPoint,
     command: (mountPoint) => [
       process.execPath,
-      [PROCVIEW_CLI, "serve", "--mountpoint", mountPoint, "--foreground", ...(options.extraArgs ?? [])],
+      [...(options.nodeOptions ?? []), PROCVIEW_CLI, "serve", "--mountpoint", mountPoint, "--foreground", ...(options.extraArgs ?? [])],
     ],
+    env: options.env,
     timeoutMs: 15_000,
   });
 }

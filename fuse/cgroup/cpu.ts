@@ -29,7 +29,8 @@ export function parseCpuList(text: string, where = "cpu list"): number[] {
   return out.filter((cpu, i) => i === 0 || out[i - 1] !== cpu);
 }
 
-/** Effective cpuset: nearest non-empty value from the cgroup upward, else the host's online CPUs. */
+/** Effective cpuset: nearest non-empty value from the cgroup upward (on v2, cgroups without the
+ * cpuset controller have no cpuset files and are passed over), else the host's online CPUs. */
 export function readCpuset(layout: CgroupLayout, path: string, sysRoot = "/sys"): number[] {
   const mount = layout.mounts.cpuset;
   if (mount !== undefined) {
@@ -52,25 +53,27 @@ export function readCpuset(layout: CgroupLayout, path: string, sysRoot = "/sys")
   return parseCpuList(text, online);
 }
 
-/** v1 cfs_quota_us + cfs_period_us texts → quota, null for -1 (none). */
+/** v1 cfs_quota_us + cfs_period_us texts → quota, null for -1 or an empty file (none). */
 export function parseV1Quota(quotaText: string, periodText: string, where = "cpu.cfs_quota_us"): CpuQuota | null {
+  if (quotaText.trim() === "" || periodText.trim() === "") return null;
   const quotaUs = Number(quotaText.trim());
   const periodUs = Number(periodText.trim());
   if (!Number.isFinite(quotaUs) || !Number.isFinite(periodUs)) throw new CgroupReadError(where, "bad quota/period");
   return quotaUs < 0 || periodUs <= 0 ? null : { quotaUs, periodUs };
 }
 
-/** v2 cpu.max ("max 100000" or "50000 100000") → quota, null for max. */
+/** v2 cpu.max ("max 100000" or "50000 100000") → quota, null for max or an empty file. */
 export function parseCpuMax(text: string, where = "cpu.max"): CpuQuota | null {
   const [quota, period] = text.trim().split(" ");
-  if (quota === "max") return null;
+  if (quota === "max" || quota === "" || quota === undefined) return null;
   const quotaUs = Number(quota);
   const periodUs = Number(period ?? "100000");
   if (!Number.isFinite(quotaUs) || !Number.isFinite(periodUs)) throw new CgroupReadError(where, `bad cpu.max ${JSON.stringify(text)}`);
   return periodUs <= 0 ? null : { quotaUs, periodUs };
 }
 
-/** Tightest quota/period ratio from the cgroup up to the root. */
+/** Tightest quota/period ratio from the cgroup up to the root. On v2 only cgroups with the cpu
+ * controller have cpu.max, so the walk passes over the others. */
 export function readQuota(layout: CgroupLayout, path: string): CpuQuota | null {
   const mount = layout.mounts.cpu;
   if (mount === undefined) return null;
@@ -130,6 +133,7 @@ export function readCpuUsage(layout: CgroupLayout, paths: CgroupPaths): { usage:
   const path = layout.mounts.cpuacct !== undefined ? paths.cpuacct : paths.cpu;
   const dir = cgroupDir(mount.dir, path);
   if (mount.version === 2) {
+    // cpu.stat is a core file: every cgroup has its own usage, with or without the cpu controller.
     const text = readCgroupFile(`${dir}/cpu.stat`);
     return text === null ? null : { usage: parseCpuStatV2(text), perCpu: null };
   }

@@ -1,6 +1,6 @@
 // Block I/O per device for a container cgroup (already hierarchical in the files we pick).
 import type { IoDeviceNumbers } from "./types.js";
-import type { CgroupLayout } from "./layout.js";
+import { chargedPath, type CgroupLayout } from "./layout.js";
 import type { CgroupPaths } from "./caller.js";
 import { cgroupDir, readCgroupFile } from "./read.js";
 
@@ -100,16 +100,21 @@ const V1_PAIRS: [bytes: string, ios: string][] = [
   ["blkio.bfq.io_service_bytes", "blkio.bfq.io_serviced"],
 ];
 
-/** Devices sorted by major:minor; [] when nothing was recorded; null when the cgroup is gone. */
+/** Devices sorted by major:minor; [] when nothing was recorded; null when the cgroup is gone or
+ * its I/O is the host's (v2: io is charged to the root, the nearest cgroup that has it). */
 export function readIoNumbers(layout: CgroupLayout, paths: CgroupPaths): IoDeviceNumbers[] | null {
   const mount = layout.mounts.blkio;
   if (mount === undefined) return [];
   const dir = cgroupDir(mount.dir, paths.blkio);
   if (mount.version === 2) {
+    if (paths.blkio === "/") return null;
     const text = readCgroupFile(`${dir}/io.stat`);
     if (text !== null) return parseIoStat(text);
-    // io not enabled for this cgroup: no file, but the cgroup exists.
-    return readCgroupFile(`${dir}/cgroup.procs`) === null ? null : [];
+    // io not enabled for this cgroup: its I/O is charged to the nearest ancestor that has it.
+    const charged = chargedPath(layout, "blkio", paths.blkio);
+    if (charged === null || charged === "/" || charged === paths.blkio) return null;
+    const above = readCgroupFile(`${cgroupDir(mount.dir, charged)}/io.stat`);
+    return above === null ? null : parseIoStat(above);
   }
   let anyFile = false;
   for (const [bytesFile, iosFile] of V1_PAIRS) {

@@ -9,6 +9,14 @@ export interface Membership {
   v2: string | null;
 }
 
+/** The kernel appends this to the cgroup2 path of a process whose cgroup was removed (it is
+ * exiting): the path is the removed cgroup's. */
+const DELETED = " (deleted)";
+
+export function withoutDeleted(path: string): string {
+  return path.endsWith(DELETED) ? path.slice(0, -DELETED.length) : path;
+}
+
 /**
  * Lines are "id:controllers:path". Controllers may be comma-combined ("4:cpu,cpuacct:/x"); the
  * path may itself contain ':' so only the first two colons split.
@@ -22,7 +30,7 @@ export function parseProcCgroup(text: string): Membership {
     const second = line.indexOf(":", first + 1);
     if (second < 0) continue;
     const controllers = line.slice(first + 1, second);
-    const path = line.slice(second + 1);
+    const path = withoutDeleted(line.slice(second + 1));
     if (controllers === "") {
       if (line.slice(0, first) === "0") v2 = path;
       continue;

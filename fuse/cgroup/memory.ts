@@ -1,7 +1,7 @@
 // Memory limit, usage, swap and stat of a container cgroup, hierarchical (the tightest limit
 // anywhere from the cgroup up to the root applies, as the kernel enforces it).
 import type { MemoryNumbers, MemoryStat, SwapNumbers } from "./types.js";
-import type { CgroupLayout } from "./layout.js";
+import { chargedPath, type CgroupLayout } from "./layout.js";
 import type { CgroupPaths } from "./caller.js";
 import { cgroupDir, FlatKey, parseCount, readCgroupFile, readCgroupValue, selfAndAncestors } from "./read.js";
 
@@ -11,10 +11,10 @@ import { cgroupDir, FlatKey, parseCount, readCgroupFile, readCgroupValue, selfAn
  */
 const UNLIMITED = 2 ** 62;
 
-/** Limit file text → bytes, or null for "no limit". */
+/** Limit file text → bytes, or null for "no limit" (also an empty file: nothing is limited there). */
 export function parseLimit(text: string, where = "limit"): number | null {
   const value = text.trim();
-  if (value === "max") return null;
+  if (value === "max" || value === "") return null;
   const n = parseCount(value, where);
   return n >= UNLIMITED ? null : n;
 }
@@ -25,18 +25,35 @@ function minLimit(a: number | null, b: number | null): number | null {
   return a < b ? a : b;
 }
 
-/** Tightest limit in `file` from the cgroup up to the root; absent files (v2 root) mean no limit there. */
-export function hierarchicalLimit(mountDir: string, path: string, file: string): number | null {
+/** Tightest limit in any of `files` from the cgroup up to the root; absent files (v2 root, a
+ * cgroup without the controller) mean no limit there. */
+export function hierarchicalLimit(mountDir: string, path: string, ...files: string[]): number | null {
   let limit: number | null = null;
   for (const p of selfAndAncestors(path)) {
-    const where = `${cgroupDir(mountDir, p)}/${file}`;
-    const text = readCgroupValue(where);
-    if (text !== null) limit = minLimit(limit, parseLimit(text, where));
+    for (const file of files) {
+      const where = `${cgroupDir(mountDir, p)}/${file}`;
+      const text = readCgroupValue(where);
+      if (text !== null) limit = minLimit(limit, parseLimit(text, where));
+    }
   }
   return limit;
 }
 
-const V1_STAT_KEYS: Record<keyof MemoryStat, string> = {
+/** The fields every kernel reports (0 when a key is missing). */
+type CoreField = Exclude<keyof MemoryStat, OptionalField>;
+/** The fields only some kernels report per cgroup (null when missing: the host's line stays). */
+type OptionalField =
+  | "kernelStackBytes"
+  | "pageTablesBytes"
+  | "secPageTablesBytes"
+  | "percpuBytes"
+  | "anonHugePagesBytes"
+  | "shmemHugePagesBytes"
+  | "fileHugePagesBytes"
+  | "zswapBytes"
+  | "zswappedBytes";
+
+const V1_STAT_KEYS: Record<CoreField, string> = {
   anonBytes: "rss",
   fileBytes: "cache",
   activeAnonBytes: "active_anon",
@@ -54,7 +71,7 @@ const V1_STAT_KEYS: Record<keyof MemoryStat, string> = {
   writebackBytes: "writeback",
 };
 
-const V2_STAT_KEYS: Record<keyof MemoryStat, string> = {
+const V2_STAT_KEYS: Record<CoreField, string> = {
   anonBytes: "anon",
   fileBytes: "file",
   activeAnonBytes: "active_anon",
@@ -71,10 +88,32 @@ const V2_STAT_KEYS: Record<keyof MemoryStat, string> = {
   writebackBytes: "file_writeback",
 };
 
-const FIELDS = Object.keys(V1_STAT_KEYS) as (keyof MemoryStat)[];
+/** Counterparts of meminfo lines the kernel keeps per cgroup only on some versions: v2 has them
+ * all (kernel 6.x; older kernels lack a few keys), v1 only the anonymous huge pages. */
+const V2_OPTIONAL_KEYS: Record<OptionalField, string> = {
+  kernelStackBytes: "kernel_stack",
+  pageTablesBytes: "pagetables",
+  secPageTablesBytes: "sec_pagetables",
+  percpuBytes: "percpu",
+  anonHugePagesBytes: "anon_thp",
+  shmemHugePagesBytes: "shmem_thp",
+  fileHugePagesBytes: "file_thp",
+  zswapBytes: "zswap",
+  zswappedBytes: "zswapped",
+};
+const V1_OPTIONAL_KEYS: Partial<Record<OptionalField, string>> = { anonHugePagesBytes: "rss_huge" };
+
+const FIELDS = Object.keys(V1_STAT_KEYS) as CoreField[];
+const OPTIONAL_FIELDS = Object.keys(V2_OPTIONAL_KEYS) as OptionalField[];
 /** Per field, the hierarchical total_* key first (sub-cgroups count), then the local one. */
-const V1_LOOKUPS = FIELDS.map((field) => [field, new FlatKey(`total_${V1_STAT_KEYS[field]}`), new FlatKey(V1_STAT_KEYS[field])] as const);
+const v1Lookup = (key: string) => [new FlatKey(`total_${key}`), new FlatKey(key)] as const;
+const V1_LOOKUPS = FIELDS.map((field) => [field, ...v1Lookup(V1_STAT_KEYS[field])] as const);
+const V1_OPTIONAL_LOOKUPS = OPTIONAL_FIELDS.map((field) => {
+  const key = V1_OPTIONAL_KEYS[field];
+  return [field, key === undefined ? null : v1Lookup(key)] as const;
+});
 const V2_LOOKUPS = FIELDS.map((field) => [field, new FlatKey(V2_STAT_KEYS[field])] as const);
+const V2_OPTIONAL_LOOKUPS = OPTIONAL_FIELDS.map((field) => [field, new FlatKey(V2_OPTIONAL_KEYS[field])] as const);
 const V1_MEMORY_LIMIT = new FlatKey("hierarchical_memory_limit");
 const V1_MEMSW_LIMIT = new FlatKey("hierarchical_memsw_limit");
 
@@ -82,6 +121,8 @@ const V1_MEMSW_LIMIT = new FlatKey("hierarchical_memsw_limit");
 export function memoryStatFromV1(text: string): MemoryStat {
   const out = {} as MemoryStat;
   for (const [field, total, local] of V1_LOOKUPS) out[field] = total.valueIn(text) ?? local.valueIn(text) ?? 0;
+  for (const [field, keys] of V1_OPTIONAL_LOOKUPS)
+    out[field] = keys === null ? null : (keys[0].valueIn(text) ?? keys[1].valueIn(text) ?? null);
   return out;
 }
 
@@ -89,6 +130,7 @@ export function memoryStatFromV1(text: string): MemoryStat {
 export function memoryStatFromV2(text: string): MemoryStat {
   const out = {} as MemoryStat;
   for (const [field, key] of V2_LOOKUPS) out[field] = key.valueIn(text) ?? 0;
+  for (const [field, key] of V2_OPTIONAL_LOOKUPS) out[field] = key.valueIn(text) ?? null;
   return out;
 }
 
@@ -98,18 +140,28 @@ function readNumber(path: string): number | null {
 }
 
 /**
- * null when the memory controller is not available or the cgroup directory is gone.
- * On the v2 root (host) there is no memory.current/memory.stat: usage 0 and an all-zero stat,
- * which does not matter because the server passes host files through for the root.
+ * null when the memory controller is not available, the cgroup directory is gone, or the memory
+ * is the host's: the v2 root has no memory.current (its numbers are /proc/meminfo's), and a v2
+ * cgroup without the memory controller is charged to its nearest ancestor that has it (the root
+ * when none has). Limits are the tightest memory.max or memory.high (v2: above it the kernel
+ * throttles the cgroup into reclaim, so it is as much as the container can hold) up to the root.
  */
 export function readMemoryNumbers(layout: CgroupLayout, paths: CgroupPaths): MemoryNumbers | null {
   const mount = layout.mounts.memory;
   if (mount === undefined) return null;
-  const path = paths.memory;
-  const dir = cgroupDir(mount.dir, path);
   const v1 = mount.version === 1;
+  let path = paths.memory;
+  if (!v1 && path === "/") return null;
+  let dir = cgroupDir(mount.dir, path);
 
-  const statText = readCgroupFile(`${dir}/memory.stat`);
+  let statText = readCgroupFile(`${dir}/memory.stat`);
+  if (statText === null && !v1) {
+    const charged = chargedPath(layout, "memory", path);
+    if (charged === null || charged === "/" || charged === path) return null;
+    path = charged;
+    dir = cgroupDir(mount.dir, path);
+    statText = readCgroupFile(`${dir}/memory.stat`);
+  }
   if (statText === null && path !== "/") return null;
   const stat = v1 ? memoryStatFromV1(statText ?? "") : memoryStatFromV2(statText ?? "");
 
@@ -121,7 +173,12 @@ export function readMemoryNumbers(layout: CgroupLayout, paths: CgroupPaths): Mem
     return value === undefined ? undefined : value >= UNLIMITED ? null : value;
   };
   const statLimit = fromStat(V1_MEMORY_LIMIT);
-  const limitBytes = statLimit !== undefined ? statLimit : hierarchicalLimit(mount.dir, path, v1 ? "memory.limit_in_bytes" : "memory.max");
+  const limitBytes =
+    statLimit !== undefined
+      ? statLimit
+      : v1
+        ? hierarchicalLimit(mount.dir, path, "memory.limit_in_bytes")
+        : hierarchicalLimit(mount.dir, path, "memory.max", "memory.high");
 
   let swap: SwapNumbers | null = null;
   if (v1) {

@@ -79,3 +79,22 @@ export function readStat(procRoot: string, pid: number): ProcessStat | null {
 export function readPidNs(procRoot: string, pid: number | "self"): string | null {
   return readlinkOptional(join(procRoot, String(pid), "ns", "pid"));
 }
+
+/** "cgroup:[4026531835]" or null when the process is gone. */
+export function readCgroupNs(procRoot: string, pid: number | "self"): string | null {
+  return readlinkOptional(join(procRoot, String(pid), "ns", "cgroup"));
+}
+
+/** The host's (the initial) cgroup namespace: its inode number is fixed by the kernel
+ * (PROC_CGROUP_INIT_INO). */
+export const INITIAL_CGROUP_NS = "cgroup:[4026531835]";
+
+/** null when procview's own cgroup namespace is the host's; else a sentence saying what that costs. */
+export function privateCgroupNamespace(procRoot = "/proc"): string | null {
+  const own = readCgroupNs(procRoot, "self");
+  if (own === null || own === INITIAL_CGROUP_NS) return null;
+  return (
+    `procview runs in a private cgroup namespace (${own}): the cgroups of processes outside it cannot be named from here, ` +
+    `so they are shown the host's files; run it in the host's cgroup namespace`
+  );
+}

@@ -1,18 +1,42 @@
 // Small synchronous readers shared by the cgroup modules. Callers run in worker threads on the
-// request path, so everything is blocking and allocation-light. "Gone" (a process or cgroup that
-// vanished between listing and reading) is an ordinary outcome, reported as null, never thrown.
-import { readlinkSync } from "node:fs";
+// request path, so everything is blocking and allocation-light.
+//
+// Every read has one of three outcomes:
+// - a value;
+// - null: the file has nothing for us. Either it is gone (a process or cgroup that vanished
+//   between listing and reading, a file the kernel does not offer there) or it does not apply
+//   to this cgroup (a threaded cgroup's cgroup.procs answers EOPNOTSUPP). Both are ordinary;
+// - CgroupReadError: anything else (EACCES, EIO, EINVAL, unparsable text), naming the file. The
+//   serving process catches it where a container's numbers are read, logs it once and shows the
+//   nearest ancestor's numbers instead (fuse/server).
+import { readdirSync, readlinkSync, type Dirent } from "node:fs";
 import { readKept, readSmallFile, type KeptRead } from "./kept-files.js";
 
 /** Codes that mean "the thing is not there (any more)": a vanished pid, a removed cgroup, a file the kernel does not offer. */
 const GONE = new Set(["ENOENT", "ESRCH", "ENOTDIR", "ENODEV"]);
+/** Codes that mean "this file has no answer for this cgroup": cgroup.procs of a threaded cgroup
+ * (the kernel's EOPNOTSUPP, which Node names ENOTSUP). */
+const NOT_APPLICABLE = new Set(["ENOTSUP", "EOPNOTSUPP"]);
 
-export function isGone(err: unknown): boolean {
-  return typeof err === "object" && err !== null && GONE.has((err as NodeJS.ErrnoException).code ?? "");
+function codeOf(err: unknown): string {
+  return typeof err === "object" && err !== null ? String((err as NodeJS.ErrnoException).code ?? "") : "";
 }
 
-/** Raised for unexpected read failures (EACCES, EIO, …) or unparsable kernel text; carries the path. */
+export function isGone(err: unknown): boolean {
+  return GONE.has(codeOf(err));
+}
+
+/** Gone, or not applicable here: a read that yields null. */
+export function isAbsent(err: unknown): boolean {
+  const code = codeOf(err);
+  return GONE.has(code) || NOT_APPLICABLE.has(code);
+}
+
+/** Raised for unexpected read failures (EACCES, EIO, …) or unparsable kernel text; carries the path
+ * and, for a failed system call, its error code. */
 export class CgroupReadError extends Error {
+  readonly code: string | undefined;
+
   constructor(
     readonly path: string,
     message: string,
@@ -20,22 +44,23 @@ export class CgroupReadError extends Error {
   ) {
     super(`${path}: ${message}`, options);
     this.name = "CgroupReadError";
+    this.code = codeOf(options?.cause) || undefined;
   }
 }
 
-/** File text, or null when the file (or the process/cgroup holding it) does not exist.
- * `singleRecord`: the kernel writes the file in one piece (see read-small.ts). */
+/** File text, or null when the file (or the process/cgroup holding it) does not exist or does not apply.
+ * `singleRecord`: the kernel writes the file in one piece (see kept-files.ts). */
 export function readOptional(path: string, singleRecord = false): string | null {
   return orGone(path, "read", () => readSmallFile(path, singleRecord));
 }
 
 /** A cgroup file's text, or null when the file (or its cgroup) does not exist. The descriptor is
- * kept for the next read (see read-small.ts). */
+ * kept for the next read (see kept-files.ts). */
 export function readCgroupFile(path: string): string | null {
   return readKeptOptional(path)?.text ?? null;
 }
 
-/** A file re-read through a kept descriptor (see read-small.ts), or null when it is gone. Only
+/** A file re-read through a kept descriptor (see kept-files.ts), or null when it is gone. Only
  * for files of one seq_file record. */
 export function readKeptOptional(path: string): KeptRead | null {
   return orGone(path, "read", () => readKept(path));
@@ -51,12 +76,17 @@ export function readlinkOptional(path: string): string | null {
   return orGone(path, "readlink", () => readlinkSync(path));
 }
 
-/** `access()`'s result; null when what `path` names is gone; anything else fails naming `path`. */
+/** A directory's entries, or null when it is gone (a cgroup removed while being walked). */
+export function listOptional(path: string): Dirent[] | null {
+  return orGone(path, "list", () => readdirSync(path, { withFileTypes: true }));
+}
+
+/** `access()`'s result; null when what `path` names is gone or does not apply; anything else fails naming `path`. */
 function orGone<T>(path: string, verb: string, access: () => T): T | null {
   try {
     return access();
   } catch (err) {
-    if (isGone(err)) return null;
+    if (isAbsent(err)) return null;
     throw new CgroupReadError(path, `cannot ${verb}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -1,11 +1,10 @@
 // Tasks (threads) of a container cgroup and all its descendants: states for /proc/loadavg and
 // /proc/stat's procs_running/procs_blocked, and the last pid as the container numbers it.
-import { readdirSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import type { TaskNumbers } from "./types.js";
 import type { CgroupLayout, ControllerMount } from "./layout.js";
 import type { CgroupPaths } from "./caller.js";
-import { CgroupReadError, cgroupDir, isGone, readOptional } from "./read.js";
+import { cgroupDir, listOptional, readOptional } from "./read.js";
 import { readStatus, stateOfStat } from "./process.js";
 
 /** The hierarchy whose task lists we walk, and the container's path in it. v1: cpuacct, else cpu, else memory. */
@@ -19,13 +18,8 @@ export function taskHierarchy(layout: CgroupLayout, paths: CgroupPaths): { mount
 
 /** Calls `visit` with the directory of the cgroup and of each descendant; false when the cgroup is gone. */
 function walk(dir: string, visit: (dir: string) => void): boolean {
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch (err) {
-    if (isGone(err)) return false;
-    throw new CgroupReadError(dir, `cannot list: ${(err as Error).message}`, { cause: err });
-  }
+  const entries = listOptional(dir);
+  if (entries === null) return false;
   visit(dir);
   for (const entry of entries) if (entry.isDirectory()) walk(join(dir, entry.name), visit);
   return true;
@@ -45,22 +39,22 @@ function forEachId(text: string, each: (id: number) => void): void {
   }
 }
 
-interface TaskCount {
-  running: number;
-  blocked: number;
-  total: number;
-}
-
-function countStates(layout: CgroupLayout, paths: CgroupPaths, procRoot: string, onDir?: (dir: string) => void): TaskCount | null {
+/**
+ * null when the cgroup is gone. lastPid is 0 when no process is left. Every cgroup of the tree
+ * lists its threads (cgroup.threads on v2, tasks on v1), which give the states; its processes
+ * (cgroup.procs) give the last pid. A threaded cgroup has no process list (EOPNOTSUPP: its
+ * processes are listed by their threaded domain, higher up): its threads' ids stand in, as the
+ * kernel's own last pid counts threads too.
+ */
+export function readTaskNumbers(layout: CgroupLayout, paths: CgroupPaths, procRoot = "/proc"): TaskNumbers | null {
   const where = taskHierarchy(layout, paths);
   if (where === null) return null;
   const listFile = where.mount.version === 1 ? "tasks" : "cgroup.threads";
-  const count: TaskCount = { running: 0, blocked: 0, total: 0 };
+  const count: TaskNumbers = { running: 0, blocked: 0, total: 0, lastPid: 0 };
   const found = walk(cgroupDir(where.mount.dir, where.path), (dir) => {
-    onDir?.(dir);
-    const text = readOptional(join(dir, listFile));
-    if (text === null) return; // removed while walking
-    forEachId(text, (tid) => {
+    const threads = readOptional(join(dir, listFile));
+    if (threads === null) return; // removed while walking
+    forEachId(threads, (tid) => {
       const stat = readOptional(join(procRoot, String(tid), "stat"));
       if (stat === null) return; // exited since the list was read
       const state = stateOfStat(stat);
@@ -68,22 +62,12 @@ function countStates(layout: CgroupLayout, paths: CgroupPaths, procRoot: string,
       if (state === "R") count.running++;
       else if (state === "D") count.blocked++;
     });
-  });
-  return found ? count : null;
-}
-
-/** null when the cgroup is gone. lastPid is 0 when no process is left. */
-export function readTaskNumbers(layout: CgroupLayout, paths: CgroupPaths, procRoot = "/proc"): TaskNumbers | null {
-  let lastPid = 0;
-  const count = countStates(layout, paths, procRoot, (dir) => {
-    const procs = readOptional(join(dir, "cgroup.procs"));
-    if (procs === null) return;
-    forEachId(procs, (pid) => {
+    forEachId(readOptional(join(dir, "cgroup.procs")) ?? threads, (pid) => {
       const status = readStatus(procRoot, pid);
       if (status === null) return;
       const inner = status.nspid.at(-1) ?? 0;
-      if (inner > lastPid) lastPid = inner;
+      if (inner > count.lastPid) count.lastPid = inner;
     });
   });
-  return count === null ? null : { ...count, lastPid };
+  return found ? count : null;
 }

@@ -18,6 +18,17 @@ export interface MemoryStat {
   slabUnreclaimableBytes: number;
   dirtyBytes: number;
   writebackBytes: number;
+  // Lines the kernel accounts per cgroup only on some versions: null where it does not (v1 has
+  // only rss_huge), and then the host's meminfo line stays.
+  kernelStackBytes: number | null;
+  pageTablesBytes: number | null;
+  secPageTablesBytes: number | null;
+  percpuBytes: number | null;
+  anonHugePagesBytes: number | null;
+  shmemHugePagesBytes: number | null;
+  fileHugePagesBytes: number | null;
+  zswapBytes: number | null;
+  zswappedBytes: number | null;
 }
 
 export interface SwapNumbers {
@@ -28,7 +39,7 @@ export interface SwapNumbers {
 }
 
 export interface MemoryNumbers {
-  /** Tightest memory limit from the cgroup up to the root; null when none is set anywhere. */
+  /** Tightest memory limit from the cgroup up to the root (v2: memory.max or memory.high); null when none is set anywhere. */
   limitBytes: number | null;
   /** What the cgroup is charged now (v1 memory.usage_in_bytes, v2 memory.current). */
   usageBytes: number;

@@ -1,6 +1,6 @@
 // The memory cgroup's counters behind a container's /proc/vmstat: all of memory.stat (not only
 // the keys meminfo needs) under cgroup2's names, and the OOM kill count.
-import type { CgroupLayout } from "./layout.js";
+import { chargedPath, type CgroupLayout } from "./layout.js";
 import type { CgroupPaths } from "./caller.js";
 import { cgroupDir, FlatKey, parseFlatKeyed, readCgroupFile } from "./read.js";
 
@@ -49,13 +49,21 @@ export function normalizeV2MemoryStat(text: string): Map<string, number> {
   return out;
 }
 
-/** null when the memory controller is not available or the cgroup is gone. */
+/** null when the memory controller is not available or the cgroup is gone. On v2, a cgroup
+ * without the memory controller is charged to its nearest ancestor that has it: those counters,
+ * as meminfo's (none when that is the root: the host's file is the same numbers). */
 export function readVmstatNumbers(layout: CgroupLayout, paths: CgroupPaths): VmstatNumbers | null {
   const mount = layout.mounts.memory;
   if (mount === undefined) return null;
-  const dir = cgroupDir(mount.dir, paths.memory);
+  let dir = cgroupDir(mount.dir, paths.memory);
   const v1 = mount.version === 1;
-  const stat = readCgroupFile(`${dir}/memory.stat`);
+  let stat = readCgroupFile(`${dir}/memory.stat`);
+  if (stat === null && !v1) {
+    const charged = chargedPath(layout, "memory", paths.memory);
+    if (charged === null || charged === "/" || charged === paths.memory) return null;
+    dir = cgroupDir(mount.dir, charged);
+    stat = readCgroupFile(`${dir}/memory.stat`);
+  }
   if (stat === null) return null;
   const events = readCgroupFile(`${dir}/${v1 ? "memory.oom_control" : "memory.events"}`);
   return {

@@ -1,8 +1,12 @@
 // A container's cgroup numbers, read lazily per kind and reused for a short time. The cache is
 // keyed by the container key (its cgroup paths), so one container's numbers are never served to
-// another; each serving thread keeps its own cache.
+// another; each serving thread keeps its own cache. A read that fails unexpectedly is reported
+// and replaced by the nearest ancestor's numbers (see cgroup/ancestors.ts); null means the
+// host's files are shown.
 import type { CgroupLayout } from "../cgroup/layout.js";
-import type { Caller } from "../cgroup/caller.js";
+import { keyOf, type Caller, type CgroupPaths } from "../cgroup/caller.js";
+import { readOrAncestor } from "../cgroup/ancestors.js";
+import { describeProblem, type Problem } from "./problems.js";
 import type { CpuNumbers, IoDeviceNumbers, MemoryNumbers, TaskNumbers } from "../cgroup/types.js";
 import { readMemoryNumbers } from "../cgroup/memory.js";
 import { readCpuNumbers } from "../cgroup/cpu.js";
@@ -30,30 +34,38 @@ export class ContainerNumbers {
     private readonly procRoot: string,
     private readonly sysRoot: string,
     private readonly maxAgeMs: number,
+    private readonly report: (problem: Problem) => void,
   ) {}
 
   memory(caller: Caller, now: number): MemoryNumbers | null {
     const entry = this.entry(caller.key, now);
-    if (entry.memory === undefined) entry.memory = readMemoryNumbers(this.layout, caller.paths);
+    if (entry.memory === undefined) entry.memory = this.read("memory", caller, (paths) => readMemoryNumbers(this.layout, paths));
     return entry.memory;
   }
 
   cpu(caller: Caller, now: number): CpuNumbers | null {
     const entry = this.entry(caller.key, now);
-    if (entry.cpu === undefined) entry.cpu = readCpuNumbers(this.layout, caller.paths, this.sysRoot);
+    if (entry.cpu === undefined) entry.cpu = this.read("cpu", caller, (paths) => readCpuNumbers(this.layout, paths, this.sysRoot));
     return entry.cpu;
   }
 
   io(caller: Caller, now: number): IoDeviceNumbers[] | null {
     const entry = this.entry(caller.key, now);
-    if (entry.io === undefined) entry.io = readIoNumbers(this.layout, caller.paths);
+    if (entry.io === undefined) entry.io = this.read("io", caller, (paths) => readIoNumbers(this.layout, paths));
     return entry.io;
   }
 
   tasks(caller: Caller, now: number): TaskNumbers | null {
     const entry = this.entry(caller.key, now);
-    if (entry.tasks === undefined) entry.tasks = readTaskNumbers(this.layout, caller.paths, this.procRoot);
+    if (entry.tasks === undefined) entry.tasks = this.read("tasks", caller, (paths) => readTaskNumbers(this.layout, paths, this.procRoot));
     return entry.tasks;
+  }
+
+  private read<T>(what: string, caller: Caller, read: (paths: CgroupPaths) => T | null): T | null {
+    const value = readOrAncestor(caller.paths, read, (err, failed) =>
+      this.report(describeProblem(`reading ${what} numbers (the nearest ancestor's are shown)`, keyOf(failed), err)),
+    );
+    return value ?? null;
   }
 
   /** The text of `view` rendered for this container within the cache lifetime, or render it now. */

@@ -3,7 +3,7 @@
 import type { RequestCaller } from "../kernel/request-loop.js";
 import { detectLayout, type CgroupLayout } from "../cgroup/layout.js";
 import { resolveCaller, type Caller } from "../cgroup/caller.js";
-import { readPidNs } from "../cgroup/process.js";
+import { readCgroupNs, readPidNs } from "../cgroup/process.js";
 import {
   containerUptime,
   renderCpuOffline,
@@ -29,6 +29,7 @@ import type { LoadView } from "./load/view.js";
 import type { RenderOptions } from "./worker-protocol.js";
 import { HOST_TENANT, type Tenant } from "./handle-store.js";
 import type { Rendered } from "./filesystem.js";
+import { describeProblem, type Problem } from "./problems.js";
 import { type ViewName } from "../../core/layout.js";
 
 /** USER_HZ: the unit of /proc/stat and /proc/<pid>/stat times, 100 on every Linux ABI. */
@@ -70,11 +71,19 @@ function ownCgroupKey(layout: CgroupLayout, procRoot: string, selfPidNs: string 
   }
 }
 
-export function createRenderer(options: RenderOptions, loads: LoadView): ViewRenderer {
+/**
+ * `report` hears of every unexpected failure of a cgroup or process read (it is up to it to log
+ * each once). The reader is never failed for one: it is shown the nearest ancestor's numbers, or
+ * the host's files when even those cannot be read or it cannot be told who the reader is.
+ */
+export function createRenderer(options: RenderOptions, loads: LoadView, report: (problem: Problem) => void = () => {}): ViewRenderer {
   const layout = detectLayout(options.cgroupRoot);
   const selfPidNs = readPidNs(options.procRoot, "self") ?? undefined;
+  const selfCgroupNs = readCgroupNs(options.procRoot, "self");
   const host = new HostFiles(options.procRoot, options.sysRoot, options.cacheMs);
-  const numbers = new ContainerNumbers(layout, options.procRoot, options.sysRoot, options.cacheMs);
+  const numbers = new ContainerNumbers(layout, options.procRoot, options.sysRoot, options.cacheMs, report);
+  const onInitNamespaceError = (err: unknown) =>
+    report(describeProblem("reading a container init's cgroup namespace (init.scope is pruned instead)", "its container", err));
   const nsInits = new ExpiringNsInitCache(Math.max(options.cacheMs, 1000));
   const pidNamespaces = new Map<number, string>();
   const kernelStats = createKernelStatsRenderer({ layout, host, numbers, pages: pageSizes(options.procRoot, options.sysRoot) });
@@ -181,14 +190,37 @@ export function createRenderer(options: RenderOptions, loads: LoadView): ViewRen
     // It gets what it would read without procview rather than anyone else's numbers.
     if (requestCaller.pid === 0) return { text: hostView(view, now), tenant: UNSEEN_TENANT };
     nsInits.now = now;
-    const caller = resolveCaller(requestCaller.pid, { layout, procRoot: options.procRoot, selfPidNs, nsInits, pidNamespaces });
+    let caller: Caller | null;
+    try {
+      caller = resolveCaller(requestCaller.pid, {
+        layout,
+        procRoot: options.procRoot,
+        selfPidNs,
+        selfCgroupNs,
+        nsInits,
+        pidNamespaces,
+        onInitNamespaceError,
+      });
+    } catch (err) {
+      // Who is reading cannot be told: what it would read without procview, never anyone else's.
+      report(describeProblem("telling whose container reads", `pid ${requestCaller.pid}`, err));
+      return { text: hostView(view, now), tenant: UNSEEN_TENANT };
+    }
     // A caller that vanished mid-resolution cannot read the result anyway.
     if (caller === null) return { text: hostView(view, now), tenant: VANISHED_TENANT };
     const tenant = tenantOf(caller, requestCaller.uid);
     if (caller.isHost) return { text: hostView(view, now), tenant };
     loads.touch(caller.key, caller.paths);
+    let text: string | null;
+    try {
+      text = numbers.rendered(caller, view, now, () => containerView(view, caller, now));
+    } catch (err) {
+      // Numbers are read failure-safe (ContainerNumbers); what is left is a view that cannot be
+      // made of them, which must not cost the reader its file.
+      report(describeProblem(`rendering ${view}`, caller.key, err));
+      text = null;
+    }
     // A controller that is not mounted yields no numbers: that view stays the host's.
-    const text = numbers.rendered(caller, view, now, () => containerView(view, caller, now)) ?? hostView(view, now);
-    return { text, tenant };
+    return { text: text ?? hostView(view, now), tenant };
   };
 }

@@ -16,6 +16,7 @@ import { KeptSweeper, createKeptRegistryBuffers } from "../cgroup/kept-files.js"
 import { LoadTable, createLoadTableBuffers } from "./load/table.js";
 import { LoadTracker } from "./load/tracker.js";
 import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
+import { OnceLog } from "./problems.js";
 import type { RenderOptions, MainThreadMessage, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 
 export interface ServingOptions {
@@ -30,6 +31,9 @@ export interface ServingOptions {
   /** How open files and their memory are shared between tenants. */
   share: ShareLimits;
   log: (line: string) => void;
+  /** The serving threads cannot stay up (they crash as fast as they are started): the process
+   * must end, whole, for the keeper to start another. Default: throw, which ends it uncaught. */
+  fatal?: (why: string) => void;
 }
 
 export interface Serving {
@@ -59,6 +63,9 @@ export function describeRefusal(report: RefusalReport, intervalMs: number, limit
     `it holds ${report.handles} files, ${(report.pages * PAGE_SIZE) / 1024} KiB${share}`
   );
 }
+/** More serving-thread crashes than this within CRASH_WINDOW_MS: they crash as they start. */
+const CRASHES_TOLERATED = 5;
+const CRASH_WINDOW_MS = 10_000;
 
 export function startServing(options: ServingOptions): Serving {
   const { fd, log } = options;
@@ -72,6 +79,12 @@ export function startServing(options: ServingOptions): Serving {
   const now = Date.now();
   const time = { seconds: Math.floor(now / 1000), nanoseconds: (now % 1000) * 1e6 };
   const workers = new Set<Worker>();
+  const crashes: number[] = [];
+  const fatal =
+    options.fatal ??
+    ((why: string) => {
+      throw new Error(why);
+    });
   let ended = false;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
@@ -79,37 +92,64 @@ export function startServing(options: ServingOptions): Serving {
   const broadcast = (message: MainThreadMessage): void => {
     for (const worker of workers) worker.postMessage(message);
   };
-  const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log);
+  const problems = new OnceLog(log);
+  const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log, problems);
   const gate = new SharedArrayBuffer(4);
   let gated = 0;
   let stand!: () => void;
   const standing = new Promise<void>((resolve) => (stand = resolve));
+  /** Every handler and timer of this thread runs through here: its cgroup reads are failure-safe
+   * already, and whatever else goes wrong in one is logged, never allowed to end the thread (the
+   * serving threads would be left blocked on /dev/fuse with nobody to count their loads). */
+  const guarded = (what: string, run: () => void): void => {
+    try {
+      run();
+    } catch (err) {
+      log(`${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  };
 
   const startWorker = (index: number): void => {
     const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, kept, render: options.render, time, gate };
     const worker = new Worker(WORKER_URL, { workerData: config });
     workers.add(worker);
-    worker.on("message", (message: WorkerMessage) => {
-      if (message.type === "track") tracker.track(message.key, message.paths);
-      else if (message.type === "gated" && ++gated === options.threads) stand();
-      else if (message.type === "init") log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
-    });
+    worker.on("message", (message: WorkerMessage) =>
+      guarded(`message ${message.type} from serving thread ${index}`, () => {
+        if (message.type === "track") tracker.track(message.key, message.paths);
+        else if (message.type === "gated" && ++gated === options.threads) stand();
+        else if (message.type === "problem") problems.report(message);
+        else if (message.type === "init")
+          log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
+      }),
+    );
     for (const message of tracker.assignments()) worker.postMessage(message);
     worker.on("error", (err) => log(`serving thread ${index} crashed: ${err.stack ?? err.message}`));
     worker.on("exit", (code) => {
-      workers.delete(worker);
-      if (ended) return;
-      if (code !== 0) {
-        log(`serving thread ${index} exited with ${code}; starting a new one`);
-        startWorker(index);
-      } else if (workers.size === 0) {
-        // Every thread saw the device go away.
-        ended = true;
-        clearInterval(sampler);
-        clearInterval(reporter);
-        clearInterval(keptSweep);
-        resolveFinished();
-      }
+      let giveUp: string | null = null;
+      guarded(`restarting serving thread ${index}`, () => {
+        workers.delete(worker);
+        if (ended) return;
+        if (code !== 0) {
+          const now = Date.now();
+          crashes.push(now);
+          while (crashes.length > 0 && now - crashes[0]! > CRASH_WINDOW_MS) crashes.shift();
+          if (crashes.length > CRASHES_TOLERATED) {
+            // Restarting them forever would leave the process up and nobody reading /dev/fuse.
+            ended = true;
+            stopTimers();
+            giveUp = `serving threads crashed ${crashes.length} times in ${CRASH_WINDOW_MS / 1000} s`;
+            return;
+          }
+          log(`serving thread ${index} exited with ${code}; starting a new one`);
+          startWorker(index);
+        } else if (workers.size === 0) {
+          // Every thread saw the device go away.
+          ended = true;
+          stopTimers();
+          resolveFinished();
+        }
+      });
+      if (giveUp !== null) fatal(giveUp);
     });
   };
   for (let i = 0; i < options.threads; i++) startWorker(i);
@@ -118,15 +158,24 @@ export function startServing(options: ServingOptions): Serving {
   let sampler: NodeJS.Timeout | undefined;
   let reporter: NodeJS.Timeout | undefined;
   let keptSweep: NodeJS.Timeout | undefined;
+  const stopTimers = (): void => {
+    clearInterval(sampler);
+    clearInterval(reporter);
+    clearInterval(keptSweep);
+  };
   const activate = (): void => {
     if (sampler) return;
     Atomics.store(new Int32Array(gate), 0, 1);
     Atomics.notify(new Int32Array(gate), 0);
-    sampler = setInterval(() => tracker.sampleAll(), options.loadIntervalSeconds * 1000);
-    reporter = setInterval(() => {
-      for (const report of handles.takeRefusals()) log(describeRefusal(report, REFUSAL_REPORT_MS, options.share));
-    }, REFUSAL_REPORT_MS);
-    keptSweep = setInterval(() => sweeper.sweep(), KEPT_SWEEP_MS);
+    sampler = setInterval(() => guarded("sampling loads", () => tracker.sampleAll()), options.loadIntervalSeconds * 1000);
+    reporter = setInterval(
+      () =>
+        guarded("reporting refused opens", () => {
+          for (const report of handles.takeRefusals()) log(describeRefusal(report, REFUSAL_REPORT_MS, options.share));
+        }),
+      REFUSAL_REPORT_MS,
+    );
+    keptSweep = setInterval(() => guarded("sweeping kept descriptors", () => sweeper.sweep()), KEPT_SWEEP_MS);
   };
 
   return {

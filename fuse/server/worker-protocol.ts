@@ -38,6 +38,8 @@ export type WorkerMessage =
   | ({ type: "init" } & NegotiatedInit)
   /** A container was read for the first time by this worker: start sampling its load. */
   | { type: "track"; key: string; paths: CgroupPaths }
+  /** An unexpected read failure, for the main thread to log once for all threads. */
+  | { type: "problem"; key: string; line: string }
   | { type: "ended"; how: string }
   /** Loaded and waiting at the gate: the standby can serve at once. */
   | { type: "gated" };

@@ -14,6 +14,7 @@ import { WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 import { SharedStats } from "./stats.js";
 import { useKeptRegistry } from "../cgroup/kept-files.js";
 import { VIEW_NAMES } from "../../core/layout.js";
+import { OnceLog } from "./problems.js";
 
 const config = workerData as WorkerConfig;
 const log = (line: string): void => {
@@ -26,7 +27,11 @@ useKeptRegistry(config.kept, config.index);
 const tree = new Tree();
 const store = new HandleStore(config.store);
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
-const render = createRenderer(config.render, loads);
+// Each problem goes to the main thread once from here; it logs it once for all threads.
+const problems = new OnceLog();
+const render = createRenderer(config.render, loads, (problem) => {
+  if (problems.report(problem)) post({ type: "problem", ...problem });
+});
 const ops = createFilesystem(tree, store, render, log, new SharedStats(config.stats));
 
 if (config.gate && !Atomics.load(new Int32Array(config.gate), 0)) {

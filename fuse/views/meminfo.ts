@@ -51,7 +51,7 @@ function containerValues(mem: MemoryNumbers, host: { memTotalKb: number; swapTot
   const sReclaimable = kb(s.slabReclaimableBytes);
   const sUnreclaim = kb(s.slabUnreclaimableBytes);
   const swap = swapView(mem, host.swapTotalKb, host.swapFreeKb);
-  return new Map<string, number>([
+  const values = new Map<string, number>([
     ["MemTotal", memTotal],
     ["MemFree", memFree],
     // LXCFS's formula (free + file LRU + reclaimable slab), capped so available never exceeds total
@@ -80,7 +80,24 @@ function containerValues(mem: MemoryNumbers, host: { memTotalKb: number; swapTot
     ["Slab", sReclaimable + sUnreclaim],
     ["SReclaimable", sReclaimable],
     ["SUnreclaim", sUnreclaim],
+    // The kernel's KReclaimable adds to SReclaimable the few other reclaimable kernel pages it
+    // counts only machine-wide; the cgroup's reclaimable slab is all a container can know.
+    ["KReclaimable", sReclaimable],
   ]);
+  // Lines the kernel accounts per cgroup on v2 (memory.stat); where it does not, the host's line stays.
+  const optional: [string, number | null][] = [
+    ["KernelStack", s.kernelStackBytes],
+    ["PageTables", s.pageTablesBytes],
+    ["SecPageTables", s.secPageTablesBytes],
+    ["Percpu", s.percpuBytes],
+    ["AnonHugePages", s.anonHugePagesBytes],
+    ["ShmemHugePages", s.shmemHugePagesBytes],
+    ["FileHugePages", s.fileHugePagesBytes],
+    ["Zswap", s.zswapBytes],
+    ["Zswapped", s.zswappedBytes],
+  ];
+  for (const [key, bytes] of optional) if (bytes !== null) values.set(key, kb(bytes));
+  return values;
 }
 
 /**

@@ -7,13 +7,17 @@ import { readCpuNumbers } from "../../fuse/cgroup/cpu.js";
 import { readIoNumbers } from "../../fuse/cgroup/io.js";
 import { readTaskNumbers } from "../../fuse/cgroup/tasks.js";
 import { CONTROLLERS } from "../../fuse/cgroup/layout.js";
-import { SCENARIOS, SELF_PID_NS, expectedFor, fixtureRoots, type TreeName } from "../fixtures/index.js";
+import { FIXTURES_DIR, SELF_PID_NS, expectedFor, fixtureRoots, scenariosOf, type TreeName } from "../fixtures/index.js";
+import { HOST_CGROUP_NS, PODMAN_CTR } from "../fixtures/spec.js";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 for (const tree of ["v1", "v2"] as TreeName[]) {
   const roots = fixtureRoots(tree);
   const layout = detectLayout(roots.cgroupRoot);
 
-  for (const scenario of SCENARIOS) {
+  for (const scenario of scenariosOf(tree)) {
     const e = expectedFor(scenario, tree);
 
     test(`${tree} ${scenario.name} (pid ${scenario.pid}): caller`, (t) => {
@@ -93,3 +97,77 @@ test("layouts: v1 tree is hybrid with separate mounts, v2 tree is unified", (t) 
   t.is(v2.mode, "v2");
   for (const c of CONTROLLERS) t.deepEqual(v2.mounts[c], { dir: fixtureRoots("v2").cgroupRoot, version: 2 });
 });
+
+// Shapes made from a copy of the v2 tree, each changed in one way.
+{
+  const scratch = mkdtempSync(join(tmpdir(), "procview-v2-shapes-"));
+  test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
+  let copies = 0;
+  const copy = (change: (roots: ReturnType<typeof fixtureRoots>) => void) => {
+    const dir = join(scratch, String(copies++));
+    cpSync(join(FIXTURES_DIR, "v2"), dir, { recursive: true, verbatimSymlinks: true });
+    const roots = { cgroupRoot: join(dir, "cgroup"), procRoot: join(dir, "proc"), sysRoot: join(dir, "sys") };
+    change(roots);
+    return { roots, layout: detectLayout(roots.cgroupRoot) };
+  };
+
+  test("v2: a --pid=host container that shares procview's cgroup namespace too is a host process", (t) => {
+    const { roots, layout } = copy(({ procRoot }) => {
+      rmSync(join(procRoot, "5000/ns/cgroup"));
+      symlinkSync(HOST_CGROUP_NS, join(procRoot, "5000/ns/cgroup"));
+    });
+    const caller = resolveCaller(5000, { layout, procRoot: roots.procRoot });
+    t.is(caller?.paths.memory, "/ctr-hostpid");
+    t.true(caller?.isHost);
+  });
+
+  test("v2: a reader whose cgroup lies outside procview's cgroup namespace is nobody procview can name", (t) => {
+    const { roots, layout } = copy(({ procRoot }) => writeFileSync(join(procRoot, "1200/cgroup"), "0::/../../machine.slice/elsewhere\n"));
+    t.is(resolveCaller(1200, { layout, procRoot: roots.procRoot }), null);
+  });
+
+  test("v2: ' (deleted)' on an exiting process's path: the removed cgroup's path, read as gone", (t) => {
+    const { roots, layout } = copy(({ procRoot, cgroupRoot }) => {
+      writeFileSync(join(procRoot, "1300/cgroup"), "0::/ctr-swap (deleted)\n");
+      rmSync(join(cgroupRoot, "ctr-swap"), { recursive: true });
+    });
+    const caller = resolveCaller(1300, { layout, procRoot: roots.procRoot });
+    t.is(caller?.paths.memory, "/ctr-swap");
+    t.is(caller && readMemoryNumbers(layout, caller.paths), null);
+  });
+
+  test("v2: without swap accounting anywhere, no swap numbers", (t) => {
+    const { roots, layout } = copy(({ cgroupRoot }) => {
+      for (const entry of readdirSync(cgroupRoot, { recursive: true, withFileTypes: true }))
+        if (entry.isFile() && entry.name.startsWith("memory.swap.")) rmSync(join(entry.parentPath, entry.name));
+    });
+    const caller = resolveCaller(1300, { layout, procRoot: roots.procRoot });
+    const memory = caller && readMemoryNumbers(layout, caller.paths);
+    t.is(memory?.swap, null);
+    t.is(memory?.limitBytes, 256 * 1024 * 1024);
+  });
+
+  test("v2: the cgroup namespace root comes from the deepest cgroup2 mount that contains the init (a host mount shows /)", (t) => {
+    const roots = fixtureRoots("v2");
+    const layout = detectLayout(roots.cgroupRoot);
+    const caller = resolveCaller(9150, { layout, procRoot: roots.procRoot });
+    t.is(caller?.paths.memory, "/ctr-supervised");
+  });
+
+  test("v2: an init's mountinfo that cannot be read: told, and init.scope is pruned instead", (t) => {
+    const { roots, layout } = copy(({ procRoot }) => {
+      rmSync(join(procRoot, "7000/mountinfo"));
+      mkdirSync(join(procRoot, "7000/mountinfo")); // reading a directory: EISDIR
+    });
+    const told: string[] = [];
+    const caller = resolveCaller(7050, { layout, procRoot: roots.procRoot, onInitNamespaceError: (err) => told.push(err.path) });
+    t.is(caller?.paths.memory, PODMAN_CTR, "init.scope pruned: the same container here");
+    t.deepEqual(told, [join(roots.procRoot, "7000/mountinfo")]);
+  });
+
+  test("v2: doctor's view of the layout: the controllers the root lists", (t) => {
+    const { layout } = copy(({ cgroupRoot }) => writeFileSync(join(cgroupRoot, "cgroup.controllers"), "cpuset cpu io pids\n"));
+    t.deepEqual(layout.v2Controllers, ["cpuset", "cpu", "io", "pids"]);
+    t.is(layout.mode, "v2");
+  });
+}

@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { controllersOfMountName, detectLayout } from "../../fuse/cgroup/layout.js";
 import { parseProcCgroup } from "../../fuse/cgroup/membership.js";
 import { parseStat, parseStatus, stateOfStat } from "../../fuse/cgroup/process.js";
-import { containerPaths, isAncestorOrSelf, keyOf } from "../../fuse/cgroup/caller.js";
+import { containerPaths, isAncestorOrSelf, keyOf, withoutInitScope } from "../../fuse/cgroup/caller.js";
+import { parentPaths, readOrAncestor } from "../../fuse/cgroup/ancestors.js";
+import { OnceLog, describeProblem } from "../../fuse/server/problems.js";
 import { memoryStatFromV1, memoryStatFromV2, parseLimit } from "../../fuse/cgroup/memory.js";
 import { parseCpuList, parseCpuMax, parseCpuacctStat, parseCpuStatV2, parseUsageAll, parseV1Quota } from "../../fuse/cgroup/cpu.js";
 import { foldV1RwStat, parseIoStat } from "../../fuse/cgroup/io.js";
@@ -62,6 +64,70 @@ test("parseLimit: v1 unlimited on 4K and 64K pages, v2 max, numbers", (t) => {
   t.is(parseLimit("max\n"), null);
   t.is(parseLimit("268435456\n"), 268435456);
   t.throws(() => parseLimit("lots", "/x/memory.max"), { message: /\/x\/memory.max/ });
+  t.is(parseLimit(""), null, "an empty limit file limits nothing");
+  t.is(parseLimit("\n"), null);
+});
+
+test("empty quota files: no quota", (t) => {
+  t.is(parseCpuMax(""), null);
+  t.is(parseCpuMax("\n"), null);
+  t.is(parseV1Quota("", "100000"), null);
+  t.is(parseV1Quota("50000", ""), null);
+});
+
+test("parseProcCgroup: the ' (deleted)' the kernel appends to a removed cgroup's path is not part of it", (t) => {
+  t.is(parseProcCgroup("0::/ctr/app.service (deleted)\n").v2, "/ctr/app.service");
+  t.is(parseProcCgroup("0::/a (deleted) b\n").v2, "/a (deleted) b", "only a suffix");
+});
+
+test("withoutInitScope: systemd's own scope in a container, never up to the root", (t) => {
+  t.is(withoutInitScope("/machine.slice/libpod-1.scope/container/init.scope"), "/machine.slice/libpod-1.scope/container");
+  t.is(withoutInitScope("/ctr/system.slice/x.service"), "/ctr/system.slice/x.service");
+  t.is(withoutInitScope("/init.scope"), "/init.scope");
+  t.is(withoutInitScope("/ctr/not-init.scope"), "/ctr/not-init.scope");
+});
+
+test("parentPaths and readOrAncestor: the nearest ancestor that reads, never the root", (t) => {
+  const all = (p: string) => ({ memory: p, cpu: p, cpuacct: p, cpuset: p, blkio: p, pids: p });
+  t.deepEqual(parentPaths(all("/a/b")), all("/a"));
+  t.deepEqual(parentPaths({ ...all("/a"), pids: "/" }), all("/"));
+  t.is(parentPaths(all("/")), null);
+  const failed: string[] = [];
+  const read = (paths: ReturnType<typeof all>) => {
+    if (paths.memory !== "/a") throw new CgroupReadError(`${paths.memory}/memory.stat`, "EIO");
+    return paths.memory;
+  };
+  t.is(
+    readOrAncestor(all("/a/b/c"), read, (_err, at) => failed.push(at.memory)),
+    "/a",
+  );
+  t.deepEqual(failed, ["/a/b/c", "/a/b"]);
+  t.is(
+    readOrAncestor(all("/x/y"), read, () => {}),
+    undefined,
+    "nothing below the root reads: the host's",
+  );
+  t.is(
+    readOrAncestor(
+      all("/a/gone"),
+      () => null,
+      () => {},
+    ),
+    null,
+    "gone is not a failure",
+  );
+});
+
+test("OnceLog: each problem once, whatever reads it next; a file's problem keyed by its file, a pid's by its kind", (t) => {
+  const lines: string[] = [];
+  const log = new OnceLog((line) => lines.push(line));
+  const eio = (path: string) => new CgroupReadError(path, "cannot read: EIO", { cause: Object.assign(new Error("EIO"), { code: "EIO" }) });
+  for (let i = 0; i < 3; i++) log.report(describeProblem("reading memory numbers", "/ctr", eio("/sys/fs/cgroup/ctr/memory.stat")));
+  log.report(describeProblem("reading memory numbers", "/other", eio("/sys/fs/cgroup/other/memory.stat")));
+  log.report(describeProblem("telling whose container reads", "pid 12", eio("/proc/12/cgroup")));
+  log.report(describeProblem("telling whose container reads", "pid 13", eio("/proc/13/cgroup")));
+  t.is(lines.length, 3);
+  t.regex(lines[0]!, /^reading memory numbers for \/ctr: \/sys\/fs\/cgroup\/ctr\/memory\.stat: cannot read: EIO$/);
 });
 
 test("memory.stat: v1 prefers total_* keys; v2 keys; missing keys are 0", (t) => {
@@ -83,6 +149,24 @@ test("memory.stat: v1 prefers total_* keys; v2 keys; missing keys are 0", (t) =>
     writebackBytes: 7,
     shmemBytes: 0,
   });
+  t.is(v2.kernelStackBytes, null, "a key this kernel does not report: the host's line stays");
+  const more = memoryStatFromV2(
+    "kernel_stack 8\npagetables 9\nsec_pagetables 0\npercpu 10\nanon_thp 11\nfile_thp 12\nshmem_thp 13\nzswap 14\nzswapped 15\n",
+  );
+  t.like(more, {
+    kernelStackBytes: 8,
+    pageTablesBytes: 9,
+    secPageTablesBytes: 0,
+    percpuBytes: 10,
+    anonHugePagesBytes: 11,
+    fileHugePagesBytes: 12,
+    shmemHugePagesBytes: 13,
+    zswapBytes: 14,
+    zswappedBytes: 15,
+  });
+  const v1Huge = memoryStatFromV1("rss_huge 2097152\ntotal_rss_huge 4194304\n");
+  t.is(v1Huge.anonHugePagesBytes, 4194304, "v1: total_rss_huge");
+  t.is(v1Huge.kernelStackBytes, null, "v1 has no counterpart");
 });
 
 test("FlatKey finds a key's value in the text, never a key it is the prefix or suffix of", (t) => {

@@ -57,6 +57,55 @@ test.serial("no mount and no hook: both are named and doctor exits 1", async (t)
   t.is(result.exitCode, 1);
 });
 
+test.serial("cgroup v2 whose root offers no memory controller: doctor names it from cgroup.controllers", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "procview-doctor-v2-"));
+  writeFileSync(join(root, "cgroup.controllers"), "cpuset cpu io pids\n");
+  const result = await execa(
+    process.execPath,
+    [PROCVIEW_CLI, "doctor", "--cgroup-root", root, "--mountpoint", mkdtempSync(join(tmpdir(), "procview-nomount-"))],
+    { reject: false },
+  );
+  t.regex(result.stdout, /^FAIL cgroups\s+v2 at .*; controllers: cpu, cpuset, io, pids; missing memory: those views stay the host's$/m);
+  t.regex(result.stdout, /^ok\s+cgroup ns\s+the host's/m, "procview's own cgroup namespace is the host's here");
+});
+
+test.serial("procview in a private cgroup namespace: doctor and serve say so", async (t) => {
+  const doctorResult = await execa(
+    "unshare",
+    ["--cgroup", process.execPath, PROCVIEW_CLI, "doctor", "--mountpoint", "/nonexistent-procview"],
+    {
+      reject: false,
+    },
+  );
+  t.regex(
+    doctorResult.stdout,
+    /^FAIL cgroup ns\s+procview runs in a private cgroup namespace \(cgroup:\[\d+\]\).*host's cgroup namespace$/m,
+  );
+  t.is(doctorResult.exitCode, 1);
+
+  const mountPoint = mkdtempSync(join(tmpdir(), "procview-cgroupns-"));
+  const serve = execa(
+    "unshare",
+    ["--cgroup", process.execPath, PROCVIEW_CLI, "serve", "--mountpoint", mountPoint, "--foreground", "--no-hook-socket"],
+    {
+      reject: false,
+      all: true,
+    },
+  );
+  // Read on (never stop reading: a closed pipe would fail the keeper's next log line) until it is up.
+  let said = "";
+  await new Promise<void>((resolve) => {
+    serve.all.on("data", (chunk: Buffer) => {
+      said += chunk.toString();
+      if (/mounted at/.test(said)) resolve();
+    });
+    void serve.then(() => resolve());
+  });
+  serve.kill("SIGTERM");
+  await serve;
+  t.regex(said, /procview runs in a private cgroup namespace \(cgroup:\[\d+\]\)/);
+});
+
 for (const [line, expectOk] of [
   ["2", true],
   ["1.7", false],

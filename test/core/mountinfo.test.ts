@@ -26,8 +26,18 @@ test("a bind's root, options, type and source", (t) => {
       options: "ro,nosuid,nodev",
       fstype: "fuse.procview",
       source: "procview",
+      superOptions: "rw",
     },
   ]);
+});
+
+test("a cgroup mount's root and the controllers in its super options", (t) => {
+  const [v1, v2] = parseMountinfo(
+    "30 25 0:26 /kubepods/pod1/abc /sys/fs/cgroup/cpu,cpuacct ro,nosuid - cgroup cgroup rw,cpu,cpuacct\n" +
+      "31 25 0:27 /machine.slice/libpod-1.scope/container /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
+  );
+  t.like(v1, { root: "/kubepods/pod1/abc", fstype: "cgroup", superOptions: "rw,cpu,cpuacct" });
+  t.like(v2, { root: "/machine.slice/libpod-1.scope/container", fstype: "cgroup2", superOptions: "rw,nsdelegate" });
 });
 
 test("lines without the separator are ignored", (t) => {

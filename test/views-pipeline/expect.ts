@@ -118,9 +118,26 @@ export function expectedMeminfo(e: Expected, host: Map<string, number>): Meminfo
       Slab: kb(s.slabReclaimableBytes) + kb(s.slabUnreclaimableBytes),
       SReclaimable: kb(s.slabReclaimableBytes),
       SUnreclaim: kb(s.slabUnreclaimableBytes),
+      KReclaimable: kb(s.slabReclaimableBytes),
+      ...Object.fromEntries(
+        Object.entries(MEMINFO_FROM_V2_STAT).flatMap(([key, field]) => (s[field] === null ? [] : [[key, kb(s[field])]])),
+      ),
     },
   };
 }
+
+/** meminfo lines v2's memory.stat accounts per cgroup (v1 only AnonHugePages): null in the stat means the host's line. */
+export const MEMINFO_FROM_V2_STAT = {
+  KernelStack: "kernelStackBytes",
+  PageTables: "pageTablesBytes",
+  SecPageTables: "secPageTablesBytes",
+  Percpu: "percpuBytes",
+  AnonHugePages: "anonHugePagesBytes",
+  ShmemHugePages: "shmemHugePagesBytes",
+  FileHugePages: "fileHugePagesBytes",
+  Zswap: "zswapBytes",
+  Zswapped: "zswappedBytes",
+} as const satisfies Record<string, keyof Expected["memory"]["stat"]>;
 
 /**
  * The swap rule (fuse/views/swap-view.ts): host without swap → none; no swap accounting → the
@@ -140,7 +157,6 @@ export const MEMINFO_PASSTHROUGH = [
   "VmallocTotal",
   "VmallocUsed",
   "VmallocChunk",
-  "Percpu",
   "HugePages_Total",
   "HugePages_Free",
   "HugePages_Rsvd",

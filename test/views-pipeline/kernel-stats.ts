@@ -30,7 +30,7 @@ function vmstatPairs(text: string): [string, string][] {
     });
 }
 
-/** The container cgroup's memory.stat as the kernel wrote it: v2 keys, or v1's total_* under their own names. */
+/** The memory cgroup's memory.stat as the kernel wrote it: v2 keys, or v1's total_* under their own names. */
 function fixtureMemoryStat(tree: TreeName, container: string): Map<string, number> {
   const { cgroupRoot } = fixtureRoots(tree);
   const dir = tree === "v1" ? join(cgroupRoot, "memory", container) : join(cgroupRoot, container);
@@ -77,12 +77,13 @@ function expectedContainerLines(e: Expected, tree: TreeName, host: HostText): Ma
     ["nr_writeback", p(s.writebackBytes)],
     ["nr_shmem", p(s.shmemBytes)],
     ["nr_swapcached", p(s.swapCachedBytes)],
-    ["nr_anon_transparent_hugepages", 0],
-    ["nr_shmem_hugepages", 0],
-    ["nr_file_hugepages", 0],
-    // The v2 fixture's kernel_stack 147456 B and pagetables 569344 B; v1 has neither.
-    ["nr_kernel_stack", v2 ? 147456 / 1024 : 0],
-    ["nr_page_table_pages", v2 ? Math.floor(569344 / PAGE) : 0],
+    // Huge pages in units of 2 MiB pages; v1 has only rss_huge (anon).
+    ["nr_anon_transparent_hugepages", Math.floor((s.anonHugePagesBytes ?? 0) / (2 * 1024 * 1024))],
+    ["nr_shmem_hugepages", Math.floor((s.shmemHugePagesBytes ?? 0) / (2 * 1024 * 1024))],
+    ["nr_file_hugepages", Math.floor((s.fileHugePagesBytes ?? 0) / (2 * 1024 * 1024))],
+    // kernel_stack in KiB, pagetables in pages; v1 has neither.
+    ["nr_kernel_stack", Math.floor((s.kernelStackBytes ?? 0) / 1024)],
+    ["nr_page_table_pages", Math.floor((s.pageTablesBytes ?? 0) / PAGE)],
     ["pgfault", ev.pgfault],
     ["pgmajfault", ev.pgmajfault],
     ["workingset_refault_file", ev.workingsetRefaultFile],
@@ -110,7 +111,7 @@ export function checkVmstat(t: ExecutionContext, e: Expected, tree: TreeName, ho
     "every value a decimal count",
   );
   const want = expectedContainerLines(e, tree, host);
-  const sameName = fixtureMemoryStat(tree, e.container);
+  const sameName = fixtureMemoryStat(tree, e.memoryCgroup);
   const hostValue = new Map(hostPairs);
   for (const [key, value] of got) {
     const expected = want.get(key);

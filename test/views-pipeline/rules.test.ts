@@ -109,3 +109,49 @@ for (const tree of TREES) {
     });
   }
 }
+
+// ---- the v2 tree's real-host shapes ----
+{
+  const render = rendererFor("v2", true);
+  const host = hostText("v2");
+  const read = (view: ViewName, name: string) => readAs(render, view, pidOf(name));
+
+  for (const view of VIEW_NAMES) {
+    test(`v2 podman --systemd: ${view} is the same for systemd in init.scope, a service and an exec'd process`, (t) => {
+      const init = read(view, "podman-systemd-init");
+      t.is(read(view, "podman-systemd-service"), init);
+      t.is(read(view, "podman-systemd-exec"), init);
+    });
+  }
+
+  test("v2 podman --systemd: the container's numbers, its limits from the scope above", (t) => {
+    t.is(meminfoLineOf(read("meminfo", "podman-systemd-service"), "MemTotal"), meminfoLine("MemTotal", GiB / 1024));
+    t.is(processorCount(read("cpuinfo", "podman-systemd-service")), 2, "quota 200000/100000 on the scope");
+    // init.scope (systemd, the exec'd shell), httpd (2 R threads), postgres (D).
+    t.is(read("loadavg", "podman-systemd-service"), "0.00 0.00 0.00 2/5 80\n");
+  });
+
+  test("v2 systemd host: a shell in its session scope reads the host's files", (t) => {
+    t.is(readAs(render, "meminfo", 100), host.meminfo);
+    t.is(readAs(render, "cpuinfo", 100), host.cpuinfo);
+    t.is(readAs(render, "loadavg", 100), host.loadavg);
+  });
+
+  test("v2 memory.high below memory.max: MemTotal is memory.high", (t) => {
+    t.is(meminfoLineOf(read("meminfo", "k8s-systemd-app"), "MemTotal"), meminfoLine("MemTotal", (192 * MiB) / 1024));
+  });
+
+  test("v2 a leaf without the memory controller: the memory of the slice it is charged to", (t) => {
+    t.is(meminfoLineOf(read("meminfo", "leaf-without-memory"), "MemTotal"), meminfoLine("MemTotal", (2 * GiB) / 1024));
+    t.is(processorCount(read("cpuinfo", "leaf-without-memory")), 1, "its own quota 50000/100000 all the same");
+  });
+
+  test("v2 an empty memory.max: no limit there, the pod's applies", (t) => {
+    t.is(meminfoLineOf(read("meminfo", "shared-pidns-pause"), "MemTotal"), meminfoLine("MemTotal", GiB / 1024));
+  });
+
+  test("v2 a thread in a threaded cgroup: its container's memory, the whole threaded domain's tasks", (t) => {
+    t.is(meminfoLineOf(read("meminfo", "threaded-vcpu-thread"), "MemTotal"), meminfoLine("MemTotal", (2 * GiB) / 1024));
+    t.is(read("loadavg", "threaded-vcpu-thread"), "0.00 0.00 0.00 2/3 3\n");
+  });
+}

@@ -3,7 +3,7 @@
 // roots, asserting the text a reader would see against numbers worked out here.
 import test, { type ExecutionContext } from "ava";
 import type { ViewRenderer } from "../../fuse/server/render.js";
-import { SCENARIOS, expectedFor, type Expected, type Scenario, type TreeName } from "../fixtures/index.js";
+import { expectedFor, scenariosOf, type Expected, type Scenario, type TreeName } from "../fixtures/index.js";
 import {
   MEMINFO_PASSTHROUGH,
   TREES,
@@ -266,7 +266,7 @@ for (const tree of TREES) {
   const host = hostText(tree);
   const withQuota = rendererFor(tree, true);
   const withoutQuota = rendererFor(tree, false);
-  for (const scenario of SCENARIOS) {
+  for (const scenario of scenariosOf(tree)) {
     const e = expectedFor(scenario, tree);
     for (const view of VIEW_NAMES) {
       test(`${tree} ${scenario.name}: ${view}`, (t) => check(view, t, { tree, scenario, e, host, render: withQuota, useQuota: true }));

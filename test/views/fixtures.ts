@@ -28,6 +28,15 @@ export function memStat(overrides: Partial<MemoryStat> = {}): MemoryStat {
     slabUnreclaimableBytes: 2 * MiB,
     dirtyBytes: 64 * 1024,
     writebackBytes: 0,
+    kernelStackBytes: null,
+    pageTablesBytes: null,
+    secPageTablesBytes: null,
+    percpuBytes: null,
+    anonHugePagesBytes: null,
+    shmemHugePagesBytes: null,
+    fileHugePagesBytes: null,
+    zswapBytes: null,
+    zswappedBytes: null,
     ...overrides,
   };
 }

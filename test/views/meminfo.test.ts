@@ -26,6 +26,7 @@ const REPLACED = new Set([
   "Slab",
   "SReclaimable",
   "SUnreclaim",
+  "KReclaimable",
 ]);
 
 const hostText = host("meminfo.txt");
@@ -143,4 +144,34 @@ test("host with swap, cgroup swap limit: limit capped at the host's, minus usage
   const over = renderMeminfo(swapHost, mem({ swap: { limitBytes: 64 * GiB, usageBytes: 3 * GiB } }));
   t.is(line(over, "SwapTotal"), "SwapTotal:       2097148 kB");
   t.is(line(over, "SwapFree"), "SwapFree:              0 kB");
+});
+
+test("lines v2 accounts per cgroup come from memory.stat; where the kernel has none (null), the host's line stays", (t) => {
+  const v2 = memStat({
+    kernelStackBytes: 3 * MiB,
+    pageTablesBytes: 5 * MiB,
+    secPageTablesBytes: 0,
+    percpuBytes: 208 * 1024,
+    anonHugePagesBytes: 50 * MiB,
+    shmemHugePagesBytes: 2 * MiB,
+    fileHugePagesBytes: 34 * MiB,
+    zswapBytes: 2 * MiB,
+    zswappedBytes: 7 * MiB,
+  });
+  const out = renderMeminfo(hostText, mem({ limitBytes: 256 * MiB, stat: v2 }));
+  t.is(line(out, "KernelStack"), "KernelStack:        3072 kB");
+  t.is(line(out, "PageTables"), "PageTables:         5120 kB");
+  t.is(line(out, "SecPageTables"), "SecPageTables:         0 kB");
+  t.is(line(out, "Percpu"), "Percpu:              208 kB");
+  t.is(line(out, "AnonHugePages"), "AnonHugePages:     51200 kB");
+  t.is(line(out, "ShmemHugePages"), "ShmemHugePages:     2048 kB");
+  t.is(line(out, "FileHugePages"), "FileHugePages:     34816 kB");
+  t.is(line(out, "Zswap"), "Zswap:              2048 kB");
+  t.is(line(out, "Zswapped"), "Zswapped:           7168 kB");
+  t.is(line(out, "KReclaimable"), line(out, "SReclaimable").replace("SReclaimable", "KReclaimable"), "the cgroup's reclaimable slab");
+  // v1: only rss_huge has a per-cgroup counterpart.
+  const v1 = renderMeminfo(hostText, mem({ limitBytes: 256 * MiB, stat: memStat({ anonHugePagesBytes: 4 * MiB }) }));
+  t.is(line(v1, "AnonHugePages"), "AnonHugePages:      4096 kB");
+  for (const key of ["KernelStack", "PageTables", "SecPageTables", "Percpu", "ShmemHugePages", "FileHugePages", "Zswap", "Zswapped"])
+    t.is(line(v1, key), line(hostText, key), `${key} stays the host's`);
 });

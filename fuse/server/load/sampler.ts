@@ -5,6 +5,7 @@ import type { LoadNumbers, TaskNumbers } from "../../cgroup/types.js";
 import type { CgroupLayout } from "../../cgroup/layout.js";
 import type { CgroupPaths } from "../../cgroup/caller.js";
 import { readTaskNumbers } from "../../cgroup/tasks.js";
+import { readOrAncestor } from "../../cgroup/ancestors.js";
 import { ZERO_LOADS, stepLoads, toLoadNumbers, type FixedLoads } from "./decay.js";
 
 export interface SampleTarget {
@@ -15,6 +16,18 @@ export interface SampleTarget {
 export interface SampleRoots {
   layout: CgroupLayout;
   procRoot?: string;
+  /** Told of a count that failed unexpectedly (the nearest ancestor's tasks are counted instead). */
+  onError?: (err: unknown, failed: CgroupPaths, key: string) => void;
+}
+
+/** A container's tasks, or the nearest ancestor's when its own cannot be counted. null: its
+ * cgroup is gone. undefined: not even an ancestor below the root could be counted. */
+export function countTasks(roots: SampleRoots, key: string, paths: CgroupPaths): TaskNumbers | null | undefined {
+  return readOrAncestor(
+    paths,
+    (at) => readTaskNumbers(roots.layout, at, roots.procRoot ?? "/proc"),
+    (err, failed) => roots.onError?.(err, failed, key),
+  );
 }
 
 export class LoadSampler {
@@ -45,14 +58,16 @@ export class LoadSampler {
 
   /**
    * Counts the tasks of each target's cgroup tree and steps its load with the R + D ones. A
-   * target whose cgroup is gone is forgotten instead. Returns the counts, for whoever shows
-   * them (procs_running, loadavg's running/total), and the keys forgotten.
+   * target whose cgroup is gone is forgotten instead; one that cannot be counted at all keeps
+   * its loads unchanged until the next sample. Returns the counts, for whoever shows them
+   * (procs_running, loadavg's running/total), and the keys forgotten.
    */
   sampleCgroups(targets: Iterable<SampleTarget>, roots: SampleRoots): { tasks: Map<string, TaskNumbers>; gone: string[] } {
     const tasks = new Map<string, TaskNumbers>();
     const gone: string[] = [];
     for (const { key, paths } of targets) {
-      const counted = readTaskNumbers(roots.layout, paths, roots.procRoot ?? "/proc");
+      const counted = countTasks(roots, key, paths);
+      if (counted === undefined) continue;
       if (counted === null) {
         this.forget(key);
         gone.push(key);

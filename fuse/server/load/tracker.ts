@@ -2,10 +2,11 @@
 // which slot of the shared table, and the 5-second sampling itself. Counting a container's
 // tasks reads every task's state, so it is done here, once per 5 s, and never on a read.
 import type { CgroupPaths } from "../../cgroup/caller.js";
-import { detectLayout, type CgroupLayout } from "../../cgroup/layout.js";
-import { readTaskNumbers } from "../../cgroup/tasks.js";
+import { detectLayout } from "../../cgroup/layout.js";
+import { keyOf } from "../../cgroup/caller.js";
 import type { TaskNumbers } from "../../cgroup/types.js";
-import { LoadSampler } from "./sampler.js";
+import { LoadSampler, countTasks, type SampleRoots } from "./sampler.js";
+import { describeProblem, OnceLog } from "../problems.js";
 import type { LoadTable } from "./table.js";
 import type { RenderOptions, MainThreadMessage } from "../worker-protocol.js";
 
@@ -20,17 +21,23 @@ export class LoadTracker {
   private readonly tracked = new Map<string, Tracked>();
   private readonly freeSlots: number[];
   private readonly sampler = new LoadSampler();
-  private readonly layout: CgroupLayout;
+  private readonly roots: SampleRoots;
   private nextId = 1;
 
+  /** `problems` logs each unexpected read failure once (shared with what the serving threads report). */
   constructor(
-    private readonly options: RenderOptions,
+    options: RenderOptions,
     private readonly table: LoadTable,
     slots: number,
     private readonly broadcast: (message: MainThreadMessage) => void,
     private readonly log: (line: string) => void,
+    problems: OnceLog = new OnceLog(log),
   ) {
-    this.layout = detectLayout(options.cgroupRoot);
+    this.roots = {
+      layout: detectLayout(options.cgroupRoot),
+      procRoot: options.procRoot,
+      onError: (err, failed) => problems.report(describeProblem("counting tasks (the nearest ancestor's are counted)", keyOf(failed), err)),
+    };
     this.freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
   }
 
@@ -42,7 +49,7 @@ export class LoadTracker {
       this.log(`load: every slot is taken; ${key} shows no load average`);
       return;
     }
-    const entry: Tracked = { slot, id: this.nextId++, paths, tasks: this.count(paths) };
+    const entry: Tracked = { slot, id: this.nextId++, paths, tasks: countTasks(this.roots, key, paths) ?? null };
     this.tracked.set(key, entry);
     this.publish(key, entry);
     this.broadcast({ type: "slot", key, slot, id: entry.id });
@@ -56,7 +63,7 @@ export class LoadTracker {
   /** One 5-second step: count each container's tasks, decay its loads, publish; drop the gone. */
   sampleAll(): void {
     const targets = [...this.tracked].map(([key, { paths }]) => ({ key, paths }));
-    const { tasks, gone } = this.sampler.sampleCgroups(targets, { layout: this.layout, procRoot: this.options.procRoot });
+    const { tasks, gone } = this.sampler.sampleCgroups(targets, this.roots);
     for (const key of gone) {
       const entry = this.tracked.get(key)!;
       this.tracked.delete(key);
@@ -71,10 +78,6 @@ export class LoadTracker {
 
   get size(): number {
     return this.tracked.size;
-  }
-
-  private count(paths: CgroupPaths): TaskNumbers | null {
-    return readTaskNumbers(this.layout, paths, this.options.procRoot);
   }
 
   private publish(key: string, entry: Tracked): void {
