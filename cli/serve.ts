@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MountError } from "../fuse/kernel/mount.js";
 import { becomeKeeper } from "../fuse/keeper/launch.js";
-import { SERVING_FUSE_FD } from "../fuse/keeper/messages.js";
+import { CONTAINERS_FUSE_FD, SERVING_FUSE_FD } from "../fuse/keeper/messages.js";
 import { keeperStatus } from "../fuse/keeper/control.js";
 import { mountsAt } from "../core/mountinfo.js";
 import { addShareOptions, shareLimitsOf, type ShareFlags } from "./share-flags.js";
@@ -19,6 +19,7 @@ import {
   SOCKET_PATH_MAX_BYTES,
   DEFAULT_MOUNTPOINT,
   DEFAULT_LOG_FILE,
+  registryDir,
 } from "../core/paths.js";
 
 interface ServeFlags extends ShareFlags {
@@ -81,6 +82,8 @@ function runForeground(flags: ServeFlags, hookSocket: string | null): never {
     takeOver: flags.takeOver,
     serving: {
       fd: SERVING_FUSE_FD,
+      containersFd: CONTAINERS_FUSE_FD,
+      registry: registryDir(mountPoint, resolve(flags.runtimeDir)),
       render: {
         procRoot: flags.procRoot,
         sysRoot: flags.sysRoot,

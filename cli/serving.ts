@@ -1,7 +1,7 @@
 // Entry of a serving process, started by the keeper (fuse/keeper/native): the config as argv[2],
 // its epoch as argv[3], fd 3 the channel to the keeper and fd 4 the /dev/fuse descriptor. It
 // starts as a standby (see fuse/server/serving-process.ts) and serves once the keeper says so.
-import { writeSync } from "node:fs";
+import { fstatSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { startServing } from "../fuse/server/serving-process.js";
 import {
@@ -40,7 +40,24 @@ if (!parsed.success || !epoch.success) {
   process.exit(2);
 }
 const config = parsed.data;
-const serving = startServing({ ...config, epoch: epoch.data, log, fatal: (why) => dieWhole(why, null) });
+
+/** The per-container tree's descriptor, when the keeper passed one (an older keeper passes none). */
+function containersFd(fd: number | null): number | null {
+  if (fd === null) return null;
+  try {
+    return fstatSync(fd).isCharacterDevice() ? fd : null;
+  } catch {
+    return null;
+  }
+}
+const treeFd = containersFd(config.containersFd);
+const serving = startServing({
+  ...config,
+  containers: treeFd === null ? undefined : { fd: treeFd, registry: config.registry },
+  epoch: epoch.data,
+  log,
+  fatal: (why) => dieWhole(why, null),
+});
 
 const channel = new Socket({ fd: KEEPER_CHANNEL_FD, readable: true, writable: true });
 const send = (message: FromServing): void => {
@@ -66,8 +83,10 @@ let hookSocket: HookSocket | undefined;
 let reporter: NodeJS.Timeout | undefined;
 
 async function obey(message: ToServing): Promise<void> {
-  if (message === "resend") serving.resend();
-  else if (message === "activate") await activate();
+  if (message === "resend") {
+    serving.resend();
+    serving.predecessorGone();
+  } else if (message === "activate") await activate();
   else {
     // Loaded only by the one process that does it, once after a fresh mount.
     const { restoreDeadViews } = await import("../fuse/keeper/restore.js");

@@ -69,8 +69,11 @@ export type BoundView = (typeof BOUND_VIEWS)[number];
 export const VIEW_FILES = BOUND_VIEWS.map((view) => VIEW_PATHS[view]);
 export type ViewFile = (typeof VIEW_PATHS)[BoundView];
 
-/** The directory holding one copy of the whole layout per container: containers/<id>/proc/meminfo. */
+/** The directory holding one copy of the whole layout per container: containers/<id>/proc/meminfo.
+ * A FUSE mount of its own is attached there, whose files the kernel serves from its page cache. */
 export const CONTAINERS_DIR = "containers";
+/** The source mountinfo shows for that mount (fuse/keeper/native/mount.c). */
+export const CONTAINERS_SOURCE = "procview-containers";
 
 /**
  * A container id as OCI runtimes and CRI allow it (runc: [\w+.-]+; podman, containerd: 64 hex);

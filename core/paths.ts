@@ -67,6 +67,12 @@ export function hookSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_
   return join(runtimeDir, "hook", `${runtimeName(mountPoint)}.sock`);
 }
 
+/** Which container each id under <mountpoint>/containers/ names (core/registry.ts): written by
+ * the hook and the NRI plugin, read by the serving process. */
+export function registryDir(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
+  return join(runtimeDir, "containers", runtimeName(mountPoint));
+}
+
 /** sun_path holds 108 bytes, the last one a NUL. */
 export const SOCKET_PATH_MAX_BYTES = 107;
 

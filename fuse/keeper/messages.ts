@@ -10,12 +10,18 @@ import { ShareLimitsSchema } from "../server/share.js";
 
 /** The channel to the keeper. */
 export const KEEPER_CHANNEL_FD = 3;
-/** The first FUSE connection (the tree at the mountpoint); later ones follow. */
+/** The first FUSE connection (the tree at the mountpoint); the per-container tree's follows. */
 export const SERVING_FUSE_FD = 4;
+export const CONTAINERS_FUSE_FD = 5;
 
 export const ServingConfigSchema = z.object({
   /** The inherited /dev/fuse descriptor. */
   fd: z.number().int().min(SERVING_FUSE_FD),
+  /** The per-container tree's descriptor, when the keeper passes one (a /dev/fuse descriptor
+   * there); null: none. */
+  containersFd: z.number().int().min(SERVING_FUSE_FD).nullable().default(null),
+  /** Which container each id under containers/ names (core/registry.ts). */
+  registry: z.string().startsWith("/"),
   threads: z.number().int().min(1).max(64),
   loadIntervalSeconds: z.number().positive(),
   /** The mountpoint served (the hook probes it in-process). */
@@ -31,8 +37,8 @@ export type ServingConfig = z.infer<typeof ServingConfigSchema>;
 export const EpochSchema = z.coerce.number().int().min(1).max(4095);
 
 /** keeper → serving: serve now; have the kernel queue again what a predecessor left
- * unanswered; bring back the views of running containers (the first serving process after a
- * fresh mount). */
+ * unanswered (also: no other serving process reads the connections any more); bring back the
+ * views of running containers (the first serving process after a fresh mount). */
 export const ToServingSchema = z.enum(["activate", "resend", "restore"]);
 export type ToServing = z.infer<typeof ToServingSchema>;
 
@@ -42,13 +48,22 @@ export type FromServing =
   | { type: "standby" }
   /** Answering requests. */
   | { type: "ready" }
-  | { type: "stats"; opens: number; rerendered: number; renderFailures: number; containers: number; hooksServed: number }
+  | {
+      type: "stats";
+      opens: number;
+      rerendered: number;
+      renderFailures: number;
+      containers: number;
+      hooksServed: number;
+      fills: number;
+      invalidations: number;
+    }
   | { type: "restored"; views: number };
 
 export function formatFromServing(message: FromServing): string {
   switch (message.type) {
     case "stats":
-      return `stats ${message.opens} ${message.rerendered} ${message.renderFailures} ${message.containers} ${message.hooksServed}\n`;
+      return `stats ${message.opens} ${message.rerendered} ${message.renderFailures} ${message.containers} ${message.hooksServed} ${message.fills} ${message.invalidations}\n`;
     case "restored":
       return `restored ${message.views}\n`;
     default:

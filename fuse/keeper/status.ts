@@ -37,6 +37,11 @@ export const KeeperStatusSchema = z.object({
   watchdogMs: z.number().int().default(0),
   /** A keeper started with --take-over waits for this one to stop. */
   successorWaiting: z.boolean().default(false),
+  /** Where the per-container tree is mounted (null: not mounted, containers/ is the main tree's). */
+  containerTree: z.string().nullable().default(null),
+  /** Files of the per-container tree filled into the kernel's page cache, and invalidated. */
+  fills: z.number().default(0),
+  invalidations: z.number().default(0),
   updatedAt: z.number(),
 });
 export type KeeperStatus = z.infer<typeof KeeperStatusSchema>;

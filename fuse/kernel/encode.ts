@@ -9,6 +9,11 @@ export interface NodeAttributes {
   mode: number;
   nlink: number;
   size: number;
+  /** How long the kernel may keep this entry and these attributes, instead of the timeouts
+   * for the node's kind (CacheTimeouts). */
+  validSeconds?: number;
+  /** Modification (and change) time, when the node has one of its own. */
+  mtime?: Timestamp;
 }
 
 export interface Timestamp {
@@ -26,6 +31,7 @@ export interface CacheTimeouts {
 }
 
 function attrSeconds(attr: NodeAttributes, cache: CacheTimeouts): number {
+  if (attr.validSeconds !== undefined) return attr.validSeconds;
   return (attr.mode & 0o170000) === 0o040000 ? cache.dirAttrSeconds : cache.fileAttrSeconds;
 }
 
@@ -45,12 +51,13 @@ export function writeAttr(buf: Buffer, o: number, attr: NodeAttributes, time: Ti
   writeU64(buf, o, attr.ino);
   writeU64(buf, o + 8, attr.size);
   writeU64(buf, o + 16, Math.ceil(attr.size / 512));
+  const mtime = attr.mtime ?? time;
   writeU64(buf, o + 24, time.seconds);
-  writeU64(buf, o + 32, time.seconds);
-  writeU64(buf, o + 40, time.seconds);
+  writeU64(buf, o + 32, mtime.seconds);
+  writeU64(buf, o + 40, mtime.seconds);
   buf.writeUInt32LE(time.nanoseconds, o + 48);
-  buf.writeUInt32LE(time.nanoseconds, o + 52);
-  buf.writeUInt32LE(time.nanoseconds, o + 56);
+  buf.writeUInt32LE(mtime.nanoseconds, o + 52);
+  buf.writeUInt32LE(mtime.nanoseconds, o + 56);
   buf.writeUInt32LE(attr.mode, o + 60);
   buf.writeUInt32LE(attr.nlink, o + 64);
   // uid, gid, rdev stay 0 (root-owned, like /proc).
@@ -61,7 +68,7 @@ export function writeAttr(buf: Buffer, o: number, attr: NodeAttributes, time: Ti
 export function writeEntryOut(buf: Buffer, o: number, attr: NodeAttributes, time: Timestamp, cache: CacheTimeouts): number {
   writeU64(buf, o, attr.ino);
   writeU64(buf, o + 8, 0);
-  writeU64(buf, o + 16, cache.entrySeconds);
+  writeU64(buf, o + 16, attr.validSeconds ?? cache.entrySeconds);
   writeU64(buf, o + 24, attrSeconds(attr, cache));
   buf.writeUInt32LE(0, o + 32);
   buf.writeUInt32LE(0, o + 36);

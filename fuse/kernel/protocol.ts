@@ -85,6 +85,8 @@ export const MUTATING_OPCODES: ReadonlySet<number> = new Set([
 
 export const InitFlag = {
   ASYNC_READ: 1 << 0,
+  /** A refresh of a file's attributes that brings a new mtime (or size) drops its cached pages. */
+  AUTO_INVAL_DATA: 1 << 12,
   DO_READDIRPLUS: 1 << 13,
   READDIRPLUS_AUTO: 1 << 14,
   PARALLEL_DIROPS: 1 << 18,
@@ -119,6 +121,7 @@ export const SPLICE_SIZE = 2 ** 40;
 export const Errno = {
   EPERM: constants.errno.EPERM,
   ENOENT: constants.errno.ENOENT,
+  EINTR: constants.errno.EINTR,
   EIO: constants.errno.EIO,
   EBADF: constants.errno.EBADF,
   ENOMEM: constants.errno.ENOMEM,

@@ -16,6 +16,7 @@ import {
   writeU64,
   direntSize,
 } from "./encode.js";
+import { Notifier } from "./notify.js";
 import {
   ENTRY_OUT_SIZE,
   Errno,
@@ -28,9 +29,6 @@ import {
   MAX_PAGES,
   MAX_WRITE,
   MUTATING_OPCODES,
-  NOTIFY_INVAL_INODE_OUT_SIZE,
-  NOTIFY_STORE_OUT_SIZE,
-  NotifyCode,
   ReadFlag,
   S_IFMT,
   S_IFREG,
@@ -103,6 +101,16 @@ export interface LoopOptions {
   time: Timestamp;
   log: (line: string) => void;
   onInit?: (init: NegotiatedInit) => void;
+  /**
+   * The connection's files are served from the kernel's page cache (the per-container tree):
+   * their attributes carry their real size, OPEN is answered ENOSYS (the kernel then opens every
+   * file of the connection without asking), and extended attributes ENOSYS (never asked again).
+   * Otherwise every file is opened with direct I/O and its size kept out of the kernel's way
+   * (raiseSize, keepSize below).
+   */
+  cached?: boolean;
+  /** Called with each request before it is handled. */
+  beforeRequest?: () => void;
 }
 
 export type LoopEnd = "unmounted" | "destroyed";
@@ -130,7 +138,9 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
   const input = Buffer.allocUnsafe(REQUEST_BUFFER_SIZE);
   const output = Buffer.allocUnsafe(OUT_HEADER_SIZE + MAX_WRITE);
   const caller: RequestCaller = { pid: 0, uid: 0, gid: 0 };
-  const notify = Buffer.alloc(OUT_HEADER_SIZE + Math.max(NOTIFY_STORE_OUT_SIZE + 1, NOTIFY_INVAL_INODE_OUT_SIZE));
+  const notifier = new Notifier(fd);
+  const cached = options.cached === true;
+  const splicedByte = Buffer.from("\n");
 
   /** Set when the last reply found nobody waiting for it. */
   let replyUnclaimed = false;
@@ -174,6 +184,7 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
     caller.uid = input.readUInt32LE(24);
     caller.gid = input.readUInt32LE(28);
     caller.pid = input.readUInt32LE(32);
+    options.beforeRequest?.();
 
     let end: LoopEnd | undefined;
     try {
@@ -200,7 +211,7 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
           return reply(kernelMajor < FUSE_KERNEL_VERSION ? Errno.EPROTO : 0, INIT_OUT_SIZE);
         }
         const minor = Math.min(kernelMinor, FUSE_KERNEL_MINOR_VERSION);
-        const flags = kernelFlags & WANTED_INIT_FLAGS;
+        const flags = kernelFlags & (cached ? WANTED_INIT_FLAGS | InitFlag.AUTO_INVAL_DATA : WANTED_INIT_FLAGS);
         const o = OUT_HEADER_SIZE;
         output.fill(0, o, o + INIT_OUT_SIZE);
         output.writeUInt32LE(FUSE_KERNEL_VERSION, o);
@@ -228,13 +239,13 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
         const name = input.toString("utf8", IN_HEADER_SIZE, nulEnd(input, IN_HEADER_SIZE, length));
         const result = ops.lookup(nodeid, name);
         if (typeof result === "number") return reply(result, 0);
-        if (isRegular(result)) keepSize(result.ino);
+        if (!cached && isRegular(result)) keepSize(result.ino);
         return reply(0, writeEntryOut(output, OUT_HEADER_SIZE, result, time, cache));
       }
       case Opcode.GETATTR: {
         const result = ops.getattr(nodeid);
         if (typeof result === "number") return reply(result, 0);
-        if (isRegular(result)) keepSize(nodeid);
+        if (!cached && isRegular(result)) keepSize(nodeid);
         return reply(0, writeAttrOut(output, OUT_HEADER_SIZE, result, time, cache));
       }
       case Opcode.OPEN:
@@ -291,8 +302,9 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
       case Opcode.ACCESS:
         return reply(ops.access(nodeid, input.readUInt32LE(40)), 0);
       case Opcode.GETXATTR:
-        return reply(Errno.ENODATA, 0);
+        return reply(cached ? Errno.ENOSYS : Errno.ENODATA, 0);
       case Opcode.LISTXATTR: {
+        if (cached) return reply(Errno.ENOSYS, 0);
         // No attributes: a size probe gets 0, a real read gets an empty list.
         if (input.readUInt32LE(40) === 0) {
           output.fill(0, OUT_HEADER_SIZE, OUT_HEADER_SIZE + GETXATTR_OUT_SIZE);
@@ -313,17 +325,8 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
   // read an empty file without asking us. Storing one byte far out raises i_size, so they ask
   // for page 0 (a READ without a lock owner), which the filesystem answers or refuses.
   function raiseSize(nodeid: number): void {
-    const length = OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE + 1;
-    notify.writeUInt32LE(length, 0);
-    notify.writeInt32LE(NotifyCode.STORE, 4);
-    writeU64(notify, 8, 0);
-    writeU64(notify, OUT_HEADER_SIZE, nodeid);
-    writeU64(notify, OUT_HEADER_SIZE + 8, SPLICE_SIZE - 1);
-    notify.writeUInt32LE(1, OUT_HEADER_SIZE + 16);
-    notify.writeUInt32LE(0, OUT_HEADER_SIZE + 20);
-    notify.writeUInt8(10, OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE);
     try {
-      writeSync(fd, notify, 0, length);
+      notifier.store(nodeid, SPLICE_SIZE - 1, splicedByte);
     } catch (err) {
       log(`fuse: raising the size of node ${nodeid} failed: ${String(err)}`);
     }
@@ -334,21 +337,12 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
   // read would see an empty file. An attribute-only invalidation first bumps the inode's
   // attribute version past the request's, and the kernel then fills the caller's stat from the
   // reply but leaves the inode as it is (fuse_change_attributes ignores older versions).
+  // ENOENT: the kernel has no inode for it yet (a first LOOKUP); nothing to keep.
   function keepSize(nodeid: number): void {
-    const length = OUT_HEADER_SIZE + NOTIFY_INVAL_INODE_OUT_SIZE;
-    notify.writeUInt32LE(length, 0);
-    notify.writeInt32LE(NotifyCode.INVAL_INODE, 4);
-    writeU64(notify, 8, 0);
-    writeU64(notify, OUT_HEADER_SIZE, nodeid);
-    // offset -1: the attributes only, no page of the cache.
-    notify.writeInt32LE(-1, OUT_HEADER_SIZE + 8);
-    notify.writeInt32LE(-1, OUT_HEADER_SIZE + 12);
-    writeU64(notify, OUT_HEADER_SIZE + 16, 0);
     try {
-      writeSync(fd, notify, 0, length);
+      notifier.invalidate(nodeid, -1, 0);
     } catch (err) {
-      // ENOENT: the kernel has no inode for it yet (a first LOOKUP); nothing to keep.
-      if (errorCode(err) !== "ENOENT") log(`fuse: keeping the size of node ${nodeid} failed: ${String(err)}`);
+      log(`fuse: keeping the size of node ${nodeid} failed: ${String(err)}`);
     }
   }
 
@@ -373,15 +367,6 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
     }
     return o - OUT_HEADER_SIZE;
   }
-}
-
-/** Asks the kernel to queue again every request read from this connection and not answered:
- * what a serving process that died held is then served by whoever reads next. */
-export function requestResend(fd: number): void {
-  const message = Buffer.alloc(OUT_HEADER_SIZE);
-  message.writeUInt32LE(OUT_HEADER_SIZE, 0);
-  message.writeInt32LE(NotifyCode.RESEND, 4);
-  writeSync(fd, message);
 }
 
 function isRegular(attr: NodeAttributes): boolean {

@@ -2,7 +2,9 @@
 // numbers → the pure renderer of that view over the host's own file.
 import type { RequestCaller } from "../kernel/request-loop.js";
 import { detectLayout, type CgroupLayout } from "../cgroup/layout.js";
-import { resolveCaller, type Caller } from "../cgroup/caller.js";
+import { resolveCaller, type Caller, type CallerOptions } from "../cgroup/caller.js";
+import { resolveRegistered } from "../cgroup/registered.js";
+import type { Registration } from "../../core/registry.js";
 import { readCgroupNs, readPidNs } from "../cgroup/process.js";
 import {
   containerUptime,
@@ -71,12 +73,70 @@ function ownCgroupKey(layout: CgroupLayout, procRoot: string, selfPidNs: string 
   }
 }
 
+/** Renders the views of a container given, not of whoever reads (the per-container tree). */
+export interface ContainerRenderer {
+  /** The container a registration names, as a reader of its own views; null while it cannot be
+   * told (no process in its cgroup yet) or once it is gone. */
+  resolve(registration: Registration): Caller | null;
+  /** The text of `view` for that container (the host's file where it reads the host's). */
+  render(view: ViewName, container: Caller): string;
+}
+
+interface RenderParts {
+  resolveOptions: () => CallerOptions;
+  hostView: (view: ViewName, now: number) => string;
+  /** The container's text, or the host's when its numbers cannot be read; null never. */
+  containerText: (view: ViewName, caller: Caller, now: number) => string;
+  ownKey: string | undefined;
+}
+
 /**
  * `report` hears of every unexpected failure of a cgroup or process read (it is up to it to log
  * each once). The reader is never failed for one: it is shown the nearest ancestor's numbers, or
  * the host's files when even those cannot be read or it cannot be told who the reader is.
  */
 export function createRenderer(options: RenderOptions, loads: LoadView, report: (problem: Problem) => void = () => {}): ViewRenderer {
+  const { resolveOptions, hostView, containerText, ownKey } = renderParts(options, loads, report);
+
+  /** The tenant a reader counts against: its container; the host for host processes as root
+   * and procview's own; each other host user on its own. */
+  const tenantOf = (caller: Caller, uid: number): Tenant => {
+    if (caller.isHost) return uid === 0 ? HOST_TENANT : { key: `uid ${uid} on the host`, host: false };
+    return caller.key === ownKey ? HOST_TENANT : { key: caller.key, host: false };
+  };
+
+  return (view, requestCaller) => {
+    const now = Date.now();
+    // pid 0: the opener lives in a pid namespace we cannot see, so we cannot tell its cgroup.
+    // It gets what it would read without procview rather than anyone else's numbers.
+    if (requestCaller.pid === 0) return { text: hostView(view, now), tenant: UNSEEN_TENANT };
+    let caller: Caller | null;
+    try {
+      caller = resolveCaller(requestCaller.pid, resolveOptions());
+    } catch (err) {
+      // Who is reading cannot be told: what it would read without procview, never anyone else's.
+      report(describeProblem("telling whose container reads", `pid ${requestCaller.pid}`, err));
+      return { text: hostView(view, now), tenant: UNSEEN_TENANT };
+    }
+    // A caller that vanished mid-resolution cannot read the result anyway.
+    if (caller === null) return { text: hostView(view, now), tenant: VANISHED_TENANT };
+    return { text: containerText(view, caller, now), tenant: tenantOf(caller, requestCaller.uid) };
+  };
+}
+
+export function createContainerRenderer(
+  options: RenderOptions,
+  loads: LoadView,
+  report: (problem: Problem) => void = () => {},
+): ContainerRenderer {
+  const { resolveOptions, containerText } = renderParts(options, loads, report);
+  return {
+    resolve: (registration) => resolveRegistered(registration, resolveOptions()),
+    render: (view, container) => containerText(view, container, Date.now()),
+  };
+}
+
+function renderParts(options: RenderOptions, loads: LoadView, report: (problem: Problem) => void): RenderParts {
   const layout = detectLayout(options.cgroupRoot);
   const selfPidNs = readPidNs(options.procRoot, "self") ?? undefined;
   const selfCgroupNs = readCgroupNs(options.procRoot, "self");
@@ -177,39 +237,13 @@ export function createRenderer(options: RenderOptions, loads: LoadView, report: 
     }
   }
 
-  /** The tenant a reader counts against: its container; the host for host processes as root
-   * and procview's own; each other host user on its own. */
-  const tenantOf = (caller: Caller, uid: number): Tenant => {
-    if (caller.isHost) return uid === 0 ? HOST_TENANT : { key: `uid ${uid} on the host`, host: false };
-    return caller.key === ownKey ? HOST_TENANT : { key: caller.key, host: false };
+  const resolveOptions = (): CallerOptions => {
+    nsInits.now = Date.now();
+    return { layout, procRoot: options.procRoot, selfPidNs, selfCgroupNs, nsInits, pidNamespaces, onInitNamespaceError };
   };
 
-  return (view, requestCaller) => {
-    const now = Date.now();
-    // pid 0: the opener lives in a pid namespace we cannot see, so we cannot tell its cgroup.
-    // It gets what it would read without procview rather than anyone else's numbers.
-    if (requestCaller.pid === 0) return { text: hostView(view, now), tenant: UNSEEN_TENANT };
-    nsInits.now = now;
-    let caller: Caller | null;
-    try {
-      caller = resolveCaller(requestCaller.pid, {
-        layout,
-        procRoot: options.procRoot,
-        selfPidNs,
-        selfCgroupNs,
-        nsInits,
-        pidNamespaces,
-        onInitNamespaceError,
-      });
-    } catch (err) {
-      // Who is reading cannot be told: what it would read without procview, never anyone else's.
-      report(describeProblem("telling whose container reads", `pid ${requestCaller.pid}`, err));
-      return { text: hostView(view, now), tenant: UNSEEN_TENANT };
-    }
-    // A caller that vanished mid-resolution cannot read the result anyway.
-    if (caller === null) return { text: hostView(view, now), tenant: VANISHED_TENANT };
-    const tenant = tenantOf(caller, requestCaller.uid);
-    if (caller.isHost) return { text: hostView(view, now), tenant };
+  const containerText = (view: ViewName, caller: Caller, now: number): string => {
+    if (caller.isHost) return hostView(view, now);
     loads.touch(caller.key, caller.paths);
     let text: string | null;
     try {
@@ -221,6 +255,8 @@ export function createRenderer(options: RenderOptions, loads: LoadView, report: 
       text = null;
     }
     // A controller that is not mounted yields no numbers: that view stays the host's.
-    return { text: text ?? hostView(view, now), tenant };
+    return text ?? hostView(view, now);
   };
+
+  return { resolveOptions, hostView, containerText, ownKey };
 }

@@ -9,7 +9,7 @@
 // started ahead: with one, the backlog of a takeover under 20 readers in 20 cgroups took twice
 // as long (worst read 440-475 ms against 245 ms on a busy 2-CPU VM), for ~8 MiB less.
 import { Worker } from "node:worker_threads";
-import { requestResend } from "../kernel/request-loop.js";
+import { requestResend } from "../kernel/notify.js";
 import { HandleStore, createHandleStoreBuffers, PAGE_SIZE, type RefusalReport } from "./handle-store.js";
 import { shareRules, type ShareLimits } from "./share.js";
 import { KeptSweeper, createKeptRegistryBuffers } from "../cgroup/kept-files.js";
@@ -17,10 +17,28 @@ import { LoadTable, createLoadTableBuffers } from "./load/table.js";
 import { LoadTracker } from "./load/tracker.js";
 import { SharedStats, createStatsBuffer, type StatValues } from "./stats.js";
 import { OnceLog } from "./problems.js";
-import type { RenderOptions, MainThreadMessage, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
+import {
+  GATE_PREDECESSOR_GONE,
+  GATE_SERVING,
+  type RenderOptions,
+  type MainThreadMessage,
+  type WorkerConfig,
+  type WorkerMessage,
+} from "./worker-protocol.js";
+import { createInvalidationBuffers } from "./invalidation.js";
+import type { InvalidatorConfig } from "./invalidator.js";
+
+/** The per-container tree's connection, and how its files are cached. */
+export interface ContainerTreeOptions {
+  fd: number;
+  /** The registry directory (core/registry.ts). */
+  registry: string;
+}
 
 export interface ServingOptions {
   fd: number;
+  /** The per-container tree, served by a thread of its own, with an invalidation thread. */
+  containers?: ContainerTreeOptions;
   render: RenderOptions;
   /** Serving threads, each keeping one read outstanding on /dev/fuse. */
   threads: number;
@@ -40,6 +58,9 @@ export interface Serving {
   stats(): StatValues & { containers: number };
   /** Has the kernel queue again what a predecessor took and never answered. */
   resend(): void;
+  /** No other serving process reads the connections any more: the per-container tree is
+   * served from now on, after forgetting what a predecessor left in the kernel. */
+  predecessorGone(): void;
   /** Resolves when the filesystem is gone (unmounted, or the connection aborted). */
   readonly finished: Promise<void>;
   /** Resolves once every thread is loaded and waits at the gate: they can serve at once. */
@@ -49,7 +70,14 @@ export interface Serving {
 }
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
+const INVALIDATOR_URL = new URL("./invalidator.js", import.meta.url);
 const LOAD_SLOTS = 8192;
+/** Files of the per-container tree tracked at once (each filled file until it is invalidated). */
+const CACHED_FILES = 65_536;
+/** The per-container tree's renderings share a container's numbers read this recently, so that
+ * the files a reader reads together (top's four, a monitor's every file) read them once; the
+ * kernel keeps a file the rest of --cache-ms. */
+const SHARED_NUMBERS_MS = 10;
 /** Refused opens are reported at most once per tenant per interval, with their count. */
 export const REFUSAL_REPORT_MS = 10_000;
 /** How often the descriptors the serving threads keep are checked for idleness and removal. */
@@ -73,7 +101,10 @@ export function startServing(options: ServingOptions): Serving {
   const handles = new HandleStore(store);
   const loadBuffers = createLoadTableBuffers(LOAD_SLOTS);
   const statsBuffer = createStatsBuffer();
-  const kept = createKeptRegistryBuffers(options.threads);
+  const containers = options.containers;
+  // The per-container tree's thread comes after the others (its kept descriptors too).
+  const kept = createKeptRegistryBuffers(options.threads + (containers ? 1 : 0));
+  const invalidation = containers && createInvalidationBuffers(CACHED_FILES);
   const sweeper = new KeptSweeper(kept);
   const stats = new SharedStats(statsBuffer);
   const now = Date.now();
@@ -94,7 +125,9 @@ export function startServing(options: ServingOptions): Serving {
   };
   const problems = new OnceLog(log);
   const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log, problems);
-  const gate = new SharedArrayBuffer(4);
+  const gate = new SharedArrayBuffer(8);
+  const gateCells = new Int32Array(gate);
+  const threads = options.threads + (containers ? 1 : 0);
   let gated = 0;
   let stand!: () => void;
   const standing = new Promise<void>((resolve) => (stand = resolve));
@@ -109,14 +142,26 @@ export function startServing(options: ServingOptions): Serving {
     }
   };
 
+  const configOf = (index: number): WorkerConfig => {
+    const common = { index, store, loadTable: loadBuffers, stats: statsBuffer, kept, time, gate };
+    if (index < options.threads || !containers || !invalidation) return { ...common, fd, render: options.render };
+    const cacheMs = options.render.cacheMs;
+    const shared = Math.min(cacheMs, SHARED_NUMBERS_MS);
+    return {
+      ...common,
+      fd: containers.fd,
+      render: { ...options.render, cacheMs: shared },
+      containers: { registry: containers.registry, keepMs: cacheMs - shared, invalidation },
+    };
+  };
+
   const startWorker = (index: number): void => {
-    const config: WorkerConfig = { index, fd, store, loadTable: loadBuffers, stats: statsBuffer, kept, render: options.render, time, gate };
-    const worker = new Worker(WORKER_URL, { workerData: config });
+    const worker = new Worker(WORKER_URL, { workerData: configOf(index) });
     workers.add(worker);
     worker.on("message", (message: WorkerMessage) =>
       guarded(`message ${message.type} from serving thread ${index}`, () => {
         if (message.type === "track") tracker.track(message.key, message.paths);
-        else if (message.type === "gated" && ++gated === options.threads) stand();
+        else if (message.type === "gated" && ++gated === threads) stand();
         else if (message.type === "problem") problems.report(message);
         else if (message.type === "init")
           log(`kernel speaks FUSE ${message.kernelMajor}.${message.kernelMinor}; talking 7.${message.minor}`);
@@ -152,7 +197,24 @@ export function startServing(options: ServingOptions): Serving {
       if (giveUp !== null) fatal(giveUp);
     });
   };
-  for (let i = 0; i < options.threads; i++) startWorker(i);
+  for (let i = 0; i < threads; i++) startWorker(i);
+
+  // The invalidation thread: not counted among the serving threads (it never reads a request).
+  const startInvalidator = (): void => {
+    if (!containers || !invalidation) return;
+    const config: InvalidatorConfig = { fd: containers.fd, buffers: invalidation, stats: statsBuffer, gate };
+    const worker = new Worker(INVALIDATOR_URL, { workerData: config });
+    worker.on("error", (err) => log(`the invalidation thread crashed: ${err.stack ?? err.message}`));
+    worker.on("exit", (code) =>
+      guarded("restarting the invalidation thread", () => {
+        if (ended || code === 0) return;
+        crashes.push(Date.now());
+        log(`the invalidation thread exited with ${code}; starting a new one`);
+        startInvalidator();
+      }),
+    );
+  };
+  startInvalidator();
   // Load sampling, refusal reports and the kept-descriptor sweep start when the process serves:
   // a standby samples nothing and holds nothing.
   let sampler: NodeJS.Timeout | undefined;
@@ -165,8 +227,8 @@ export function startServing(options: ServingOptions): Serving {
   };
   const activate = (): void => {
     if (sampler) return;
-    Atomics.store(new Int32Array(gate), 0, 1);
-    Atomics.notify(new Int32Array(gate), 0);
+    Atomics.store(gateCells, GATE_SERVING, 1);
+    Atomics.notify(gateCells, GATE_SERVING);
     sampler = setInterval(() => guarded("sampling loads", () => tracker.sampleAll()), options.loadIntervalSeconds * 1000);
     reporter = setInterval(
       () =>
@@ -181,11 +243,17 @@ export function startServing(options: ServingOptions): Serving {
   return {
     stats: () => ({ ...stats.read(), containers: tracker.size }),
     resend: () => {
-      try {
-        requestResend(fd);
-      } catch (err) {
-        log(`asking the kernel to resend unanswered requests failed: ${String(err)}`);
+      for (const connection of containers ? [fd, containers.fd] : [fd]) {
+        try {
+          requestResend(connection);
+        } catch (err) {
+          log(`asking the kernel to resend unanswered requests failed: ${String(err)}`);
+        }
       }
+    },
+    predecessorGone: () => {
+      Atomics.add(gateCells, GATE_PREDECESSOR_GONE, 1);
+      Atomics.notify(gateCells, GATE_PREDECESSOR_GONE);
     },
     finished,
     standing,

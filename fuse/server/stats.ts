@@ -1,6 +1,8 @@
 // Counters every serving thread bumps and the serving process reports: plain Int32 cells in
 // shared memory, because the threads never return to an event loop to send messages.
-export const STAT_NAMES = ["opens", "rerendered", "renderFailures"] as const;
+// fills: files of the per-container tree filled into the page cache; invalidations: of them, by the
+// invalidation thread.
+export const STAT_NAMES = ["opens", "rerendered", "renderFailures", "fills", "invalidations"] as const;
 export type StatName = (typeof STAT_NAMES)[number];
 export type StatValues = Record<StatName, number>;
 

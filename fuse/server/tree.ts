@@ -79,6 +79,27 @@ export class Tree {
     return this.dynamicNode(ino);
   }
 
+  /** The node id of containers/<id>/ (the same on the per-container tree's own connection). */
+  containerIno(id: string): number {
+    return dynamicIno(containerHash(id), FUSE_ROOT_ID);
+  }
+
+  /** Every file of containers/<id>/: its node id and view. */
+  containerFiles(id: string): { ino: number; view: ViewName }[] {
+    const hash = containerHash(id);
+    return this.nodes.flatMap((node) => (node.view ? [{ ino: dynamicIno(hash, node.attr.ino), view: node.view }] : []));
+  }
+
+  /** The container hash a node id of containers/<id>/ carries; undefined for the static tree. */
+  hashOf(ino: number): number | undefined {
+    return ino < DYNAMIC_BASE ? undefined : decode(ino).hash;
+  }
+
+  /** containers/ itself. */
+  get containersDir(): number {
+    return this.containersIno;
+  }
+
   /** The child's node id, or undefined. */
   child(parent: number, name: string): number | undefined {
     if (parent === this.containersIno) {

@@ -5,6 +5,7 @@ import type { NegotiatedInit } from "../kernel/request-loop.js";
 import type { LoadTableBuffers } from "./load/table.js";
 import type { CgroupPaths } from "../cgroup/caller.js";
 import type { KeptRegistryBuffers } from "../cgroup/kept-files.js";
+import type { InvalidationBuffers } from "./invalidation.js";
 import { z } from "zod";
 
 /** How views are rendered; validated where it crosses processes (the keeper's config). */
@@ -29,9 +30,25 @@ export interface WorkerConfig {
   kept: KeptRegistryBuffers;
   render: RenderOptions;
   time: Timestamp;
-  /** A standby's thread waits on cell 0 of this until it is non-zero before reading requests. */
+  /** A standby's thread waits on cell 0 of this until it is non-zero before reading requests;
+   * the per-container tree's thread then waits on cell 1 too (see GATE_*). */
   gate?: SharedArrayBuffer;
+  /** Set on the per-container tree's serving thread, whose connection `fd` is. */
+  containers?: ContainerThreadConfig;
 }
+
+export interface ContainerThreadConfig {
+  /** The registry directory (core/registry.ts). */
+  registry: string;
+  /** How long the kernel may keep a file after its rendering. */
+  keepMs: number;
+  invalidation: InvalidationBuffers;
+}
+
+/** Cells of the gate: serving (0 until the process serves), and how many times a predecessor
+ * was found gone (the per-container tree is served from the first). */
+export const GATE_SERVING = 0;
+export const GATE_PREDECESSOR_GONE = 1;
 
 /** Serving thread → main thread. */
 export type WorkerMessage =

@@ -1,20 +1,26 @@
 // Entry of one serving thread: builds its own renderer and caches (nothing mutable is shared
-// between threads except the handle store and the load table, both in shared memory) and
-// runs the blocking request loop until the filesystem goes away.
+// between threads except the handle store, the load table and the invalidation queue, all in
+// shared memory) and runs the blocking request loop until the filesystem goes away. A thread
+// serves one connection: the tree at the mountpoint (files rendered per reader), or the
+// per-container tree (files served from the kernel's page cache: container-tree.ts).
 import { parentPort, workerData } from "node:worker_threads";
 import { writeSync } from "node:fs";
-import { runRequestLoop } from "../kernel/request-loop.js";
+import { runRequestLoop, type FuseOps } from "../kernel/request-loop.js";
+import { Notifier } from "../kernel/notify.js";
 import { HandleStore } from "./handle-store.js";
 import { createFilesystem } from "./filesystem.js";
 import { Tree } from "./tree.js";
-import { createRenderer } from "./render.js";
+import { createContainerRenderer, createRenderer } from "./render.js";
+import { createContainerTree, type ContainerTree } from "./container-tree.js";
+import { InvalidationQueue } from "./invalidation.js";
 import { LoadTable } from "./load/table.js";
 import { LoadView } from "./load/view.js";
-import { WorkerConfig, WorkerMessage } from "./worker-protocol.js";
+import { GATE_PREDECESSOR_GONE, GATE_SERVING, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
 import { SharedStats } from "./stats.js";
 import { useKeptRegistry } from "../cgroup/kept-files.js";
+import { readStat } from "../cgroup/process.js";
 import { VIEW_NAMES } from "../../core/layout.js";
-import { OnceLog } from "./problems.js";
+import { OnceLog, type Problem } from "./problems.js";
 
 const config = workerData as WorkerConfig;
 const log = (line: string): void => {
@@ -25,28 +31,75 @@ const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
 
 useKeptRegistry(config.kept, config.index);
 const tree = new Tree();
-const store = new HandleStore(config.store);
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
 // Each problem goes to the main thread once from here; it logs it once for all threads.
 const problems = new OnceLog();
-const render = createRenderer(config.render, loads, (problem) => {
+const report = (problem: Problem): void => {
   if (problems.report(problem)) post({ type: "problem", ...problem });
-});
-const ops = createFilesystem(tree, store, render, log, new SharedStats(config.stats));
+};
+const stats = new SharedStats(config.stats);
+const gate = config.gate && new Int32Array(config.gate);
 
-if (config.gate && !Atomics.load(new Int32Array(config.gate), 0)) {
+let ops: FuseOps;
+let containerTree: ContainerTree | undefined;
+let warmUp: () => void;
+if (config.containers) {
+  const { registry, keepMs, invalidation } = config.containers;
+  const render = createContainerRenderer(config.render, loads, report);
+  containerTree = createContainerTree({
+    tree,
+    registry,
+    render,
+    notifier: new Notifier(config.fd),
+    queue: new InvalidationQueue(invalidation),
+    slots: invalidation.slots,
+    keepMs,
+    stats,
+    log,
+  });
+  ops = containerTree;
+  warmUp = () => {
+    const startTicks = readStat(config.render.procRoot, process.pid)?.startTicks;
+    const self = startTicks === undefined ? null : render.resolve({ id: "procview", pid: process.pid, startTicks, by: "hook", at: 0 });
+    if (self) for (const view of VIEW_NAMES) render.render(view, self);
+  };
+} else {
+  const render = createRenderer(config.render, loads, report);
+  ops = createFilesystem(tree, new HandleStore(config.store), render, log, stats);
+  warmUp = () => {
+    for (const view of VIEW_NAMES) render(view, { pid: process.pid, uid: 0, gid: 0 });
+  };
+}
+
+if (gate && !Atomics.load(gate, GATE_SERVING)) {
   // A standby's thread: everything above is loaded, and each view rendered once (for this
   // process, as the host) so that its code is compiled: taking over costs this wake-up, not a
   // start, and the first requests after it are not slowed by cold code.
-  for (const view of VIEW_NAMES) {
-    try {
-      render(view, { pid: process.pid, uid: 0, gid: 0 });
-    } catch {
-      // A warm-up only: the real request reports its own failure.
-    }
+  try {
+    warmUp();
+  } catch {
+    // A warm-up only: the real request reports its own failure.
   }
   post({ type: "gated" });
-  Atomics.wait(new Int32Array(config.gate), 0, 0);
+  Atomics.wait(gate, GATE_SERVING, 0);
+}
+
+let beforeRequest: (() => void) | undefined;
+if (containerTree && gate) {
+  const tree = containerTree;
+  // Cached files must be answered by one process alone: this one serves them once no other
+  // serving process reads the connection any more, and forgets first what the kernel kept.
+  while (Atomics.load(gate, GATE_PREDECESSOR_GONE) === 0) Atomics.wait(gate, GATE_PREDECESSOR_GONE, 0);
+  let swept = 0;
+  beforeRequest = () => {
+    const gone = Atomics.load(gate, GATE_PREDECESSOR_GONE);
+    if (gone !== swept) {
+      swept = gone;
+      tree.afterPredecessor();
+    }
+    tree.beforeRequest();
+  };
+  beforeRequest();
 }
 
 const end = runRequestLoop({
@@ -56,5 +109,7 @@ const end = runRequestLoop({
   time: config.time,
   log,
   onInit: (init) => post({ type: "init", ...init }),
+  cached: containerTree !== undefined,
+  beforeRequest,
 });
 post({ type: "ended", how: end });

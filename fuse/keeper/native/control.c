@@ -11,8 +11,9 @@
  *
  * Handoff, this keeper's side (the successor's is successor.c):
  *   → "takeover epoch=E restarts=R reloads=L hangs=H handoffs=F restored=V opens=O
- *      rerendered=N failures=X hooks=K conns=main pidfd=0|1"  with SCM_RIGHTS: the FUSE
- *      descriptors in the order of conns, then a pidfd of our serving process if pidfd=1
+ *      rerendered=N failures=X hooks=K fills=P invalidations=I conns=main,containers pidfd=0|1"
+ *      with SCM_RIGHTS: the FUSE descriptors in the order of conns, then a pidfd of our
+ *      serving process if pidfd=1. A successor creates a connection its predecessor had not.
  *   ← "serving"   (the successor's own serving process answers requests)
  *   → "done"      (ours has finished what it had and is gone), and we exit without unmounting
  * Until "serving", our serving process keeps answering: readers never wait on the handoff.
@@ -120,14 +121,17 @@ static struct counters totals(struct keeper *k) {
     sum.rerendered += c->last.rerendered;
     sum.render_failures += c->last.render_failures;
     sum.hooks_served += c->last.hooks_served;
+    sum.fills += c->last.fills;
+    sum.invalidations += c->last.invalidations;
   }
   return sum;
 }
 
 static void status_json(struct keeper *k, char *out, size_t size) {
-  char mountpoint[8200], hook[8200];
-  json_string(mountpoint, sizeof mountpoint, k->conns[0].mountpoint);
+  char mountpoint[8200], hook[8200], tree[8200];
+  json_string(mountpoint, sizeof mountpoint, k->conns[MAIN_CONN].mountpoint);
   json_string(hook, sizeof hook, k->hook_socket);
+  json_string(tree, sizeof tree, k->nconns > CONTAINERS_CONN && k->conns[CONTAINERS_CONN].attached ? k->conns[CONTAINERS_CONN].mountpoint : NULL);
   struct child *serving = k->stopping ? NULL : child_in(k, ACTIVE);
   struct child *standby = k->stopping ? NULL : child_in(k, STANDBY);
   if (standby == NULL && !k->stopping) standby = child_in(k, STARTING);
@@ -143,11 +147,13 @@ static void status_json(struct keeper *k, char *out, size_t size) {
            "\"servingPid\":%s,\"servingStartedAt\":%s,\"standbyPid\":%s,\"standbyReady\":%s,"
            "\"restarts\":%u,\"reloads\":%u,\"hangs\":%u,\"handoffs\":%u,\"restoredViews\":%u,"
            "\"opens\":%llu,\"rerendered\":%llu,\"renderFailures\":%llu,\"containers\":%llu,\"hooksServed\":%llu,"
-           "\"hookSocket\":%s,\"watchdogMs\":%d,\"successorWaiting\":%s,\"updatedAt\":%lld}",
+           "\"hookSocket\":%s,\"watchdogMs\":%d,\"successorWaiting\":%s,\"containerTree\":%s,\"fills\":%llu,\"invalidations\":%llu,"
+           "\"updatedAt\":%lld}",
            mountpoint, (int)getpid(), k->started_at, rss_bytes(), serving_pid, serving_since, standby_pid,
            standby != NULL && standby->role == STANDBY ? "true" : "false", k->restarts, k->reloads, k->hangs, k->handoffs,
            k->restored, sum.opens, sum.rerendered, sum.render_failures, serving != NULL ? serving->containers : 0ULL,
-           sum.hooks_served, hook, k->watchdog_ms, k->successor_fd >= 0 ? "true" : "false", wall_ms());
+           sum.hooks_served, hook, k->watchdog_ms, k->successor_fd >= 0 ? "true" : "false", tree, sum.fills, sum.invalidations,
+           wall_ms());
 }
 
 void write_status(struct keeper *k, int force) {
@@ -156,7 +162,7 @@ void write_status(struct keeper *k, int force) {
   if (!force && (k->status_dirty == 0 || (k->status_dirty == 1 && now - k->status_written_at < 1000))) return;
   k->status_dirty = 0;
   k->status_written_at = now;
-  char json[20000];
+  char json[32768];
   status_json(k, json, sizeof json);
   size_t length = strlen(json);
   json[length++] = '\n';
@@ -183,7 +189,7 @@ void reload_finished(struct keeper *k, const char *answer) {
 
 static void on_request(struct keeper *k, struct client *cl, const char *line) {
   if (strcmp(line, "status") == 0) {
-    char json[20000];
+    char json[32768];
     status_json(k, json, sizeof json);
     size_t length = strlen(json);
     json[length++] = '\n';
@@ -263,18 +269,21 @@ void handover_begin(struct keeper *k) {
   struct counters sum = totals(k);
   char line[LINE_MAX_BYTES];
   char conns[64] = "";
-  for (int i = 0; i < k->nconns; i++) {
+  /* Only connections that are mounted somewhere: a per-container tree still detached is the
+   * successor's to make. */
+  int nconns = k->nconns > CONTAINERS_CONN && !k->conns[CONTAINERS_CONN].attached ? CONTAINERS_CONN : k->nconns;
+  for (int i = 0; i < nconns; i++) {
     strncat(conns, i ? "," : "", sizeof conns - strlen(conns) - 1);
     strncat(conns, k->conns[i].name, sizeof conns - strlen(conns) - 1);
   }
   snprintf(line, sizeof line,
            "takeover epoch=%d restarts=%u reloads=%u hangs=%u handoffs=%u restored=%u opens=%llu rerendered=%llu failures=%llu "
-           "hooks=%llu conns=%s pidfd=%d\n",
+           "hooks=%llu fills=%llu invalidations=%llu conns=%s pidfd=%d\n",
            k->epoch, k->restarts, k->reloads, k->hangs, k->handoffs, k->restored, sum.opens, sum.rerendered, sum.render_failures,
-           sum.hooks_served, conns, pidfd >= 0);
+           sum.hooks_served, sum.fills, sum.invalidations, conns, pidfd >= 0);
   int fds[MAX_CONNS + 1];
   int nfds = 0;
-  for (int i = 0; i < k->nconns; i++) fds[nfds++] = k->conns[i].fd;
+  for (int i = 0; i < nconns; i++) fds[nfds++] = k->conns[i].fd;
   if (pidfd >= 0) fds[nfds++] = pidfd;
   int sent = send_fds(k->successor_fd, line, fds, nfds);
   if (pidfd >= 0) close(pidfd);

@@ -20,6 +20,11 @@
  * Serving processes start with fd 3 = a unix stream socket to the keeper (lines of text, see
  * serving.c and fuse/keeper/channel.ts), and fds 4, 5, ... = the FUSE connections in the
  * order the keeper holds them. Every process starts as a standby and serves only once told to.
+ *
+ * Two connections: the tree at --mountpoint (fd 4), whose files are rendered per reader, and
+ * the per-container tree (fd 5), mounted on DIR/containers, whose files the kernel serves from
+ * its page cache. A connection that answers OPEN with ENOSYS is spared OPEN for every file it
+ * has, so the two kinds cannot share one.
  */
 #ifndef PROCVIEW_KEEPER_H
 #define PROCVIEW_KEEPER_H
@@ -28,10 +33,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* FUSE connections the keeper can hold. One today (the tree at --mountpoint); a second one
- * (e.g. a per-container tree on a mount of its own) is one more entry here, one more fd to
- * the serving processes and in a handoff. */
+/* FUSE connections the keeper holds: the tree at --mountpoint, and the per-container tree on
+ * a mount of its own at --mountpoint/containers. */
 #define MAX_CONNS 2
+#define MAIN_CONN 0
+#define CONTAINERS_CONN 1
 #define CHANNEL_FD 3
 #define FIRST_CONN_FD 4
 
@@ -47,6 +53,10 @@ struct conn {
   int fd;
   /* Field 1 of our entry in /proc/self/mountinfo: the mount is still ours while it is listed. */
   int mount_id;
+  /* The per-container tree is mounted detached (fsmount) when the keeper mounts, and attached
+   * on its mountpoint by a child once the tree beneath answers a lookup there: -1 once attached. */
+  int mount_fd;
+  int attached;
 };
 
 enum role {
@@ -61,6 +71,8 @@ enum role {
 
 struct counters {
   unsigned long long opens, rerendered, render_failures, hooks_served;
+  /* The per-container tree: files filled into the page cache, and invalidated. */
+  unsigned long long fills, invalidations;
 };
 
 struct child {
@@ -108,6 +120,11 @@ struct keeper {
   unsigned restarts, reloads, hangs, handoffs, restored;
   struct counters retired;
   int restore_pending;
+  pid_t restore_to; /* the serving process asked to restore, until it answers */
+  /* The child attaching the per-container tree (0: none), and when to try again after a failure. */
+  pid_t attach_pid;
+  long long attach_not_before;
+  int attach_failures;
   int reload_requested;
   pid_t reload_from; /* the process a reload replaces (0: none served) */
   long long reload_deadline;
@@ -162,6 +179,14 @@ int connection_dead(const char *dir);
 void prepare_mountpoint(const char *dir);
 int open_fuse_device(void);
 void mount_fuse(struct conn *conn);
+/* The per-container tree's connection, mounted but not attached anywhere yet (conn->mount_fd). */
+void mount_detached(struct conn *conn);
+/* Starts the child that attaches the per-container tree, once a serving process answers. */
+void attach_start(struct keeper *k);
+/* Its exit. Returns 1 when pid was that child. */
+int attach_exited(struct keeper *k, pid_t pid, int status);
+/* The per-container tree is attached, or will not be: views may be restored. */
+int attach_settled(struct keeper *k);
 void detach(const char *dir);
 
 /* serving.c */
@@ -174,12 +199,15 @@ struct child *child_in(struct keeper *k, enum role role);
 void kill_child(struct child *c, int hung);
 void retire_child(struct child *c);
 void check_deadlines(struct keeper *k);
+/* Asks the serving process to restore dead views once both trees answer where containers bind from. */
+void restore_when_settled(struct keeper *k);
 /* Stops the keeper: the connection can never be answered on again (the next start restores). */
 void connection_aborted(struct keeper *k);
 int children_alive(struct keeper *k);
 
 /* watchdog.c */
-int watchdog_start(const char *mountpoint);
+/* Probes every path given (the main tree, then the per-container tree; NULL-terminated). */
+int watchdog_start(const char *const *paths);
 /* Called on every tick: returns 1 when the serving process has left a probe unanswered too long. */
 int watchdog_tick(struct keeper *k, struct child *serving);
 /* A probe came back: its errno (0: answered; ENOTCONN: the connection is gone). */

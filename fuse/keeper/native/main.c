@@ -51,10 +51,16 @@ static void parse(struct keeper *k, int argc, char **argv) {
   if (mountpoint == NULL || mountpoint[0] != '/' || k->control_path == NULL || k->status_path == NULL || optind >= argc) usage();
   k->command = argv + optind;
   k->command_len = argc - optind;
-  k->nconns = 1;
-  snprintf(k->conns[0].name, sizeof k->conns[0].name, "main");
-  if (snprintf(k->conns[0].mountpoint, sizeof k->conns[0].mountpoint, "%s", mountpoint) >= (int)sizeof k->conns[0].mountpoint) usage();
-  k->conns[0].fd = -1;
+  k->nconns = 2;
+  struct conn *main_conn = &k->conns[MAIN_CONN], *containers = &k->conns[CONTAINERS_CONN];
+  snprintf(main_conn->name, sizeof main_conn->name, "main");
+  snprintf(containers->name, sizeof containers->name, "containers");
+  if (snprintf(main_conn->mountpoint, sizeof main_conn->mountpoint, "%s", mountpoint) >= (int)sizeof main_conn->mountpoint) usage();
+  /* CONTAINERS_DIR in core/layout.ts. */
+  if (snprintf(containers->mountpoint, sizeof containers->mountpoint, "%s%scontainers", mountpoint,
+               strcmp(mountpoint, "/") == 0 ? "" : "/") >= (int)sizeof containers->mountpoint)
+    usage();
+  main_conn->fd = containers->fd = main_conn->mount_fd = containers->mount_fd = -1;
 }
 
 static void protect_from_oom_killer(void) {
@@ -67,10 +73,16 @@ static void protect_from_oom_killer(void) {
 static void stop(struct keeper *k, const char *why) {
   if (why != NULL) logf_("%s: unmounting", why);
   k->stopping = 1;
-  for (int i = 0; i < k->nconns; i++) detach(k->conns[i].mountpoint);
+  if (k->attach_pid > 0) kill(k->attach_pid, SIGKILL);
+  /* The per-container tree first: it is mounted on the main one. */
+  for (int i = k->nconns - 1; i >= 0; i--)
+    if (i == MAIN_CONN || k->conns[i].attached) detach(k->conns[i].mountpoint);
   for (int i = 0; i < MAX_CHILDREN; i++)
     if (k->children[i].role != FREE) kill(k->children[i].pid, SIGKILL);
-  for (int i = 0; i < k->nconns; i++) close(k->conns[i].fd);
+  for (int i = 0; i < k->nconns; i++) {
+    if (k->conns[i].fd >= 0) close(k->conns[i].fd);
+    if (k->conns[i].mount_fd >= 0) close(k->conns[i].mount_fd);
+  }
   /* Killed, a serving process cannot remove its socket: nothing should be left behind. */
   if (k->hook_socket != NULL) unlink(k->hook_socket);
   remove_control_socket(k);
@@ -86,7 +98,8 @@ static void on_signal(struct keeper *k, int sigfd) {
     if (signo == SIGCHLD) {
       int status;
       pid_t pid;
-      while ((pid = waitpid(-1, &status, WNOHANG)) > 0) on_child_exit(k, pid, status);
+      while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        if (!attach_exited(k, pid, status)) on_child_exit(k, pid, status);
     } else if (signo == SIGHUP) {
       if (k->stopping || k->handing_over) continue;
       logf_("SIGHUP: replacing the serving process with the code installed now");
@@ -167,6 +180,8 @@ static void loop(struct keeper *k, int sigfd) {
       control_deadlines(k);
       if (k->stopping) stop(k, NULL);
       supervise(k);
+      if (!k->handing_over && child_in(k, ACTIVE) != NULL) attach_start(k);
+      restore_when_settled(k);
       write_status(k, 0);
     }
   }
@@ -194,7 +209,7 @@ int main(int argc, char **argv) {
   int sigfd = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sigfd < 0) fail("signalfd: %s", strerror(errno));
 
-  struct conn *conn = &k->conns[0];
+  struct conn *conn = &k->conns[MAIN_CONN];
   prepare_mountpoint(conn->mountpoint);
   char fstype[64] = "";
   int mounted = find_fuse_mount(conn->mountpoint, &conn->mount_id, fstype, sizeof fstype);
@@ -222,9 +237,18 @@ int main(int argc, char **argv) {
     /* Containers still holding views of a dead connection get them back once we serve. */
     k->restore_pending = 1;
   }
+  struct conn *containers = &k->conns[CONTAINERS_CONN];
+  if (containers->fd < 0) {
+    /* A fresh mount, or a predecessor that had no per-container tree. */
+    containers->fd = open_fuse_device();
+    mount_detached(containers);
+  }
   protect_from_oom_killer();
   control_listen(k);
-  if (k->watchdog_ms > 0 && watchdog_start(conn->mountpoint) < 0) logf_("no watchdog: %s", strerror(errno));
+  static const char *probed[3];
+  probed[0] = conn->mountpoint;
+  probed[1] = containers->mountpoint;
+  if (k->watchdog_ms > 0 && watchdog_start(probed) < 0) logf_("no watchdog: %s", strerror(errno));
   supervise(k);
   write_status(k, 1);
   loop(k, sigfd);

@@ -1,14 +1,18 @@
 /* The mount: finding what is on the mountpoint, mounting, detaching. mount(2) directly, with
- * the options `mount -i -t fuse.procview` passed before. */
+ * the options `mount -i -t fuse.procview` passed before; the per-container tree with the new
+ * mount API (fsopen, fsmount, move_mount), because it is mounted before it can be attached. */
 #include "keeper.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FUSE_DEVICE "/dev/fuse"
@@ -134,6 +138,91 @@ void mount_fuse(struct conn *conn) {
   char fstype[64];
   if (!find_fuse_mount(conn->mountpoint, &conn->mount_id, fstype, sizeof fstype) || strcmp(fstype, FSTYPE) != 0)
     fail("mounted %s, but it is not listed in /proc/self/mountinfo", conn->mountpoint);
+}
+
+/* What mountinfo shows as the source of the per-container tree (restore tells its binds apart). */
+#define CONTAINERS_SOURCE "procview-containers"
+#define ATTACH_RETRY_MS 5000
+#define ATTACH_ATTEMPTS 5
+
+static void configure(int fs, const char *key, const char *value, struct conn *conn) {
+  int done = value == NULL ? fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0) : fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0);
+  if (done < 0) fail("mounting %s: option %s: %s", conn->mountpoint, key, strerror(errno));
+}
+
+void mount_detached(struct conn *conn) {
+  /* The tree beneath (DIR/containers) is served by our own serving processes, which do not run
+   * yet: a mount(2) there would wait for its lookup. fsmount makes the connection (and queues
+   * its INIT) now; a child attaches it once the lookup can be answered. */
+  int fs = fsopen("fuse", FSOPEN_CLOEXEC);
+  if (fs < 0) fail("mounting %s: fsopen: %s", conn->mountpoint, strerror(errno));
+  char fd[16];
+  snprintf(fd, sizeof fd, "%d", conn->fd);
+  configure(fs, "source", CONTAINERS_SOURCE, conn);
+  configure(fs, "subtype", "procview", conn);
+  configure(fs, "fd", fd, conn);
+  configure(fs, "rootmode", "40000", conn);
+  configure(fs, "user_id", "0", conn);
+  configure(fs, "group_id", "0", conn);
+  configure(fs, "allow_other", NULL, conn);
+  /* Files are opened without asking the serving process (it answers OPEN with ENOSYS), so the
+   * kernel must check the modes itself: slabinfo is 0400 as the kernel's. It refreshes the
+   * attributes it checks once they are invalidated, so the next open learns a file's new size. */
+  configure(fs, "default_permissions", NULL, conn);
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) fail("mounting %s: %s", conn->mountpoint, strerror(errno));
+  conn->mount_fd = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (conn->mount_fd < 0) fail("mounting %s: fsmount: %s", conn->mountpoint, strerror(errno));
+  close(fs);
+  conn->attached = 0;
+}
+
+void attach_start(struct keeper *k) {
+  struct conn *conn = &k->conns[CONTAINERS_CONN];
+  if (k->nconns <= CONTAINERS_CONN || conn->attached || conn->mount_fd < 0 || k->attach_pid > 0) return;
+  if (k->attach_failures >= ATTACH_ATTEMPTS || now_ms() < k->attach_not_before) return;
+  pid_t pid = fork();
+  if (pid < 0) {
+    logf_("cannot attach %s: fork: %s", conn->mountpoint, strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    /* A child, so that the keeper never waits on a lookup of its own mount. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (move_mount(conn->mount_fd, "", AT_FDCWD, conn->mountpoint, MOVE_MOUNT_F_EMPTY_PATH) == 0) _exit(0);
+    dprintf(2, "procview[%d] attaching %s failed: %s\n", (int)getpid(), conn->mountpoint, strerror(errno));
+    _exit(1);
+  }
+  k->attach_pid = pid;
+}
+
+int attach_exited(struct keeper *k, pid_t pid, int status) {
+  if (pid != k->attach_pid || pid <= 0) return 0;
+  k->attach_pid = 0;
+  struct conn *conn = &k->conns[CONTAINERS_CONN];
+  char fstype[64];
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && find_fuse_mount(conn->mountpoint, &conn->mount_id, fstype, sizeof fstype)) {
+    conn->attached = 1;
+    close(conn->mount_fd);
+    conn->mount_fd = -1;
+    logf_("per-container tree mounted at %s", conn->mountpoint);
+  } else if (++k->attach_failures >= ATTACH_ATTEMPTS) {
+    /* DIR/containers keeps the main tree's own copies, rendered per reader. */
+    logf_("giving up attaching %s after %d attempts: containers are bound from the per-reader tree", conn->mountpoint,
+          k->attach_failures);
+  } else {
+    k->attach_not_before = now_ms() + ATTACH_RETRY_MS;
+  }
+  k->status_dirty = 2;
+  return 1;
+}
+
+int attach_settled(struct keeper *k) {
+  if (k->nconns <= CONTAINERS_CONN) return 1;
+  struct conn *conn = &k->conns[CONTAINERS_CONN];
+  return conn->attached || conn->mount_fd < 0 || k->attach_failures >= ATTACH_ATTEMPTS;
 }
 
 void detach(const char *dir) {

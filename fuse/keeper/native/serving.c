@@ -7,7 +7,10 @@
  *
  * Channel (fd 3 of a serving process), one line each way:
  *   keeper → serving:  activate | resend | restore
- *   serving → keeper:  standby | ready | stats OPENS RERENDERED FAILURES CONTAINERS HOOKS | restored N
+ *   serving → keeper:  standby | ready | stats OPENS RERENDERED FAILURES CONTAINERS HOOKS [FILLS INVALIDATIONS] | restored N
+ * "resend" also tells the serving process that no other process reads the connections any
+ * more (a predecessor is gone, or there was none): only then does it serve the per-container
+ * tree, whose cached files must be answered by one process alone.
  */
 #include "keeper.h"
 
@@ -218,6 +221,15 @@ void supervise(struct keeper *k) {
   if (k->standby && serving_child(k) != NULL && child_in(k, STARTING) == NULL && child_in(k, STANDBY) == NULL) spawn(k, 0);
 }
 
+/* No process but c may still read the connections. */
+static int alone(struct keeper *k, struct child *c) {
+  for (int i = 0; i < MAX_CHILDREN; i++) {
+    struct child *other = &k->children[i];
+    if (other != c && other->role != FREE && other->active_at != 0) return 0;
+  }
+  return 1;
+}
+
 static void became_active(struct keeper *k, struct child *c) {
   c->role = ACTIVE;
   for (int i = 0; i < MAX_CHILDREN; i++) {
@@ -232,26 +244,35 @@ static void became_active(struct keeper *k, struct child *c) {
     snprintf(answer, sizeof answer, "reloaded %d %d", (int)k->reload_from, (int)c->pid);
     reload_finished(k, answer);
   }
-  if (k->restore_pending) send_line(c->channel, "restore\n");
   if (k->predecessor_fd >= 0) successor_serving(k);
+  else if (alone(k, c)) send_line(c->channel, "resend\n");
+  attach_start(k);
+  restore_when_settled(k);
   k->status_dirty = 2;
 }
 
+void restore_when_settled(struct keeper *k) {
+  struct child *serving = child_in(k, ACTIVE);
+  if (!k->restore_pending || serving == NULL || serving->pid == k->restore_to || !attach_settled(k)) return;
+  if (send_line(serving->channel, "restore\n") == 0) k->restore_to = serving->pid;
+}
+
 static void on_line(struct keeper *k, struct child *c, const char *line) {
-  unsigned long long a, b, d, e, f;
+  unsigned long long a, b, d, e, f, g = 0, h = 0;
   unsigned n;
   if (strcmp(line, "standby") == 0) {
     if (c->role == STARTING) c->role = STANDBY;
     k->status_dirty = 2;
   } else if (strcmp(line, "ready") == 0) {
     if (c->role == ACTIVATING) became_active(k, c);
-  } else if (sscanf(line, "stats %llu %llu %llu %llu %llu", &a, &b, &d, &e, &f) == 5) {
-    c->last = (struct counters){.opens = a, .rerendered = b, .render_failures = d, .hooks_served = f};
+  } else if (sscanf(line, "stats %llu %llu %llu %llu %llu %llu %llu", &a, &b, &d, &e, &f, &g, &h) >= 5) {
+    c->last = (struct counters){.opens = a, .rerendered = b, .render_failures = d, .hooks_served = f, .fills = g, .invalidations = h};
     c->containers = e;
     if (!k->status_dirty) k->status_dirty = 1;
   } else if (sscanf(line, "restored %u", &n) == 1) {
     k->restored += n;
     k->restore_pending = 0;
+    k->restore_to = 0;
     k->status_dirty = 2;
   }
 }
@@ -298,6 +319,8 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
   k->retired.rerendered += c->last.rerendered;
   k->retired.render_failures += c->last.render_failures;
   k->retired.hooks_served += c->last.hooks_served;
+  k->retired.fills += c->last.fills;
+  k->retired.invalidations += c->last.invalidations;
   enum role role = c->role;
   int served = c->active_at != 0;
   int reload = c->reload;

@@ -48,12 +48,36 @@ static int read_answer(int fd, char *line, size_t size) {
   return 0;
 }
 
+/* The names in "conns=a,b": which of our connections the descriptors are, in order. */
+static int conns_named(struct keeper *k, const char *line, int *which, int max) {
+  const char *at = strstr(line, " conns=");
+  if (at == NULL) return 0;
+  at += strlen(" conns=");
+  int n = 0;
+  while (*at != '\0' && *at != ' ' && *at != '\n' && n < max) {
+    size_t length = strcspn(at, ", \n");
+    which[n] = -1;
+    for (int i = 0; i < k->nconns; i++)
+      if (strlen(k->conns[i].name) == length && strncmp(k->conns[i].name, at, length) == 0) which[n] = i;
+    if (which[n] < 0) fail("the keeper handing over holds a connection this keeper does not know (%.*s)", (int)length, at);
+    n++;
+    at += length;
+    if (*at == ',') at++;
+  }
+  return n;
+}
+
 static void take(struct keeper *k, const char *line, int *fds, int nfds) {
-  int needed = k->nconns;
+  int which[MAX_CONNS];
+  int named = conns_named(k, line, which, MAX_CONNS);
   int has_pidfd = field(line, "pidfd") == 1;
-  if (nfds != needed + has_pidfd) fail("the keeper handing over sent %d descriptors, not %d", nfds, needed + has_pidfd);
-  for (int i = 0; i < k->nconns; i++) k->conns[i].fd = fds[i];
-  k->predecessor_pidfd = has_pidfd ? fds[needed] : -1;
+  if (named < 1 || which[0] != MAIN_CONN || nfds != named + has_pidfd)
+    fail("the keeper handing over sent %d descriptors for %d connections", nfds, named);
+  for (int i = 0; i < named; i++) k->conns[which[i]].fd = fds[i];
+  k->predecessor_pidfd = has_pidfd ? fds[named] : -1;
+  struct conn *containers = &k->conns[CONTAINERS_CONN];
+  char fstype[64];
+  if (containers->fd >= 0) containers->attached = find_fuse_mount(containers->mountpoint, &containers->mount_id, fstype, sizeof fstype);
   k->epoch = (int)field(line, "epoch") % MAX_EPOCH;
   k->restarts = (unsigned)field(line, "restarts");
   k->reloads = (unsigned)field(line, "reloads");
@@ -64,6 +88,8 @@ static void take(struct keeper *k, const char *line, int *fds, int nfds) {
   k->retired.rerendered = field(line, "rerendered");
   k->retired.render_failures = field(line, "failures");
   k->retired.hooks_served = field(line, "hooks");
+  k->retired.fills = field(line, "fills");
+  k->retired.invalidations = field(line, "invalidations");
 }
 
 int await_handover(struct keeper *k, int sigfd) {

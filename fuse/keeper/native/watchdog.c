@@ -8,7 +8,8 @@
  *
  * The probe goes through the mountpoint's path, not a descriptor kept open on the mount: a
  * descriptor would keep the filesystem alive after an administrator's unmount, and make a
- * plain umount fail with EBUSY.
+ * plain umount fail with EBUSY. Each probe asks both trees: the per-container one has serving
+ * threads of its own (before it is attached, its path is a directory of the main tree).
  */
 #include "keeper.h"
 
@@ -23,7 +24,7 @@
 #define PROBE_INTERVAL_MS 100
 
 static int go[2] = {-1, -1}, done[2] = {-1, -1};
-static const char *probe_path;
+static const char *const *probe_paths;
 static int inflight;
 static long long started, last_done;
 
@@ -34,14 +35,17 @@ static void *probe_thread(void *arg) {
     ssize_t n = read(go[0], &c, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return NULL;
-    struct statfs st;
-    int result = statfs(probe_path, &st) == 0 ? 0 : errno;
+    int result = 0;
+    for (const char *const *path = probe_paths; *path != NULL && result == 0; path++) {
+      struct statfs st;
+      result = statfs(*path, &st) == 0 ? 0 : errno;
+    }
     if (write(done[1], &result, sizeof result) < 0) return NULL;
   }
 }
 
-int watchdog_start(const char *mountpoint) {
-  probe_path = mountpoint;
+int watchdog_start(const char *const *paths) {
+  probe_paths = paths;
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
   pthread_attr_t attr;
   pthread_attr_init(&attr);

@@ -1,0 +1,86 @@
+// Which container an id under <mountpoint>/containers/ names. The files there are served from
+// the kernel's page cache, which every reader of an inode shares, so their content cannot be
+// rendered for whoever happens to read first: it is the view of the container the id names. The
+// integrations record that when they bind the views (the OCI hook knows the container's init,
+// the NRI plugin its cgroups path); the serving process reads it, and the record outlives the
+// serving process, the keeper and a full restart (it is under the runtime directory, a tmpfs).
+//
+// One file per container, <runtime dir>/containers/<mountpoint name>/<id>.json, written by root
+// (0644 in a 0755 directory), replaced whole (rename), removed by the serving process once the
+// container is gone.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { CONTAINER_ID } from "./layout.js";
+import { errnoCode } from "./errors.js";
+
+export const RegistrationSchema = z
+  .object({
+    id: z.string().regex(CONTAINER_ID),
+    /** The container's init, as a host pid, with its start time (clock ticks after boot, field
+     * 22 of /proc/<pid>/stat): a pid reused by another process does not match. */
+    pid: z.number().int().positive().optional(),
+    startTicks: z.number().int().nonnegative().optional(),
+    /** The OCI spec's linux.cgroupsPath (a path, or systemd's slice:prefix:name). */
+    cgroupsPath: z.string().min(1).max(4096).optional(),
+    /** Who recorded it. */
+    by: z.enum(["hook", "nri", "restore"]),
+    /** When (ms since the epoch). */
+    at: z.number(),
+  })
+  .refine((r) => (r.pid !== undefined && r.startTicks !== undefined) || r.cgroupsPath !== undefined, {
+    message: "a registration names the container's init (pid and startTicks) or its cgroupsPath",
+  });
+export type Registration = z.infer<typeof RegistrationSchema>;
+
+function fileOf(dir: string, id: string): string {
+  return join(dir, `${id}.json`);
+}
+
+/** Records a container (replacing what was recorded for its id). */
+export function register(dir: string, registration: Registration): void {
+  const checked = RegistrationSchema.parse(registration);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const file = fileOf(dir, checked.id);
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(checked) + "\n", { mode: 0o644 });
+  renameSync(temporary, file);
+}
+
+/** What is recorded for an id; null when nothing (or nothing valid) is. */
+export function registration(dir: string, id: string): Registration | null {
+  if (!CONTAINER_ID.test(id)) return null;
+  let text: string;
+  try {
+    text = readFileSync(fileOf(dir, id), "utf8");
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return null;
+    throw err;
+  }
+  try {
+    const parsed = RegistrationSchema.safeParse(JSON.parse(text));
+    return parsed.success && parsed.data.id === id ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every id recorded, sorted. */
+export function registeredIds(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return [];
+    throw err;
+  }
+  return names
+    .filter((n) => n.endsWith(".json"))
+    .map((n) => n.slice(0, -".json".length))
+    .filter((id) => CONTAINER_ID.test(id))
+    .sort();
+}
+
+export function unregister(dir: string, id: string): void {
+  if (CONTAINER_ID.test(id)) rmSync(fileOf(dir, id), { force: true });
+}

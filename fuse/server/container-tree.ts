@@ -1,0 +1,366 @@
+// The per-container tree: <mountpoint>/containers/<id>/… on a FUSE connection of its own, whose
+// files the kernel serves from its page cache. An open costs no request (OPEN is answered
+// ENOSYS, after which the kernel opens every file of the connection by itself), a repeated read
+// none either: only the first read after an invalidation reaches procview.
+//
+// The page cache belongs to the inode, so a file holds one text for every reader: the view of
+// the container its id names (core/registry.ts), whoever reads it. The kernel keeps a file's
+// size and its pages apart, and copies a page up to the size it holds, so the two must always
+// come from the same rendering:
+// - a file's rendering (its version) is kept and pinned from its first request after an
+//   invalidation until the next: attributes and every read are answered from it. Attributes
+//   carry its exact size, and its time as mtime (the connection asks the kernel to drop a file's
+//   pages itself when a refresh brings a new mtime);
+// - every file served is invalidated (FUSE_NOTIFY_INVAL_INODE) by the invalidation thread
+//   (invalidator.ts) --cache-ms after its numbers were read; then its pages and attributes are
+//   gone, and the next request renders a new version;
+// - an open after an invalidation refreshes the attributes (the kernel checks the mode itself:
+//   default_permissions), and so does a read() past the size held, so a file opened again, or
+//   read again from the start, learns the new size before any page is read. A read from the
+//   page cache that comes first (sendfile or splice on a descriptor kept open, a mapping) uses
+//   the size the kernel holds; a read answered with fewer bytes than asked brings that size
+//   down, but nothing brings it up. So when the version is longer than the size the kernel may
+//   hold, the size is raised first (a byte stored far out: FUSE_NOTIFY_STORE) and the read is
+//   answered EINTR: the kernel reads the page again (readahead failed, so read_folio), in a
+//   request made after the raise, whose short answer sets the size exactly;
+// - after another serving process served the tree, what the kernel holds is unknown: every
+//   file's attributes are invalidated before this one serves, its pages queued for
+//   invalidation, and its size taken as unknown (so its first read raises it).
+import type { Timestamp, NodeAttributes } from "../kernel/encode.js";
+import type { Notifier } from "../kernel/notify.js";
+import type { FuseOps, OpenReply } from "../kernel/request-loop.js";
+import { Errno, FUSE_ROOT_ID, OpenFlag, S_IFDIR, SPLICE_SIZE, W_OK } from "../kernel/protocol.js";
+import type { Caller } from "../cgroup/caller.js";
+import type { Tree, TreeNode } from "./tree.js";
+import { containerHash } from "./tree.js";
+import type { ContainerRenderer } from "./render.js";
+import type { InvalidationQueue } from "./invalidation.js";
+import type { SharedStats } from "./stats.js";
+import { CONTAINER_ID, type ViewName } from "../../core/layout.js";
+import { registeredIds, registration, type Registration } from "../../core/registry.js";
+import { errorMessage } from "../../core/errors.js";
+
+/** How long the kernel keeps entries and attributes: until told otherwise. */
+const VALID_SECONDS = 3600;
+/** A registration is read again, and its container resolved again, at most this often. */
+const RESOLVE_MS = 1000;
+/** A read past the first pages this soon after a file was invalidated is a reader that had read
+ * those pages from the version dropped: it gets the rest of that version, not a mix. */
+const CONTINUATION_MS = 1000;
+/** How long the invalidation thread leaves a raised file alone, waiting for its read. */
+const RAISE_MS = 1000;
+/** The registry is listed again, for an unknown container hash, at most this often. */
+const RELIST_MS = 100;
+
+const ROOT_ATTR: NodeAttributes = { ino: FUSE_ROOT_ID, mode: S_IFDIR | 0o555, nlink: 2, size: 0 };
+const NEWLINE = Buffer.from("\n");
+
+interface Version {
+  bytes: Buffer;
+  /** When it was rendered (ms since the epoch). */
+  at: number;
+  mtime: Timestamp;
+}
+
+interface FileState {
+  ino: number;
+  view: ViewName;
+  id: string;
+  slot: number;
+  /** What every request for the file is answered from until it is invalidated. */
+  pinned: Version | null;
+  /** The version the last invalidation dropped. */
+  dropped: Version | null;
+  droppedAt: number;
+  /** A lower bound of the size the kernel holds for the file; 0: unknown. */
+  kernelSize: number;
+}
+
+interface Known {
+  registration: Registration;
+  caller: Caller | null;
+  resolvedAt: number;
+}
+
+export interface ContainerTreeOptions {
+  tree: Tree;
+  /** The registry directory (core/registry.ts). */
+  registry: string;
+  render: ContainerRenderer;
+  notifier: Notifier;
+  queue: InvalidationQueue;
+  /** Slots of the queue: files tracked at once. */
+  slots: number;
+  /** How long the kernel may keep a file after its rendering. */
+  keepMs: number;
+  stats: SharedStats;
+  log: (line: string) => void;
+  now?: () => number;
+}
+
+export interface ContainerTree extends FuseOps {
+  /** Takes the invalidation thread's news; called before each request. */
+  beforeRequest(): void;
+  /** Another serving process may have served the tree: forget what the kernel holds. */
+  afterPredecessor(): void;
+}
+
+export function createContainerTree(options: ContainerTreeOptions): ContainerTree {
+  const { tree, notifier, queue, render, stats, log } = options;
+  const now = options.now ?? Date.now;
+  const files = new Map<number, FileState>();
+  const bySlot: (FileState | undefined)[] = new Array<FileState | undefined>(options.slots);
+  const freeSlots: number[] = [];
+  for (let slot = options.slots - 1; slot >= 0; slot--) freeSlots.push(slot);
+  const containers = new Map<string, Known>();
+  const idsByHash = new Map<number, string>();
+  let listedAt = -Infinity;
+  let lastMtime = 0;
+  const reported = new Set<string>();
+
+  const report = (what: string, err: unknown): void => {
+    const line = `${what}: ${errorMessage(err)}`;
+    if (reported.has(line)) return;
+    if (reported.size > 1000) reported.clear();
+    reported.add(line);
+    log(line);
+  };
+
+  /** Versions get distinct, increasing times: the kernel drops a file's pages when it sees a new one. */
+  const mtimeOf = (at: number): Timestamp => {
+    const nanos = Math.max(at * 1e6, lastMtime + 1);
+    lastMtime = nanos;
+    return { seconds: Math.floor(nanos / 1e9), nanoseconds: nanos % 1e9 };
+  };
+
+  const learn = (id: string): void => {
+    idsByHash.set(containerHash(id), id);
+  };
+
+  /** The container id a node id belongs to; undefined when no registered container has its hash. */
+  const idOf = (ino: number): string | undefined => {
+    const hash = tree.hashOf(ino);
+    if (hash === undefined) return undefined;
+    const known = idsByHash.get(hash);
+    if (known !== undefined || now() - listedAt < RELIST_MS) return known;
+    // A file the kernel kept from before this process: its id is in the registry.
+    listedAt = now();
+    for (const id of registeredIds(options.registry)) learn(id);
+    return idsByHash.get(hash);
+  };
+
+  /** The container `id` names: undefined when it is not registered, null while it cannot be told. */
+  const containerOf = (id: string): Caller | null | undefined => {
+    const known = containers.get(id);
+    const at = now();
+    if (known !== undefined && known.caller !== null && at - known.resolvedAt < RESOLVE_MS) return known.caller;
+    let found: Registration | null;
+    try {
+      found = registration(options.registry, id);
+    } catch (err) {
+      report(`reading the registration of container ${id}`, err);
+      found = known?.registration ?? null;
+    }
+    if (found === null) {
+      containers.delete(id);
+      return undefined;
+    }
+    let caller: Caller | null = null;
+    try {
+      caller = render.resolve(found);
+    } catch (err) {
+      report(`finding container ${id}`, err);
+    }
+    if (containers.size >= 16_384) containers.clear();
+    containers.set(id, { registration: found, caller, resolvedAt: at });
+    learn(id);
+    return caller;
+  };
+
+  const slotFor = (): number | undefined => {
+    const free = freeSlots.pop();
+    if (free !== undefined) return free;
+    // The oldest file the kernel holds nothing of ours for.
+    for (const state of files.values()) {
+      if (state.pinned !== null || queue.isQueued(state.slot)) continue;
+      files.delete(state.ino);
+      bySlot[state.slot] = undefined;
+      queue.reset(state.slot);
+      return state.slot;
+    }
+    return undefined;
+  };
+
+  const stateOf = (ino: number): FileState | undefined => {
+    const known = files.get(ino);
+    if (known !== undefined) {
+      // Most recently used last: evicted last.
+      files.delete(ino);
+      files.set(ino, known);
+      return known;
+    }
+    const view = tree.node(ino)?.view;
+    const id = view === undefined ? undefined : idOf(ino);
+    if (view === undefined || id === undefined) return undefined;
+    const slot = slotFor();
+    if (slot === undefined) {
+      report("the per-container tree", new Error(`more than ${options.slots} files are cached at once`));
+      return undefined;
+    }
+    const state: FileState = { ino, view, id, slot, pinned: null, dropped: null, droppedAt: 0, kernelSize: 0 };
+    files.set(ino, state);
+    bySlot[slot] = state;
+    return state;
+  };
+
+  const renderVersion = (state: FileState): Version | null => {
+    const container = containerOf(state.id);
+    if (container === undefined || container === null) return null;
+    const text = render.render(state.view, container);
+    const at = now();
+    stats.add("fills");
+    return { bytes: Buffer.from(text), at, mtime: mtimeOf(at) };
+  };
+
+  /** The version requests are answered from, rendered if there is none. */
+  const pinnedOf = (state: FileState, continuation: boolean): Version | null => {
+    if (state.pinned !== null) return state.pinned;
+    const version =
+      continuation && state.dropped !== null && now() - state.droppedAt < CONTINUATION_MS ? state.dropped : renderVersion(state);
+    state.pinned = version;
+    return version;
+  };
+
+  const due = (state: FileState, version: Version): void => {
+    queue.due(state.slot, state.ino, version.at + options.keepMs);
+  };
+
+  const fileAttr = (node: TreeNode, ino: number): NodeAttributes | number => {
+    const state = stateOf(ino);
+    if (state === undefined) return Errno.ENOENT;
+    const version = pinnedOf(state, false);
+    // Not yet told (a container created, not started): asked again at the next open.
+    if (version === null) return { ...node.attr, ino, size: 0, validSeconds: 0 };
+    state.kernelSize = Math.min(state.kernelSize, version.bytes.length);
+    due(state, version);
+    return { ...node.attr, ino, size: version.bytes.length, mtime: version.mtime, validSeconds: VALID_SECONDS };
+  };
+
+  const dirAttr = (node: TreeNode): NodeAttributes => ({ ...node.attr, validSeconds: VALID_SECONDS });
+
+  const attrOf = (ino: number): NodeAttributes | number => {
+    if (ino === FUSE_ROOT_ID) return ROOT_ATTR;
+    const node = tree.node(ino);
+    if (node === undefined || idOf(ino) === undefined) return Errno.ENOENT;
+    return node.view ? fileAttr(node, ino) : dirAttr(node);
+  };
+
+  return {
+    lookup(parent, name) {
+      if (parent === FUSE_ROOT_ID) {
+        if (!CONTAINER_ID.test(name) || containerOf(name) === undefined) return Errno.ENOENT;
+        return dirAttr(tree.node(tree.containerIno(name))!);
+      }
+      const dir = tree.node(parent);
+      if (dir === undefined) return Errno.ENOENT;
+      if (!dir.children) return Errno.ENOTDIR;
+      const child = tree.child(parent, name);
+      return child === undefined ? Errno.ENOENT : attrOf(child);
+    },
+
+    getattr: attrOf,
+
+    // The kernel opens the files of this connection by itself from the first ENOSYS on.
+    open: () => Errno.ENOSYS,
+
+    read(_fh, offset, size, out, outOffset, ino) {
+      const state = stateOf(ino);
+      if (state === undefined) return -Errno.ENOENT;
+      const version = pinnedOf(state, offset > 0);
+      if (version === null) return -Errno.EIO;
+      const length = version.bytes.length;
+      if (state.kernelSize < length) {
+        // The kernel may hold a smaller size and would cut the copy there (see above).
+        if (!queue.beginRaising(state.slot, now() + RAISE_MS)) return -Errno.EINTR;
+        if (notifier.store(ino, SPLICE_SIZE - 1, NEWLINE) === "done") state.kernelSize = SPLICE_SIZE;
+        due(state, version);
+        return -Errno.EINTR;
+      }
+      due(state, version);
+      if (offset >= length) {
+        // A reader past the end of this version (it read a longer one): the kernel now takes the
+        // size to be this offset, so the file is invalidated at once.
+        queue.due(state.slot, ino, 0);
+        return 0;
+      }
+      const count = version.bytes.copy(out, outOffset, offset, Math.min(length, offset + size));
+      if (count < size) {
+        // A short answer brings the kernel's size down to its end.
+        state.kernelSize = length;
+        queue.endRaising(state.slot);
+      }
+      return count;
+    },
+
+    release() {},
+
+    opendir(ino): OpenReply | number {
+      if (ino === FUSE_ROOT_ID) return { fh: 0, openFlags: 0 };
+      const dir = tree.node(ino);
+      if (dir === undefined || idOf(ino) === undefined) return Errno.ENOENT;
+      return dir.children ? { fh: 0, openFlags: OpenFlag.CACHE_DIR } : Errno.ENOTDIR;
+    },
+
+    readdir(ino) {
+      if (ino !== FUSE_ROOT_ID) {
+        const dir = tree.node(ino);
+        if (dir === undefined) return Errno.ENOENT;
+        return dir.entries ?? Errno.ENOTDIR;
+      }
+      const ids = registeredIds(options.registry);
+      for (const id of ids) learn(id);
+      return [
+        { name: ".", attr: ROOT_ATTR },
+        { name: "..", attr: ROOT_ATTR },
+        ...ids.map((id) => ({ name: id, attr: tree.node(tree.containerIno(id))!.attr })),
+      ];
+    },
+
+    access(ino, mask) {
+      if (ino !== FUSE_ROOT_ID && tree.node(ino) === undefined) return Errno.ENOENT;
+      return mask & W_OK ? Errno.EROFS : 0;
+    },
+
+    beforeRequest() {
+      queue.takeDone((slot, inode) => {
+        const state = bySlot[slot];
+        // Served again while the kernel dropped it: queued again, and kept till then.
+        if (state === undefined || state.ino !== inode || queue.isQueued(slot)) return;
+        state.dropped = state.pinned;
+        state.droppedAt = now();
+        state.pinned = null;
+      });
+    },
+
+    afterPredecessor() {
+      // The attributes only: a page invalidation would wait for the reads a predecessor left,
+      // which this thread has yet to answer. The pages go through the queue.
+      const at = now();
+      let files = 0;
+      for (const id of registeredIds(options.registry)) {
+        learn(id);
+        for (const file of tree.containerFiles(id)) {
+          if (notifier.invalidate(file.ino, -1, 0) === "absent") continue;
+          const state = stateOf(file.ino);
+          if (state === undefined) continue;
+          state.pinned = null;
+          state.dropped = null;
+          state.kernelSize = 0;
+          queue.due(state.slot, state.ino, at);
+          files++;
+        }
+      }
+      if (files > 0) log(`per-container tree: ${files} files held by the kernel invalidated`);
+    },
+  };
+}
