@@ -5,7 +5,7 @@ import { Command, Option } from "commander";
 import { DEFAULT_PROBE_TIMEOUT_MS, policyFromFlags, DEFAULT_POLICY, type HookFlags, type HookSettings } from "./config.js";
 import { applyPolicy, gaveUp, runHook, type Outcome } from "./run.js";
 import { logOutcome } from "./syslog.js";
-import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from "../core/paths.js";
+import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG, DEFAULT_RUNTIME_DIR } from "../core/paths.js";
 
 const MAX_STATE_BYTES = 1 << 20;
 // Last resort: no code path should get here (every child has its own
@@ -28,7 +28,7 @@ function defineHookOptions(cmd: Command): Command {
     .description(HOOK_DESCRIPTION)
     .option(
       "--config <file>",
-      `hook config file, JSON {"source","policy","probeTimeoutMs"}; a missing default file means defaults`,
+      `hook config file, JSON {"source","policy","probeTimeoutMs","runtimeDir"}; a missing default file means defaults`,
       DEFAULT_HOOK_CONFIG,
     )
     .option(
@@ -44,15 +44,25 @@ function defineHookOptions(cmd: Command): Command {
     .option(
       "--probe-timeout <ms>",
       `how long the source may take to answer the first read before it counts as dead [config "probeTimeoutMs", default ${DEFAULT_PROBE_TIMEOUT_MS}]`,
+    )
+    .option(
+      "--runtime-dir <dir>",
+      `the --runtime-dir of the procview serving the source, where the container is registered so that its own files show its view [config "runtimeDir", default ${DEFAULT_RUNTIME_DIR}]`,
     );
 }
 
-type HookOptionValues = { config?: string; source?: string; policy?: string; probeTimeout?: string };
+type HookOptionValues = { config?: string; source?: string; policy?: string; probeTimeout?: string; runtimeDir?: string };
 
 function flagsOf(opts: HookOptionValues, command: Command): HookFlags {
   // The default config path is optional, an explicit one is not.
   const explicitConfig = command.getOptionValueSource("config") === "cli";
-  return { config: explicitConfig ? opts.config : undefined, source: opts.source, policy: opts.policy, probeTimeout: opts.probeTimeout };
+  return {
+    config: explicitConfig ? opts.config : undefined,
+    source: opts.source,
+    policy: opts.policy,
+    probeTimeout: opts.probeTimeout,
+    runtimeDir: opts.runtimeDir,
+  };
 }
 
 export function addHookOptions(cmd: Command): Command {
@@ -88,6 +98,8 @@ export function checkSocketFlags(flags: HookFlags): string | null {
   const plain = (p: string) => p.startsWith("/") && path.posix.normalize(p) === p && (p === "/" || !p.endsWith("/"));
   if (flags.source !== undefined && !plain(flags.source))
     return `--source must be an absolute path without "..", got ${JSON.stringify(flags.source)}`;
+  if (flags.runtimeDir !== undefined && !plain(flags.runtimeDir))
+    return `--runtime-dir must be an absolute path without "..", got ${JSON.stringify(flags.runtimeDir)}`;
   if (flags.config === undefined) return null;
   if (!plain(flags.config)) return `--config must be an absolute path without "..", got ${JSON.stringify(flags.config)}`;
   let stats;

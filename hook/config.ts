@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { HookConfigFileSchema, PolicySchema, type HookConfigFile, type Policy } from "./schemas.js";
 import type { z } from "zod";
-import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG } from "../core/paths.js";
+import { DEFAULT_MOUNTPOINT, DEFAULT_HOOK_CONFIG, DEFAULT_RUNTIME_DIR } from "../core/paths.js";
 
 export const DEFAULT_POLICY: Policy = "ignore";
 export const DEFAULT_PROBE_TIMEOUT_MS = 1500;
@@ -12,12 +12,15 @@ export interface HookFlags {
   source?: string;
   policy?: string;
   probeTimeout?: string;
+  runtimeDir?: string;
 }
 
 export interface HookSettings {
   source: string;
   policy: Policy;
   probeTimeoutMs: number;
+  /** `procview serve`'s --runtime-dir, where the container is registered (core/registry.ts). */
+  runtimeDir: string;
 }
 
 export class ConfigError extends Error {}
@@ -34,6 +37,9 @@ export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
   }
   if (flags.source !== undefined && !flags.source.startsWith("/")) {
     throw new ConfigError(`--source must be an absolute path, got ${JSON.stringify(flags.source)}`);
+  }
+  if (flags.runtimeDir !== undefined && !flags.runtimeDir.startsWith("/")) {
+    throw new ConfigError(`--runtime-dir must be an absolute path, got ${JSON.stringify(flags.runtimeDir)}`);
   }
   let probeFlag: number | undefined;
   if (flags.probeTimeout !== undefined) {
@@ -71,6 +77,7 @@ export async function loadSettings(flags: HookFlags): Promise<HookSettings> {
     source: flags.source ?? file.source ?? DEFAULT_MOUNTPOINT,
     policy: policyFromFlags(flags) ?? file.policy ?? DEFAULT_POLICY,
     probeTimeoutMs: probeFlag ?? file.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+    runtimeDir: flags.runtimeDir ?? file.runtimeDir ?? DEFAULT_RUNTIME_DIR,
   };
 }
 
@@ -86,7 +93,7 @@ export function describeConfigIssues(err: z.ZodError): string {
       const where = issue.path.length > 0 && issue.code !== "unrecognized_keys" ? `"${issue.path.join(".")}"` : "the file";
       switch (issue.code) {
         case "unrecognized_keys":
-          return `${where} has keys procview does not know (it knows source, policy, probeTimeoutMs)`;
+          return `${where} has keys procview does not know (it knows source, policy, probeTimeoutMs, runtimeDir)`;
         case "invalid_type":
           return `${where} must be ${issue.expected === "object" ? "a JSON object" : `a ${issue.expected}`}`;
         case "invalid_enum_value":

@@ -9,6 +9,7 @@ import { checkContainerProcess, InputError, resolveRootfs, targetSkipReason } fr
 import { OciConfigSchema, OciStateSchema, type Policy } from "./schemas.js";
 import { planViews, rebasePlan, type PlannedMount, type SkippedMount } from "../plan/plan.js";
 import { describeZodError } from "../core/errors.js";
+import { readStat } from "../fuse/cgroup/process.js";
 
 export interface Outcome {
   /** Process exit code: 0 lets the runtime start the container. */
@@ -91,7 +92,15 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
       ? await probeOwnSource(settings.source, settings.probeTimeoutMs)
       : await probeSource(settings.source, settings.probeTimeoutMs);
   if (!probe.ok) throw new Refusal(probe.reason);
-  const plan = rebasePlan(sharedPlan, await containerSource(settings.source, state.id, settings.probeTimeoutMs));
+  // The container's own copy of the views shows it to whoever reads: procview learns which
+  // container the id is from its init, named by pid and start time (a pid may be reused).
+  const init = readStat("/proc", state.pid);
+  const identity = init && {
+    runtimeDir: settings.runtimeDir,
+    record: { pid: state.pid, startTicks: init.startTicks, by: "hook" as const },
+  };
+  const own = await containerSource(settings.source, state.id, settings.probeTimeoutMs, identity ?? undefined);
+  const plan = rebasePlan(sharedPlan, own.dir);
   const present = await existingSources(
     plan.mounts.map((m) => m.source),
     settings.probeTimeoutMs,
@@ -116,7 +125,10 @@ async function attempt(stdinText: string, settings: HookSettings, idOut: { id?: 
   );
   return {
     code: 0,
-    stderr: skipped.map((s) => `${PREFIX}skipped ${s.destination}: ${s.reason}`),
+    stderr: [
+      ...(own.why === undefined ? [] : [`${PREFIX}views bound from ${own.dir}: ${own.why}`]),
+      ...skipped.map((s) => `${PREFIX}skipped ${s.destination}: ${s.reason}`),
+    ],
     bound: todo,
     skipped,
   };

@@ -62,6 +62,7 @@ export const HookConfigFileSchema = z
     source: absolutePath.optional(),
     policy: PolicySchema.optional(),
     probeTimeoutMs: z.number().int().min(50).max(30_000).optional(),
+    runtimeDir: absolutePath.optional(),
   })
   .strict();
 export type HookConfigFile = z.infer<typeof HookConfigFileSchema>;

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME, makeLogger, runPlugin } from "./plugin.js";
-import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT } from "../core/paths.js";
+import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT, DEFAULT_RUNTIME_DIR } from "../core/paths.js";
 import { describeZodError } from "../core/errors.js";
 
 const NriFlagsSchema = z.object({
@@ -10,6 +10,7 @@ const NriFlagsSchema = z.object({
   pluginName: z.string().regex(/^[A-Za-z0-9._-]+$/, 'plugin name: letters, digits, ".", "_", "-"'),
   pluginIdx: z.string().regex(/^[0-9]{2}$/, "plugin index: two digits (NRI orders plugins by it)"),
   source: z.string().startsWith("/", "source must be an absolute path"),
+  runtimeDir: z.string().startsWith("/", "runtime dir must be an absolute path"),
   probeTimeoutMs: z.coerce.number().int().min(50).max(1500),
   retryMs: z.coerce.number().int().min(10),
   logFile: z.string().optional(),
@@ -49,6 +50,7 @@ export async function nriAction(flags: unknown): Promise<void> {
       pluginName: env?.NRI_PLUGIN_NAME ?? f.pluginName,
       pluginIdx: env?.NRI_PLUGIN_IDX ?? f.pluginIdx,
       source: f.source,
+      runtimeDir: f.runtimeDir,
       probeTimeoutMs: f.probeTimeoutMs,
       retryMs: f.retryMs,
       fd: env?.NRI_PLUGIN_SOCKET,
@@ -74,6 +76,11 @@ export function registerNriCommand(program: Command): void {
     .option("--plugin-name <name>", "name to register as", DEFAULT_PLUGIN_NAME)
     .option("--plugin-idx <nn>", "two-digit index; plugins are called in ascending order", DEFAULT_PLUGIN_IDX)
     .option("--source <dir>", "procview mountpoint (or any LXCFS-layout directory) to bind from", DEFAULT_MOUNTPOINT)
+    .option(
+      "--runtime-dir <dir>",
+      "the --runtime-dir of the procview serving the source: where each container is registered, so that its own files show its view",
+      DEFAULT_RUNTIME_DIR,
+    )
     .option(
       "--probe-timeout-ms <ms>",
       "how long the health read of <source>/proc/meminfo may take; held within 40% of the request timeout the runtime gives a plugin (2 s unless it says otherwise)",

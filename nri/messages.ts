@@ -135,6 +135,8 @@ export interface CreateContainerRequest {
     mounts: NriMount[];
     /** linux.namespaces; undefined when the runtime sent no linux part at all. */
     namespaces?: { type: string; path: string }[];
+    /** linux.cgroupsPath, as the runtime will create the container's cgroup; "" when not sent. */
+    cgroupsPath: string;
   };
 }
 
@@ -152,6 +154,7 @@ function fromWire(req: WireCreateContainerRequest): CreateContainerRequest {
       annotations: { ...c.annotations },
       mounts: c.mounts.map((m) => ({ destination: m.destination, type: m.type, source: m.source, options: [...m.options] })),
       namespaces: c.linux?.namespaces.map((n) => ({ type: n.type, path: n.path })),
+      cgroupsPath: c.linux?.cgroupsPath ?? "",
     },
   };
 }

@@ -42,6 +42,8 @@ export interface PluginOptions {
   pluginName: string;
   pluginIdx: string;
   source: string;
+  /** `procview serve`'s --runtime-dir, where containers are registered (core/registry.ts). */
+  runtimeDir: string;
   /** Deadline for the health read of <source>/proc/meminfo. */
   probeTimeoutMs: number;
   /** Pause between connection attempts while the runtime is away. */
@@ -100,7 +102,7 @@ export type Prober = (source: string, timeoutMs: number) => Promise<ProbeResult>
 /** Decide one CreateContainer: the plan, then the health of the source; never throws. */
 export async function decide(
   req: CreateContainerRequest,
-  opts: Pick<PluginOptions, "source" | "probeTimeoutMs">,
+  opts: Pick<PluginOptions, "source" | "probeTimeoutMs" | "runtimeDir">,
   probe: Prober = probeSource,
 ): Promise<Decision> {
   const name = who(req);
@@ -113,7 +115,12 @@ export async function decide(
     };
   const health = await probe(opts.source, opts.probeTimeoutMs);
   if (!health.ok) return { mounts: [], line: `${name}: no views, container starts with the host's files: ${health.reason}` };
-  const plan = rebasePlan(sharedPlan, await containerSource(opts.source, req.container.id, opts.probeTimeoutMs));
+  // The container does not exist yet: procview learns which it is from the cgroup the runtime
+  // will create for it, once a process runs there.
+  const cgroupsPath = req.container.cgroupsPath;
+  const identity = cgroupsPath === "" ? undefined : { runtimeDir: opts.runtimeDir, record: { cgroupsPath, by: "nri" as const } };
+  const own = await containerSource(opts.source, req.container.id, opts.probeTimeoutMs, identity);
+  const plan = rebasePlan(sharedPlan, own.dir);
   // A bind of a missing source would fail the whole container start in runc.
   const present = await existingSources(
     plan.mounts.map((m) => m.source),
@@ -125,6 +132,7 @@ export async function decide(
   const kept: Plan = { ...plan, mounts: plan.mounts.filter((m) => present.has(m.source)) };
   const mounts = toNriMounts(kept);
   const notes = [
+    ...(own.why === undefined ? [] : [`bound from ${own.dir}: ${own.why}`]),
     ...plan.skipped.map((s) => `skipped ${s.destination}: ${s.reason}`),
     ...missing.map((m) => `skipped ${m.destination}: ${m.source} does not exist`),
   ];
@@ -213,7 +221,11 @@ export function makeHandler(
           opts.log(`CreateContainer: no views: undecodable request: ${(err as Error).message}`);
           return encodeCreateContainerResponse([]);
         }
-        const d = await decide(ccr, { source: opts.source, probeTimeoutMs: timeouts.probeMs(opts.probeTimeoutMs) }, probe);
+        const d = await decide(
+          ccr,
+          { source: opts.source, runtimeDir: opts.runtimeDir, probeTimeoutMs: timeouts.probeMs(opts.probeTimeoutMs) },
+          probe,
+        );
         opts.log(d.line);
         return encodeCreateContainerResponse(d.mounts);
       }

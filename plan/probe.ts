@@ -8,6 +8,9 @@ import { readFile, stat } from "node:fs/promises";
 import { execa } from "execa";
 import { tool } from "../core/tools.js";
 import { CONTAINERS_DIR, CONTAINER_ID } from "../core/layout.js";
+import { register, type Registration } from "../core/registry.js";
+import { registryDir } from "../core/paths.js";
+import { errorMessage } from "../core/errors.js";
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
@@ -95,15 +98,59 @@ export async function existingSources(paths: readonly string[], timeoutMs: numbe
   return result ? new Set(result.filter((p): p is string => p !== undefined)) : undefined;
 }
 
+/** What the integration knows of the container it binds views into (see core/registry.ts). */
+export interface ContainerIdentity {
+  /** Where `procview serve` keeps its runtime files (its --runtime-dir). */
+  runtimeDir: string;
+  /** The container's init (the OCI hook), or its cgroups path (the NRI plugin). */
+  record: Omit<Registration, "id" | "at">;
+}
+
+export interface ContainerSource {
+  /** The directory the container's views are bound from. */
+  dir: string;
+  /** Why that is the source's top level rather than the container's own copy. */
+  why?: string;
+}
+
+/** Whether `path` is a directory, within the deadline. */
+async function isDirectory(path: string, timeoutMs: number): Promise<boolean> {
+  const late = deadline(timeoutMs, false);
+  const found = await Promise.race([
+    stat(path).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ),
+    late.promise,
+  ]);
+  late.cancel();
+  return found;
+}
+
 /**
  * Where a container's views come from: procview serves every container a copy of the layout
- * with inodes of its own under <source>/containers/<id>/ (so no two containers ever share a
- * page of the page cache); a plain LXCFS-layout source has none, and its top level is used.
+ * with inodes of its own under <source>/containers/<id>/, served from the kernel's page cache
+ * and holding the view of the container the id names, which procview learns from `identity`
+ * (registered first); a plain LXCFS-layout source has none, and its top level is used.
  * Bounded by the same deadline as the other checks; only called after probeSource succeeded.
  */
-export async function containerSource(source: string, containerId: string, timeoutMs: number): Promise<string> {
-  if (!CONTAINER_ID.test(containerId)) return source;
-  const own = `${source}/${CONTAINERS_DIR}/${containerId}`;
+export async function containerSource(
+  source: string,
+  containerId: string,
+  timeoutMs: number,
+  identity?: ContainerIdentity,
+): Promise<ContainerSource> {
+  if (!CONTAINER_ID.test(containerId)) return { dir: source, why: `container id ${JSON.stringify(containerId)} has no copy of its own` };
+  const containers = `${source}/${CONTAINERS_DIR}`;
+  if (!(await isDirectory(containers, timeoutMs))) return { dir: source };
+  if (identity !== undefined) {
+    try {
+      register(registryDir(source, identity.runtimeDir), { ...identity.record, id: containerId, at: Date.now() });
+    } catch (err) {
+      return { dir: source, why: `cannot register the container with procview: ${errorMessage(err)}` };
+    }
+  }
+  const own = `${containers}/${containerId}`;
   const present = await existingSources([`${own}/proc/meminfo`], timeoutMs);
-  return present?.has(`${own}/proc/meminfo`) ? own : source;
+  return present?.has(`${own}/proc/meminfo`) ? { dir: own } : { dir: source, why: `${own} does not answer` };
 }

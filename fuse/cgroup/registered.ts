@@ -65,6 +65,25 @@ function processIn(layout: CgroupLayout, path: string): number | null {
   return search(cgroupDir(root, path), 3);
 }
 
+/** A registration made this recently stays while its cgroup does not exist yet: the NRI plugin
+ * registers a container before the runtime creates it. */
+const UNBORN_GRACE_MS = 10 * 60_000;
+
+/** Whether the registered container is gone (its init exited; its cgroup removed, or never made). */
+export function registrationGone(registration: Registration, layout: CgroupLayout, procRoot: string, now: number): boolean {
+  if (registration.pid !== undefined && registration.startTicks !== undefined) {
+    const stat = readStat(procRoot, registration.pid);
+    if (stat !== null && stat.startTicks === registration.startTicks) return false;
+    if (registration.cgroupsPath === undefined) return true;
+  }
+  const path = registration.cgroupsPath === undefined ? null : cgroupOfPath(registration.cgroupsPath);
+  if (path === null) return true;
+  const root = layout.unifiedDir ?? layout.mounts.memory?.dir ?? layout.mounts.cpu?.dir;
+  if (root === undefined) return false;
+  if (listOptional(cgroupDir(root, path)) !== null) return false;
+  return now - registration.at > UNBORN_GRACE_MS;
+}
+
 /**
  * The registered container as a reader of its own views; null while it cannot be told (the
  * cgroup has no process yet) or once it is gone (its init exited, its cgroup was removed).

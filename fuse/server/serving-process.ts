@@ -26,6 +26,9 @@ import {
   type WorkerMessage,
 } from "./worker-protocol.js";
 import { createInvalidationBuffers } from "./invalidation.js";
+import { registeredIds, registration, unregister } from "../../core/registry.js";
+import { registrationGone } from "../cgroup/registered.js";
+import { detectLayout } from "../cgroup/layout.js";
 import type { InvalidatorConfig } from "./invalidator.js";
 
 /** The per-container tree's connection, and how its files are cached. */
@@ -82,6 +85,8 @@ const SHARED_NUMBERS_MS = 10;
 export const REFUSAL_REPORT_MS = 10_000;
 /** How often the descriptors the serving threads keep are checked for idleness and removal. */
 const KEPT_SWEEP_MS = 2000;
+/** How often registrations of containers that are gone are removed. */
+const REGISTRY_SWEEP_MS = 30_000;
 
 export function describeRefusal(report: RefusalReport, intervalMs: number, limits: ShareLimits): string {
   const who = report.host ? report.tenant : `container ${report.tenant}`;
@@ -220,10 +225,20 @@ export function startServing(options: ServingOptions): Serving {
   let sampler: NodeJS.Timeout | undefined;
   let reporter: NodeJS.Timeout | undefined;
   let keptSweep: NodeJS.Timeout | undefined;
+  let registrySweep: NodeJS.Timeout | undefined;
   const stopTimers = (): void => {
     clearInterval(sampler);
     clearInterval(reporter);
     clearInterval(keptSweep);
+    clearInterval(registrySweep);
+  };
+  const sweepRegistry = (dir: string): void => {
+    const layout = detectLayout(options.render.cgroupRoot);
+    const now = Date.now();
+    for (const id of registeredIds(dir)) {
+      const found = registration(dir, id);
+      if (found === null || registrationGone(found, layout, options.render.procRoot, now)) unregister(dir, id);
+    }
   };
   const activate = (): void => {
     if (sampler) return;
@@ -238,6 +253,11 @@ export function startServing(options: ServingOptions): Serving {
       REFUSAL_REPORT_MS,
     );
     keptSweep = setInterval(() => guarded("sweeping kept descriptors", () => sweeper.sweep()), KEPT_SWEEP_MS);
+    if (containers)
+      registrySweep = setInterval(
+        () => guarded("removing registrations of containers that are gone", () => sweepRegistry(containers.registry)),
+        REGISTRY_SWEEP_MS,
+      );
   };
 
   return {

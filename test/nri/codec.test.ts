@@ -113,6 +113,7 @@ function handlerWithLog(): { handler: ReturnType<typeof makeHandler>; lines: str
     pluginName: "procview",
     pluginIdx: "10",
     source: "/x",
+    runtimeDir: "/x-run",
     probeTimeoutMs: 800,
     retryMs: 10,
     log: (l: string) => lines.push(l),

@@ -22,15 +22,16 @@ const req = (
       { type: "pid", path: "" },
       { type: "mount", path: "" },
     ],
+    cgroupsPath: "",
     ...over,
   },
 });
 const healthy = () => Promise.resolve({ ok: true as const });
-const opts = { source: "/nonexistent", probeTimeoutMs: 500 };
+const opts = { source: "/nonexistent", probeTimeoutMs: 500, runtimeDir: "/nonexistent-run" };
 
 test("the nine files runc accepts as read-only binds when healthy (sources checked for existence); the others skipped, said why", async (t) => {
   // /  has proc/meminfo, proc/cpuinfo, ... and sys/devices/system/cpu/online: the host's own files stand in for procview's
-  const d = await decide(req(), { source: "/", probeTimeoutMs: 500 }, healthy);
+  const d = await decide(req(), { source: "/", probeTimeoutMs: 500, runtimeDir: "/nonexistent-run" }, healthy);
   t.deepEqual(
     d.mounts.map((m) => m.destination),
     [
@@ -55,7 +56,7 @@ test("the nine files runc accepts as read-only binds when healthy (sources check
 test("a path the container mounts itself is skipped (planViews rule), the rest bound", async (t) => {
   const r = req();
   r.container.mounts.push({ destination: "/proc/cpuinfo", type: "bind", source: "/etc/my-cpuinfo", options: ["rbind"] });
-  const d = await decide(r, { source: "/", probeTimeoutMs: 500 }, healthy);
+  const d = await decide(r, { source: "/", probeTimeoutMs: 500, runtimeDir: "/nonexistent-run" }, healthy);
   t.is(d.mounts.length, 8);
   t.false(d.mounts.some((m) => m.destination === "/proc/cpuinfo"));
   t.regex(d.line, /skipped \/proc\/cpuinfo: the container mounts "\/proc\/cpuinfo" itself/);
