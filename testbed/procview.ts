@@ -1,10 +1,11 @@
 // procview's own service on a temp (or given) mountpoint: `node dist/cli/procview.js serve
 // --mountpoint <dir> --foreground` serves the LXCFS layout at <dir> until SIGTERM.
 import { access } from "node:fs/promises";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startFuseServer, type RunningServer } from "./fuse-server.js";
-import { CLI_ENTRY, SERVING_ENTRY } from "../core/paths.js";
+import { CLI_ENTRY, DEFAULT_RUNTIME_DIR, SERVING_ENTRY, registryDir } from "../core/paths.js";
+import { register } from "../core/registry.js";
 
 // Compiled to dist/test/support/procview.js.
 export const PROCVIEW_CLI = CLI_ENTRY;
@@ -27,7 +28,7 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
   await access(PROCVIEW_CLI).catch(() => {
     throw new Error(`${PROCVIEW_CLI} does not exist (the procview service has not been built)`);
   });
-  return startFuseServer({
+  const server = await startFuseServer({
     name: "procview",
     mountPoint: options.mountPoint,
     command: (mountPoint) => [
@@ -37,6 +38,29 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
     env: options.env,
     timeoutMs: 15_000,
   });
+  // Containers registered for this mountpoint go with it (a fixed mountpoint keeps them).
+  if (options.mountPoint !== undefined) return server;
+  const stop = server.stop.bind(server);
+  return { ...server, stop: () => stop().finally(() => rmSync(registryDir(server.mountPoint), { recursive: true, force: true })) };
+}
+
+/** Registers a container for the procview at `mountPoint` (default runtime dir), as the OCI hook
+ * (its init's pid) or the NRI plugin (its cgroups path) does: <mountPoint>/containers/<id>/
+ * then shows that container's view. */
+export function registerContainer(
+  mountPoint: string,
+  id: string,
+  container: { pid: number } | { cgroupsPath: string },
+  runtimeDir = DEFAULT_RUNTIME_DIR,
+): void {
+  const dir = registryDir(mountPoint, runtimeDir);
+  if ("pid" in container) {
+    const stat = readFileSync(`/proc/${container.pid}/stat`, "utf8");
+    const startTicks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    register(dir, { id, pid: container.pid, startTicks, by: "hook", at: Date.now() });
+  } else {
+    register(dir, { id, cgroupsPath: container.cgroupsPath, by: "nri", at: Date.now() });
+  }
 }
 
 /** The serving process of the procview mounted at `mountPoint` (the one answering requests, a

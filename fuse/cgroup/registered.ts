@@ -48,8 +48,16 @@ function expandSlice(slice: string): string[] | null {
 /** The first process found in the cgroup at `path` or below it (processes sit in leaves on
  * cgroup v2: a container's init.scope, crun's "container"), in the hierarchy that shows them. */
 function processIn(layout: CgroupLayout, path: string): number | null {
-  const root = layout.unifiedDir ?? layout.mounts.memory?.dir ?? layout.mounts.cpu?.dir;
-  if (root === undefined) return null;
+  const roots = [layout.unifiedDir, layout.mounts.memory?.dir, layout.mounts.cpu?.dir];
+  for (const root of new Set(roots)) {
+    if (root === null || root === undefined) continue;
+    const found = processBelow(cgroupDir(root, path));
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+function processBelow(top: string): number | null {
   const search = (dir: string, depth: number): number | null => {
     const procs = readOptional(join(dir, "cgroup.procs"));
     const first = procs?.split("\n").find((line) => line !== "");
@@ -62,7 +70,7 @@ function processIn(layout: CgroupLayout, path: string): number | null {
     }
     return null;
   };
-  return search(cgroupDir(root, path), 3);
+  return search(top, 3);
 }
 
 /** A registration made this recently stays while its cgroup does not exist yet: the NRI plugin
@@ -78,9 +86,8 @@ export function registrationGone(registration: Registration, layout: CgroupLayou
   }
   const path = registration.cgroupsPath === undefined ? null : cgroupOfPath(registration.cgroupsPath);
   if (path === null) return true;
-  const root = layout.unifiedDir ?? layout.mounts.memory?.dir ?? layout.mounts.cpu?.dir;
-  if (root === undefined) return false;
-  if (listOptional(cgroupDir(root, path)) !== null) return false;
+  const roots = [layout.unifiedDir, layout.mounts.memory?.dir, layout.mounts.cpu?.dir];
+  if (roots.some((root) => root !== null && root !== undefined && listOptional(cgroupDir(root, path)) !== null)) return false;
   return now - registration.at > UNBORN_GRACE_MS;
 }
 

@@ -57,13 +57,14 @@ export type FromServing =
       hooksServed: number;
       fills: number;
       invalidations: number;
+      treeRequests: number;
     }
   | { type: "restored"; views: number };
 
 export function formatFromServing(message: FromServing): string {
   switch (message.type) {
     case "stats":
-      return `stats ${message.opens} ${message.rerendered} ${message.renderFailures} ${message.containers} ${message.hooksServed} ${message.fills} ${message.invalidations}\n`;
+      return `stats ${message.opens} ${message.rerendered} ${message.renderFailures} ${message.containers} ${message.hooksServed} ${message.fills} ${message.invalidations} ${message.treeRequests}\n`;
     case "restored":
       return `restored ${message.views}\n`;
     default:

@@ -42,6 +42,8 @@ export const KeeperStatusSchema = z.object({
   /** Files of the per-container tree filled into the kernel's page cache, and invalidated. */
   fills: z.number().default(0),
   invalidations: z.number().default(0),
+  /** Requests the per-container tree answered (a read from the page cache makes none). */
+  treeRequests: z.number().default(0),
   updatedAt: z.number(),
 });
 export type KeeperStatus = z.infer<typeof KeeperStatusSchema>;

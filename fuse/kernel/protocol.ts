@@ -110,6 +110,12 @@ export const NotifyCode = {
 export const NOTIFY_STORE_OUT_SIZE = 24;
 export const NOTIFY_INVAL_INODE_OUT_SIZE = 24;
 
+/** fuse_getattr_in.getattr_flags. */
+export const GetattrFlag = {
+  /** Asked through an open file, whose handle follows. */
+  FH: 1 << 0,
+} as const;
+
 /** fuse_read_in.read_flags. */
 export const ReadFlag = {
   /** lock_owner is valid: the kernel sets it on direct-I/O reads only. */

@@ -29,6 +29,7 @@ import {
   MAX_PAGES,
   MAX_WRITE,
   MUTATING_OPCODES,
+  GetattrFlag,
   ReadFlag,
   S_IFMT,
   S_IFREG,
@@ -64,7 +65,9 @@ export interface DirEntry {
  * run on the thread that read the request, which is the point of the design. */
 export interface FuseOps {
   lookup(parent: number, name: string): NodeAttributes | number;
-  getattr(ino: number): NodeAttributes | number;
+  /** `fromFile`: asked through an open file (fstat, or a read past the size the kernel holds),
+   * not through a path (stat, the permission check of an open). */
+  getattr(ino: number, fromFile: boolean): NodeAttributes | number;
   open(ino: number, flags: number, caller: RequestCaller): OpenReply | number;
   /** Copies up to `size` bytes at `offset` into `out` at `outOffset`; returns the count or -errno.
    * `ino` and `caller` let a server that lost the handle (a restarted process) still answer.
@@ -109,8 +112,9 @@ export interface LoopOptions {
    * (raiseSize, keepSize below).
    */
   cached?: boolean;
-  /** Called with each request before it is handled. */
+  /** Called with each request before it is handled, and once its answer is written. */
   beforeRequest?: () => void;
+  afterReply?: () => void;
 }
 
 export type LoopEnd = "unmounted" | "destroyed";
@@ -193,6 +197,7 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
       log(`fuse: opcode ${opcode} on node ${nodeid} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       end = reply(Errno.EIO, 0);
     }
+    options.afterReply?.();
     if (end) return end;
   }
 
@@ -243,7 +248,9 @@ export function runRequestLoop(options: LoopOptions): LoopEnd {
         return reply(0, writeEntryOut(output, OUT_HEADER_SIZE, result, time, cache));
       }
       case Opcode.GETATTR: {
-        const result = ops.getattr(nodeid);
+        // fuse_getattr_in: getattr_flags, then the file handle when FUSE_GETATTR_FH is set.
+        const fromFile = length >= IN_HEADER_SIZE + 4 && (input.readUInt32LE(IN_HEADER_SIZE) & GetattrFlag.FH) !== 0;
+        const result = ops.getattr(nodeid, fromFile);
         if (typeof result === "number") return reply(result, 0);
         if (!cached && isRegular(result)) keepSize(nodeid);
         return reply(0, writeAttrOut(output, OUT_HEADER_SIZE, result, time, cache));

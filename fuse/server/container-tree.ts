@@ -23,6 +23,10 @@
 //   hold, the size is raised first (a byte stored far out: FUSE_NOTIFY_STORE) and the read is
 //   answered EINTR: the kernel reads the page again (readahead failed, so read_folio), in a
 //   request made after the raise, whose short answer sets the size exactly;
+// - a file holds one text for all its readers, so a reader whose reads of one pass straddle an
+//   invalidation may get parts of two versions. Requests through a file already open get the
+//   version just dropped for a few ms more (pinnedOf), which keeps one reader's pass whole;
+//   another reader opening the file meanwhile renders a new version for everyone;
 // - after another serving process served the tree, what the kernel holds is unknown: every
 //   file's attributes are invalidated before this one serves, its pages queued for
 //   invalidation, and its size taken as unknown (so its first read raises it).
@@ -44,11 +48,12 @@ import { errorMessage } from "../../core/errors.js";
 const VALID_SECONDS = 3600;
 /** A registration is read again, and its container resolved again, at most this often. */
 const RESOLVE_MS = 1000;
-/** A read past the first pages this soon after a file was invalidated is a reader that had read
- * those pages from the version dropped: it gets the rest of that version, not a mix. */
-const CONTINUATION_MS = 1000;
+/** A file asked for through an open file this soon after it was invalidated (a read that goes on
+ * where the last one ended, or the one that finds the end of the file) gets the rest of the
+ * version just dropped, not the start of a new one: see resumable below. */
+const RESUME_MS = 20;
 /** How long the invalidation thread leaves a raised file alone, waiting for its read. */
-const RAISE_MS = 1000;
+const RAISE_MS = 200;
 /** The registry is listed again, for an unknown container hash, at most this often. */
 const RELIST_MS = 100;
 
@@ -69,11 +74,13 @@ interface FileState {
   slot: number;
   /** What every request for the file is answered from until it is invalidated. */
   pinned: Version | null;
-  /** The version the last invalidation dropped. */
+  /** The version the last invalidation dropped, and when it was first dropped. */
   dropped: Version | null;
   droppedAt: number;
-  /** A lower bound of the size the kernel holds for the file; 0: unknown. */
-  kernelSize: number;
+  /** Bounds of the size the kernel holds for the file (an answer the kernel may have discarded,
+   * because the file was invalidated meanwhile, widens them): [0, SPLICE_SIZE] when unknown. */
+  kernelMin: number;
+  kernelMax: number;
 }
 
 interface Known {
@@ -101,6 +108,8 @@ export interface ContainerTreeOptions {
 export interface ContainerTree extends FuseOps {
   /** Takes the invalidation thread's news; called before each request. */
   beforeRequest(): void;
+  /** Called once each answer is written. */
+  afterReply(): void;
   /** Another serving process may have served the tree: forget what the kernel holds. */
   afterPredecessor(): void;
 }
@@ -117,6 +126,9 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   let listedAt = -Infinity;
   let lastMtime = 0;
   const reported = new Set<string>();
+  /** Files whose answer just sent sets their size in the kernel: left alone by the
+   * invalidation thread until it is taken. */
+  const settling: number[] = [];
 
   const report = (what: string, err: unknown): void => {
     const line = `${what}: ${errorMessage(err)}`;
@@ -207,7 +219,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       report("the per-container tree", new Error(`more than ${options.slots} files are cached at once`));
       return undefined;
     }
-    const state: FileState = { ino, view, id, slot, pinned: null, dropped: null, droppedAt: 0, kernelSize: 0 };
+    const state: FileState = { ino, view, id, slot, pinned: null, dropped: null, droppedAt: 0, kernelMin: 0, kernelMax: SPLICE_SIZE };
     files.set(ino, state);
     bySlot[slot] = state;
     return state;
@@ -222,11 +234,18 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     return { bytes: Buffer.from(text), at, mtime: mtimeOf(at) };
   };
 
-  /** The version requests are answered from, rendered if there is none. */
-  const pinnedOf = (state: FileState, continuation: boolean): Version | null => {
+  /**
+   * The version requests are answered from, rendered if there is none. `resumable`: the request
+   * comes through a file already open (a READ: every open asks for the attributes first, by path,
+   * once they were invalidated; a GETATTR through a file), so the reader may be in the middle of
+   * a pass over the version just dropped. It gets that version again for RESUME_MS after the
+   * drop, so that a pass whose reads straddle an invalidation (the read that finds the end of the
+   * file, above all) sees one text; it is invalidated again at once.
+   */
+  const pinnedOf = (state: FileState, resumable: boolean): Version | null => {
     if (state.pinned !== null) return state.pinned;
-    const version =
-      continuation && state.dropped !== null && now() - state.droppedAt < CONTINUATION_MS ? state.dropped : renderVersion(state);
+    const resumed = resumable && state.dropped !== null && now() - state.droppedAt < RESUME_MS;
+    const version = resumed ? state.dropped : renderVersion(state);
     state.pinned = version;
     return version;
   };
@@ -235,24 +254,25 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     queue.due(state.slot, state.ino, version.at + options.keepMs);
   };
 
-  const fileAttr = (node: TreeNode, ino: number): NodeAttributes | number => {
+  const fileAttr = (node: TreeNode, ino: number, fromFile: boolean): NodeAttributes | number => {
     const state = stateOf(ino);
     if (state === undefined) return Errno.ENOENT;
-    const version = pinnedOf(state, false);
+    const version = pinnedOf(state, fromFile);
     // Not yet told (a container created, not started): asked again at the next open.
     if (version === null) return { ...node.attr, ino, size: 0, validSeconds: 0 };
-    state.kernelSize = Math.min(state.kernelSize, version.bytes.length);
+    state.kernelMin = Math.min(state.kernelMin, version.bytes.length);
+    state.kernelMax = Math.max(state.kernelMax, version.bytes.length);
     due(state, version);
     return { ...node.attr, ino, size: version.bytes.length, mtime: version.mtime, validSeconds: VALID_SECONDS };
   };
 
   const dirAttr = (node: TreeNode): NodeAttributes => ({ ...node.attr, validSeconds: VALID_SECONDS });
 
-  const attrOf = (ino: number): NodeAttributes | number => {
+  const attrOf = (ino: number, fromFile: boolean): NodeAttributes | number => {
     if (ino === FUSE_ROOT_ID) return ROOT_ATTR;
     const node = tree.node(ino);
     if (node === undefined || idOf(ino) === undefined) return Errno.ENOENT;
-    return node.view ? fileAttr(node, ino) : dirAttr(node);
+    return node.view ? fileAttr(node, ino, fromFile) : dirAttr(node);
   };
 
   return {
@@ -265,7 +285,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       if (dir === undefined) return Errno.ENOENT;
       if (!dir.children) return Errno.ENOTDIR;
       const child = tree.child(parent, name);
-      return child === undefined ? Errno.ENOENT : attrOf(child);
+      return child === undefined ? Errno.ENOENT : attrOf(child, false);
     },
 
     getattr: attrOf,
@@ -276,30 +296,33 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     read(_fh, offset, size, out, outOffset, ino) {
       const state = stateOf(ino);
       if (state === undefined) return -Errno.ENOENT;
-      const version = pinnedOf(state, offset > 0);
+      const version = pinnedOf(state, true);
       if (version === null) return -Errno.EIO;
       const length = version.bytes.length;
-      if (state.kernelSize < length) {
+      due(state, version);
+      if (state.kernelMin < length) {
         // The kernel may hold a smaller size and would cut the copy there (see above).
         if (!queue.beginRaising(state.slot, now() + RAISE_MS)) return -Errno.EINTR;
-        if (notifier.store(ino, SPLICE_SIZE - 1, NEWLINE) === "done") state.kernelSize = SPLICE_SIZE;
-        due(state, version);
+        if (notifier.store(ino, SPLICE_SIZE - 1, NEWLINE) === "done") state.kernelMin = state.kernelMax = SPLICE_SIZE;
         return -Errno.EINTR;
       }
-      due(state, version);
-      if (offset >= length) {
-        // A reader past the end of this version (it read a longer one): the kernel now takes the
-        // size to be this offset, so the file is invalidated at once.
-        queue.due(state.slot, ino, 0);
-        return 0;
-      }
-      const count = version.bytes.copy(out, outOffset, offset, Math.min(length, offset + size));
-      if (count < size) {
-        // A short answer brings the kernel's size down to its end.
-        state.kernelSize = length;
-        queue.endRaising(state.slot);
+      const count = offset >= length ? 0 : version.bytes.copy(out, outOffset, offset, Math.min(length, offset + size));
+      if (count < size && state.kernelMax > offset + count) {
+        // The short answer brings the kernel's size down to its end, unless an invalidation lands
+        // before the answer is taken: none may begin until it is (afterReply); one under way
+        // already means a retry.
+        if (!queue.beginRaising(state.slot, now() + RAISE_MS)) return -Errno.EINTR;
+        settling.push(state.slot);
+        state.kernelMin = state.kernelMax = offset + count;
+        // A reader past the end of this version (it read a longer one) set the size beyond it.
+        if (offset + count > length) queue.due(state.slot, ino, 0);
       }
       return count;
+    },
+
+    afterReply() {
+      for (const slot of settling) queue.endRaising(slot);
+      settling.length = 0;
     },
 
     release() {},
@@ -336,8 +359,10 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
         const state = bySlot[slot];
         // Served again while the kernel dropped it: queued again, and kept till then.
         if (state === undefined || state.ino !== inode || queue.isQueued(slot)) return;
-        state.dropped = state.pinned;
-        state.droppedAt = now();
+        if (state.pinned !== state.dropped) {
+          state.dropped = state.pinned;
+          state.droppedAt = now();
+        }
         state.pinned = null;
       });
     },
@@ -355,7 +380,8 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
           if (state === undefined) continue;
           state.pinned = null;
           state.dropped = null;
-          state.kernelSize = 0;
+          state.kernelMin = 0;
+          state.kernelMax = SPLICE_SIZE;
           queue.due(state.slot, state.ino, at);
           files++;
         }

@@ -1,8 +1,8 @@
 // Counters every serving thread bumps and the serving process reports: plain Int32 cells in
 // shared memory, because the threads never return to an event loop to send messages.
-// fills: files of the per-container tree filled into the page cache; invalidations: of them, by the
-// invalidation thread.
-export const STAT_NAMES = ["opens", "rerendered", "renderFailures", "fills", "invalidations"] as const;
+// The per-container tree: fills (renderings of its files the kernel caches), invalidations (of
+// them, by the invalidation thread), treeRequests (every request it answered).
+export const STAT_NAMES = ["opens", "rerendered", "renderFailures", "fills", "invalidations", "treeRequests"] as const;
 export type StatName = (typeof STAT_NAMES)[number];
 export type StatValues = Record<StatName, number>;
 

@@ -92,6 +92,7 @@ if (containerTree && gate) {
   while (Atomics.load(gate, GATE_PREDECESSOR_GONE) === 0) Atomics.wait(gate, GATE_PREDECESSOR_GONE, 0);
   let swept = 0;
   beforeRequest = () => {
+    stats.add("treeRequests");
     const gone = Atomics.load(gate, GATE_PREDECESSOR_GONE);
     if (gone !== swept) {
       swept = gone;
@@ -99,7 +100,8 @@ if (containerTree && gate) {
     }
     tree.beforeRequest();
   };
-  beforeRequest();
+  tree.afterPredecessor();
+  swept = Atomics.load(gate, GATE_PREDECESSOR_GONE);
 }
 
 const end = runRequestLoop({
@@ -111,5 +113,6 @@ const end = runRequestLoop({
   onInit: (init) => post({ type: "init", ...init }),
   cached: containerTree !== undefined,
   beforeRequest,
+  afterReply: containerTree && (() => containerTree.afterReply()),
 });
 post({ type: "ended", how: end });

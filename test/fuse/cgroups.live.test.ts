@@ -4,7 +4,7 @@ import test from "ava";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startProcview, type RunningProcview } from "../../testbed/procview.js";
+import { registerContainer, startProcview, type RunningProcview } from "../../testbed/procview.js";
 import { waitFor } from "../../testbed/wait.js";
 import { countProcessors, createCgroup, readKb, rootProcsFiles, runInCgroup, uniqueName, type TestCgroup } from "../../testbed/cgroups.js";
 
@@ -170,7 +170,10 @@ test("sendfile readers (busybox cat) in two containers reading at the same time 
   const small = group({ memoryLimitBytes: 200 * 1024 * 1024 });
   const large = group({ memoryLimitBytes: 300 * 1024 * 1024 });
   // busybox cat copies with sendfile, which goes through the page cache of the file's inode:
-  // each container reads its own copy of the layout, as the hook and the NRI plugin bind it.
+  // each container reads its own copy of the layout, as the hook and the NRI plugin bind it
+  // (registered by its cgroup, as the NRI plugin does).
+  registerContainer(service.mountPoint, "ctr-small", { cgroupsPath: small.path });
+  registerContainer(service.mountPoint, "ctr-large", { cgroupsPath: large.path });
   const loop = (id: string) => [
     "/bin/sh",
     "-c",

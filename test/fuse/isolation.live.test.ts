@@ -1,14 +1,15 @@
 // Tenant isolation on every read path: two tenants in real cgroups with different limits read the
 // same files at the same time, through read, readv, pread from many threads on one descriptor,
-// splice and mmap, on the top-level files (one inode for everyone) and on one containers/<id>/
-// path they both use. No reader may ever get a byte rendered for the other.
+// splice and mmap, on the top-level files (one inode for everyone). No reader may ever get a byte
+// rendered for the other. (containers/<id>/ holds one container's view whoever reads it:
+// page-cache.live.test.ts.)
 import test from "ava";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
-import { createCgroup, runInCgroup, uniqueName, type TestCgroup } from "../../testbed/cgroups.js";
+import { createCgroup, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { PACKAGE_ROOT } from "../../core/paths.js";
 
 const MiB = 1024 * 1024;
@@ -75,31 +76,28 @@ const MODES: [mode: string, threads: number][] = [
   ["mmap-shared", 1],
 ];
 
-test("no reader ever gets another tenant's bytes, on any read path, on top-level and containers/<id>/ files", async (t) => {
+test("no reader ever gets another tenant's bytes, on any read path, on the top-level files", async (t) => {
   const tenants = [tenant("A", 200, "0"), tenant("B", 75, "0-1")];
-  const shared = `containers/${uniqueName("shared")}`;
   const runs: { label: string; mode: string; result: Promise<ReaderResult> }[] = [];
-  for (const where of ["", `${shared}/`]) {
-    for (const [mode, threads] of MODES) {
-      for (const who of tenants) {
-        const file = (name: string) => join(service.mountPoint, `${where}proc/${name}`);
-        const argv = [
-          reader,
-          mode,
-          String(SECONDS),
-          file("meminfo"),
-          String(who.memTotalKb),
-          file("cpuinfo"),
-          String(who.cpus),
-          String(threads),
-        ];
-        const label = `${who.name} ${mode} ${where || "top level"}`;
-        runs.push({
-          label,
-          mode,
-          result: runInCgroup(who.group.procsFiles(), argv, { timeoutMs: (SECONDS + 60) * 1000 }).then(parseReader),
-        });
-      }
+  for (const [mode, threads] of MODES) {
+    for (const who of tenants) {
+      const file = (name: string) => join(service.mountPoint, `proc/${name}`);
+      const argv = [
+        reader,
+        mode,
+        String(SECONDS),
+        file("meminfo"),
+        String(who.memTotalKb),
+        file("cpuinfo"),
+        String(who.cpus),
+        String(threads),
+      ];
+      const label = `${who.name} ${mode}`;
+      runs.push({
+        label,
+        mode,
+        result: runInCgroup(who.group.procsFiles(), argv, { timeoutMs: (SECONDS + 60) * 1000 }).then(parseReader),
+      });
     }
   }
   const results = await Promise.all(runs.map((r) => r.result));
@@ -117,7 +115,7 @@ test("no reader ever gets another tenant's bytes, on any read path, on top-level
     if (run.mode === "sendfile") t.true(r.refused > 0 && r.refused === r.reads, `${run.label}: ${r.refused} of ${r.reads} refused`);
     if (run.mode.startsWith("mmap")) t.true(r.refused > 0 && r.reads === 0, `${run.label}: ${r.refused} refused, ${r.reads} mapped`);
   }
-  t.true(reads >= 100_000, `only ${reads} reads`);
+  t.true(reads >= 50_000, `only ${reads} reads`);
 });
 
 test("a container without block I/O sees every device of the host's /proc/diskstats, in order, at zero", async (t) => {

@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
-import { startProcview, type RunningProcview } from "../../testbed/procview.js";
+import { registerContainer, startProcview, type RunningProcview } from "../../testbed/procview.js";
 import { waitFor } from "../../testbed/wait.js";
 import { readStatus } from "../../fuse/keeper/status.js";
 import { DEFAULT_RUNTIME_DIR, statusPath } from "../../core/paths.js";
@@ -212,7 +212,8 @@ test("the serving process survives readers killed mid-read", async (t) => {
   t.is(servingPid(), before, "the same serving process answers: it never went down");
 });
 
-test("containers/<id>/ repeats the layout with inodes of its own per container id", (t) => {
+test("containers/<id>/ repeats the layout with inodes of its own per registered container, on a mount of its own", (t) => {
+  for (const id of ["4f1c0a9e2b7d", "podman-test_1.2"]) registerContainer(service.mountPoint, id, { pid: process.pid });
   const ino = (relative: string) => statSync(join(service.mountPoint, relative)).ino;
   const shared = ino("proc/meminfo");
   const a = ino("containers/4f1c0a9e2b7d/proc/meminfo");
@@ -220,9 +221,17 @@ test("containers/<id>/ repeats the layout with inodes of its own per container i
   t.not(a, shared);
   t.not(a, b);
   t.is(ino("containers/4f1c0a9e2b7d/proc/meminfo"), a, "stable for an id");
+  t.not(statSync(join(service.mountPoint, "containers")).dev, statSync(service.mountPoint).dev, "a FUSE connection of its own");
   t.deepEqual(readdirSync(join(service.mountPoint, "containers/4f1c0a9e2b7d")).sort(), ["proc", "sys"]);
-  t.regex(readFileSync(join(service.mountPoint, "containers/4f1c0a9e2b7d/proc/meminfo"), "utf8"), /^MemTotal:/);
-  t.deepEqual(readdirSync(join(service.mountPoint, "containers")), [], "ids are not listed");
+  const meminfo = readFileSync(join(service.mountPoint, "containers/4f1c0a9e2b7d/proc/meminfo"), "utf8");
+  t.regex(meminfo, /^MemTotal:/);
+  t.is(statSync(join(service.mountPoint, "containers/4f1c0a9e2b7d/proc/meminfo")).size, meminfo.length, "its exact size");
+  t.deepEqual(readdirSync(join(service.mountPoint, "containers")), ["4f1c0a9e2b7d", "podman-test_1.2"], "registered ids are listed");
+  t.is(
+    errnoOf(() => statSync(join(service.mountPoint, "containers/not-registered"))),
+    "ENOENT",
+    "an id nobody registered",
+  );
   for (const bad of ["-leading-dash", "a".repeat(129), "sp ace", "..."]) {
     t.is(
       errnoOf(() => statSync(join(service.mountPoint, "containers", bad))),

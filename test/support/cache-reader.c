@@ -10,9 +10,11 @@
  *   descriptor for the whole run, read again from offset 0 each time, as top does) |
  *   keep-sendfile (one descriptor, sendfile from offset 0 each time)
  * Prints one line:
- *   reads=N good=N bad=N errors=N retried=N first_bad=<what> texts=<distinct candidates seen>
+ *   reads=N good=N bad=N errors=N retried=N texts=<distinct candidates seen> first_bad=<what>
  *   bad: a text that is none of the candidates (cut, padded, mixed, another container's);
  *   retried: EINTR, which the reader retries as programs do.
+ * With CACHE_READER_DUMP=DIR, the first bad texts are written there whole (bad-N), for the
+ * caller to tell what they are made of.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +39,7 @@ static int ncandidates, seen[MAX_CANDIDATES];
 static long reads, good, bad, errors, retried;
 static char first_bad[512] = "-";
 static sigjmp_buf on_sigbus;
+static const char *dump_dir;
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -83,6 +86,15 @@ static void judge(const char *text, size_t length) {
   }
   bad++;
   describe(text, length);
+  if (dump_dir != NULL && bad <= 50) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/bad-%ld", dump_dir, bad);
+    FILE *f = fopen(path, "w");
+    if (f != NULL) {
+      fwrite(text, 1, length, f);
+      fclose(f);
+    }
+  }
 }
 
 static void failed(const char *what) {
@@ -170,6 +182,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *mode = argv[1], *file = argv[3];
+  dump_dir = getenv("CACHE_READER_DUMP");
   long long deadline = now_ms() + (long long)(atof(argv[2]) * 1000);
   for (int i = 4; i < argc && ncandidates < MAX_CANDIDATES; i++) load(argv[i], ncandidates++);
   char *buf = malloc(BUFFER);

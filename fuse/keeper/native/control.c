@@ -11,7 +11,7 @@
  *
  * Handoff, this keeper's side (the successor's is successor.c):
  *   → "takeover epoch=E restarts=R reloads=L hangs=H handoffs=F restored=V opens=O
- *      rerendered=N failures=X hooks=K fills=P invalidations=I conns=main,containers pidfd=0|1"
+ *      rerendered=N failures=X hooks=K fills=P invalidations=I tree=T conns=main,containers pidfd=0|1"
  *      with SCM_RIGHTS: the FUSE descriptors in the order of conns, then a pidfd of our
  *      serving process if pidfd=1. A successor creates a connection its predecessor had not.
  *   ← "serving"   (the successor's own serving process answers requests)
@@ -123,6 +123,7 @@ static struct counters totals(struct keeper *k) {
     sum.hooks_served += c->last.hooks_served;
     sum.fills += c->last.fills;
     sum.invalidations += c->last.invalidations;
+    sum.tree_requests += c->last.tree_requests;
   }
   return sum;
 }
@@ -148,12 +149,12 @@ static void status_json(struct keeper *k, char *out, size_t size) {
            "\"restarts\":%u,\"reloads\":%u,\"hangs\":%u,\"handoffs\":%u,\"restoredViews\":%u,"
            "\"opens\":%llu,\"rerendered\":%llu,\"renderFailures\":%llu,\"containers\":%llu,\"hooksServed\":%llu,"
            "\"hookSocket\":%s,\"watchdogMs\":%d,\"successorWaiting\":%s,\"containerTree\":%s,\"fills\":%llu,\"invalidations\":%llu,"
-           "\"updatedAt\":%lld}",
+           "\"treeRequests\":%llu,\"updatedAt\":%lld}",
            mountpoint, (int)getpid(), k->started_at, rss_bytes(), serving_pid, serving_since, standby_pid,
            standby != NULL && standby->role == STANDBY ? "true" : "false", k->restarts, k->reloads, k->hangs, k->handoffs,
            k->restored, sum.opens, sum.rerendered, sum.render_failures, serving != NULL ? serving->containers : 0ULL,
            sum.hooks_served, hook, k->watchdog_ms, k->successor_fd >= 0 ? "true" : "false", tree, sum.fills, sum.invalidations,
-           wall_ms());
+           sum.tree_requests, wall_ms());
 }
 
 void write_status(struct keeper *k, int force) {
@@ -278,9 +279,9 @@ void handover_begin(struct keeper *k) {
   }
   snprintf(line, sizeof line,
            "takeover epoch=%d restarts=%u reloads=%u hangs=%u handoffs=%u restored=%u opens=%llu rerendered=%llu failures=%llu "
-           "hooks=%llu fills=%llu invalidations=%llu conns=%s pidfd=%d\n",
+           "hooks=%llu fills=%llu invalidations=%llu tree=%llu conns=%s pidfd=%d\n",
            k->epoch, k->restarts, k->reloads, k->hangs, k->handoffs, k->restored, sum.opens, sum.rerendered, sum.render_failures,
-           sum.hooks_served, sum.fills, sum.invalidations, conns, pidfd >= 0);
+           sum.hooks_served, sum.fills, sum.invalidations, sum.tree_requests, conns, pidfd >= 0);
   int fds[MAX_CONNS + 1];
   int nfds = 0;
   for (int i = 0; i < nconns; i++) fds[nfds++] = k->conns[i].fd;

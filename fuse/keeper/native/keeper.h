@@ -71,8 +71,8 @@ enum role {
 
 struct counters {
   unsigned long long opens, rerendered, render_failures, hooks_served;
-  /* The per-container tree: files filled into the page cache, and invalidated. */
-  unsigned long long fills, invalidations;
+  /* The per-container tree: files filled into the page cache, invalidated, requests answered. */
+  unsigned long long fills, invalidations, tree_requests;
 };
 
 struct child {

@@ -7,7 +7,7 @@
  *
  * Channel (fd 3 of a serving process), one line each way:
  *   keeper → serving:  activate | resend | restore
- *   serving → keeper:  standby | ready | stats OPENS RERENDERED FAILURES CONTAINERS HOOKS [FILLS INVALIDATIONS] | restored N
+ *   serving → keeper:  standby | ready | stats OPENS RERENDERED FAILURES CONTAINERS HOOKS [FILLS INVALIDATIONS TREE_REQUESTS] | restored N
  * "resend" also tells the serving process that no other process reads the connections any
  * more (a predecessor is gone, or there was none): only then does it serve the per-container
  * tree, whose cached files must be answered by one process alone.
@@ -258,15 +258,16 @@ void restore_when_settled(struct keeper *k) {
 }
 
 static void on_line(struct keeper *k, struct child *c, const char *line) {
-  unsigned long long a, b, d, e, f, g = 0, h = 0;
+  unsigned long long a, b, d, e, f, g = 0, h = 0, r = 0;
   unsigned n;
   if (strcmp(line, "standby") == 0) {
     if (c->role == STARTING) c->role = STANDBY;
     k->status_dirty = 2;
   } else if (strcmp(line, "ready") == 0) {
     if (c->role == ACTIVATING) became_active(k, c);
-  } else if (sscanf(line, "stats %llu %llu %llu %llu %llu %llu %llu", &a, &b, &d, &e, &f, &g, &h) >= 5) {
-    c->last = (struct counters){.opens = a, .rerendered = b, .render_failures = d, .hooks_served = f, .fills = g, .invalidations = h};
+  } else if (sscanf(line, "stats %llu %llu %llu %llu %llu %llu %llu %llu", &a, &b, &d, &e, &f, &g, &h, &r) >= 5) {
+    c->last = (struct counters){
+        .opens = a, .rerendered = b, .render_failures = d, .hooks_served = f, .fills = g, .invalidations = h, .tree_requests = r};
     c->containers = e;
     if (!k->status_dirty) k->status_dirty = 1;
   } else if (sscanf(line, "restored %u", &n) == 1) {
@@ -321,6 +322,7 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
   k->retired.hooks_served += c->last.hooks_served;
   k->retired.fills += c->last.fills;
   k->retired.invalidations += c->last.invalidations;
+  k->retired.tree_requests += c->last.tree_requests;
   enum role role = c->role;
   int served = c->active_at != 0;
   int reload = c->reload;

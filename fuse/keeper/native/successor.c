@@ -90,6 +90,7 @@ static void take(struct keeper *k, const char *line, int *fds, int nfds) {
   k->retired.hooks_served = field(line, "hooks");
   k->retired.fills = field(line, "fills");
   k->retired.invalidations = field(line, "invalidations");
+  k->retired.tree_requests = field(line, "tree");
 }
 
 int await_handover(struct keeper *k, int sigfd) {
