@@ -9,8 +9,8 @@ export interface NodeAttributes {
   mode: number;
   nlink: number;
   size: number;
-  /** How long the kernel may keep this entry and these attributes, instead of the timeouts
-   * for the node's kind (CacheTimeouts). */
+  /** How long the kernel may keep this entry and these attributes (seconds, fractions too),
+   * instead of the timeouts for the node's kind (CacheTimeouts). */
   validSeconds?: number;
   /** Modification (and change) time, when the node has one of its own. */
   mtime?: Timestamp;
@@ -64,21 +64,27 @@ export function writeAttr(buf: Buffer, o: number, attr: NodeAttributes, time: Ti
   buf.writeUInt32LE(4096, o + 80);
 }
 
+const wholeSeconds = (seconds: number): number => Math.floor(seconds);
+const nanoseconds = (seconds: number): number => Math.round((seconds - Math.floor(seconds)) * 1e9) % 1e9;
+
 /** fuse_entry_out at `o`; returns its size. */
 export function writeEntryOut(buf: Buffer, o: number, attr: NodeAttributes, time: Timestamp, cache: CacheTimeouts): number {
+  const entry = attr.validSeconds ?? cache.entrySeconds;
+  const valid = attrSeconds(attr, cache);
   writeU64(buf, o, attr.ino);
   writeU64(buf, o + 8, 0);
-  writeU64(buf, o + 16, attr.validSeconds ?? cache.entrySeconds);
-  writeU64(buf, o + 24, attrSeconds(attr, cache));
-  buf.writeUInt32LE(0, o + 32);
-  buf.writeUInt32LE(0, o + 36);
+  writeU64(buf, o + 16, wholeSeconds(entry));
+  writeU64(buf, o + 24, wholeSeconds(valid));
+  buf.writeUInt32LE(nanoseconds(entry), o + 32);
+  buf.writeUInt32LE(nanoseconds(valid), o + 36);
   writeAttr(buf, o + 40, attr, time);
   return ENTRY_OUT_SIZE;
 }
 
 export function writeAttrOut(buf: Buffer, o: number, attr: NodeAttributes, time: Timestamp, cache: CacheTimeouts): number {
-  writeU64(buf, o, attrSeconds(attr, cache));
-  buf.writeUInt32LE(0, o + 8);
+  const valid = attrSeconds(attr, cache);
+  writeU64(buf, o, wholeSeconds(valid));
+  buf.writeUInt32LE(nanoseconds(valid), o + 8);
   buf.writeUInt32LE(0, o + 12);
   writeAttr(buf, o + 16, attr, time);
   return ATTR_OUT_SIZE;

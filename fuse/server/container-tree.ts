@@ -44,7 +44,7 @@ import { CONTAINER_ID, type ViewName } from "../../core/layout.js";
 import { registeredIds, registration, type Registration } from "../../core/registry.js";
 import { errorMessage } from "../../core/errors.js";
 
-/** How long the kernel keeps entries and attributes: until told otherwise. */
+/** How long the kernel keeps a directory's entry and attributes: until told otherwise. */
 const VALID_SECONDS = 3600;
 /** A registration is read again, and its container resolved again, at most this often. */
 const RESOLVE_MS = 1000;
@@ -116,6 +116,9 @@ export interface ContainerTree extends FuseOps {
 
 export function createContainerTree(options: ContainerTreeOptions): ContainerTree {
   const { tree, notifier, queue, render, stats, log } = options;
+  /** A file's entry and attributes: as long as the version may be kept (the kernel's jiffies make
+   * it a few ms more), at least a millisecond. */
+  const fileValidSeconds = Math.max(options.keepMs, 1) / 1000;
   const now = options.now ?? Date.now;
   const files = new Map<number, FileState>();
   const bySlot: (FileState | undefined)[] = new Array<FileState | undefined>(options.slots);
@@ -240,7 +243,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
    * once they were invalidated; a GETATTR through a file), so the reader may be in the middle of
    * a pass over the version just dropped. It gets that version again for RESUME_MS after the
    * drop, so that a pass whose reads straddle an invalidation (the read that finds the end of the
-   * file, above all) sees one text; it is invalidated again at once.
+   * file, above all) sees one text; it is invalidated again when that time is up.
    */
   const pinnedOf = (state: FileState, resumable: boolean): Version | null => {
     if (state.pinned !== null) return state.pinned;
@@ -250,8 +253,12 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     return version;
   };
 
+  /** When the kernel must forget what it has of `version`. */
+  const deadlineOf = (state: FileState, version: Version): number =>
+    version === state.dropped ? state.droppedAt + RESUME_MS : version.at + options.keepMs;
+
   const due = (state: FileState, version: Version): void => {
-    queue.due(state.slot, state.ino, version.at + options.keepMs);
+    queue.due(state.slot, state.ino, deadlineOf(state, version));
   };
 
   const fileAttr = (node: TreeNode, ino: number, fromFile: boolean): NodeAttributes | number => {
@@ -263,7 +270,9 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     state.kernelMin = Math.min(state.kernelMin, version.bytes.length);
     state.kernelMax = Math.max(state.kernelMax, version.bytes.length);
     due(state, version);
-    return { ...node.attr, ino, size: version.bytes.length, mtime: version.mtime, validSeconds: VALID_SECONDS };
+    // The kernel forgets them by itself when the version is due too: a serving process that dies
+    // before invalidating it (or a service stopped for good) leaves no file frozen for long.
+    return { ...node.attr, ino, size: version.bytes.length, mtime: version.mtime, validSeconds: fileValidSeconds };
   };
 
   const dirAttr = (node: TreeNode): NodeAttributes => ({ ...node.attr, validSeconds: VALID_SECONDS });
@@ -357,8 +366,11 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     beforeRequest() {
       queue.takeDone((slot, inode) => {
         const state = bySlot[slot];
-        // Served again while the kernel dropped it: queued again, and kept till then.
-        if (state === undefined || state.ino !== inode || queue.isQueued(slot)) return;
+        if (state === undefined || state.ino !== inode || state.pinned === null) return;
+        // A version rendered since (the kernel dropped the file before it was asked for again)
+        // stays; one past its time goes, even when it was served while the kernel dropped it:
+        // that serve queued the file again, and the next request renders a new version.
+        if (deadlineOf(state, state.pinned) > now()) return;
         if (state.pinned !== state.dropped) {
           state.dropped = state.pinned;
           state.droppedAt = now();
