@@ -150,10 +150,12 @@ test.serial(
     );
     t.true(result.reads >= 10_000, `${result.reads} reads`);
     t.is(result.errors, 0, result.firstBad);
-    // Each refresh is at most two requests (the attributes, then the page); --cache-ms is 100.
+    // --cache-ms is 100: one rendering per interval at most, and a few requests each (the
+    // attributes, the page, the page again when its size had to be raised; the keeper's watchdog
+    // also asks the tree's statfs every 100 ms, settling included): a read itself asks nothing.
     const intervals = Math.ceil(elapsed / 100) + 2;
     t.true(fills <= intervals, `${fills} renderings for ${intervals} intervals`);
-    t.true(requests <= 3 * intervals, `${requests} requests for ${result.reads} reads`);
+    t.true(requests * 1000 < result.reads, `${requests} requests for ${result.reads} reads`);
     t.true(after.invalidations > before.invalidations, "every file filled is invalidated");
   },
 );
