@@ -122,7 +122,7 @@ static int rounds(int kept, long seconds, int nfiles, char **files) {
       long got = kept ? (fds[i] < 0 ? -EBADF : read_again(fds[i])) : read_whole(files[i]);
       reads++;
       if (got < 0) {
-        errors++;
+        if (errors++ < 3) fprintf(stderr, "reader: %s: %s\n", files[i], strerror((int)-got));
         continue;
       }
       if (i != 0) continue;

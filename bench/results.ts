@@ -102,6 +102,48 @@ export interface HookTiming {
   nodeHookMedianMs?: number;
 }
 
+export interface BoundRow {
+  file: string;
+  procview: Outcome<LatencySummary>;
+  lxcfs: Outcome<LatencySummary>;
+  kernel: Outcome<LatencySummary>;
+}
+
+export interface FirstReadRow {
+  file: string;
+  gapMs: number;
+  procview: Outcome<LatencySummary>;
+  lxcfs: Outcome<LatencySummary>;
+  kernel: Outcome<LatencySummary>;
+}
+
+export interface LoadRun {
+  pattern: "monitor" | "top";
+  containers: number;
+  /** The window CPU was measured over. */
+  seconds: number;
+  reads: number;
+  errors: number;
+  /** utime+stime of every procview process, and of its invalidation thread and its per-container tree's thread. */
+  procviewCpuMs: number;
+  invalidationCpuMs: number;
+  treeCpuMs: number;
+  fills: number;
+  invalidations: number;
+  /** How old the uptime read was (ms): median, p99, max over every read of every container. */
+  ageMedianMs: number;
+  ageP99Ms: number;
+  ageMaxMs: number;
+  /** LXCFS's CPU under the same readers on its own files, when measured. */
+  lxcfsCpuMs?: number;
+}
+
+export interface PageCacheResults {
+  bound: Outcome<BoundRow[]>;
+  firstRead: Outcome<FirstReadRow[]>;
+  load: Outcome<LoadRun[]>;
+}
+
 export interface BenchMeta {
   cpus: number;
   kernel: string;
@@ -128,6 +170,8 @@ export interface BenchResults {
   /** procview's processes one by one, after the run. */
   processMemory?: Outcome<ProcessMemory[]>;
   takeover?: Outcome<TakeoverResults>;
+  /** The per-container tree, served from the kernel's page cache. */
+  pageCache?: PageCacheResults;
   idle: { procview: Outcome<IdleCpu>; lxcfs: Outcome<IdleCpu> };
   hook: Outcome<HookTiming>;
 }

@@ -16,6 +16,7 @@ import { idleScenario, memoryDetailScenario, processMemoryScenario, rssScenario 
 import { scaleScenario } from "./scenarios/scale.js";
 import { throughputScenario } from "./scenarios/throughput.js";
 import { takeoverScenario } from "./scenarios/takeover.js";
+import { pageCacheScenario } from "./scenarios/page-cache.js";
 import { kernel, startLxcfsTarget, startProcviewTarget, type ReadTarget } from "./systems.js";
 import { renderReport } from "./table.js";
 import { PACKAGE_ROOT } from "../core/paths.js";
@@ -33,6 +34,13 @@ function positive(value: string): number {
 async function lxcfsVersion(): Promise<string> {
   const r = await execa("lxcfs", ["--version"], { reject: false, timeout: 5000 });
   return (String(r.stdout).trim() || String(r.stderr).trim() || "unknown").replace(/^"|"$/g, "");
+}
+
+/** The --cache-ms procview runs with (its default, unless the experiment's options say). */
+function cacheMsOf(args: string[]): number {
+  const at = args.indexOf("--cache-ms");
+  const value = at >= 0 ? Number(args[at + 1]) : NaN;
+  return Number.isFinite(value) ? value : 100;
 }
 
 const loadavg = () =>
@@ -61,6 +69,7 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
         `idle CPU: utime+stime over ${settings.idleSeconds} s with no reads, right after the scale run (resolution: one clock tick, 10 ms at USER_HZ 100); memory: VmRSS from /proc/<pid>/status, PSS from /proc/<pid>/smaps_rollup; for procview every process is counted (the native keeper that owns the mount, the serving process, the standby)`,
         `takeover: 20 readers, each in a cgroup of its own, loop over proc/meminfo (bench/reader.c loop) while the serving process is killed (kill -9, 3 times, a standby ready each time; then the same on a procview started with --no-standby) or stopped once (SIGSTOP, replaced by the watchdog); the longest single read is the stall. The same readers on the kernel's /proc/meminfo with nothing disrupted give the machine's own stalls`,
         ...(procviewArgs.length > 0 ? [`procview started with extra options: \`${procviewArgs.join(" ")}\``] : []),
+        `per-container files: the reader in a mount namespace of its own with the container's own file (\`containers/<id>/…\`, the container registered by its cgroup) bound over the kernel's, as the hook and runc bind it; LXCFS's file bound the same way; the kernel's without a bind. ${settings.latencyCount} repeated reads per file and system; first reads: 100 (quick: 30), each after a pause of twice --cache-ms. 500 containers (cgroups with memory limits, registered by cgroups path as the NRI plugin does): one C reader per container, ${settings.mode === "full" ? 30 : 12} s, CPU measured over the middle ${settings.mode === "full" ? 20 : 6} s; the numbers' age is the container's uptime shown against /proc/uptime read right after`,
         `hook: \`podman run --rm -m 256m --cpus 1 … /bin/true\` (runc, busybox rootfs), ${settings.hookRuns} runs with the hook and ${settings.hookRuns} without, alternating`,
       ],
     },
@@ -133,6 +142,15 @@ async function bench(settings: Settings, out: string, skip: Set<string>, procvie
       needsReader((c) => scaleScenario(c, cpuCount)),
     );
     results.scale = scale.ok ? measured(scale.value.rows) : scale;
+    const pageCache = await timed(
+      "page-cache",
+      needsReader((c) => pageCacheScenario(c, cacheMsOf(procviewArgs))),
+    );
+    if (pageCache.ok) results.pageCache = pageCache.value;
+    else {
+      const why = notMeasured<never>(pageCache.why);
+      results.pageCache = { bound: why, firstRead: why, load: why };
+    }
     // Memory right after the many-cgroup run, then CPU over a window with no reads at all.
     if (skip.has("memory")) {
       const why = "skipped (--skip memory)";
@@ -175,7 +193,7 @@ const program = new Command("bench")
   .option("--latency-count <n>", "timed reads per file and system", positive)
   .option("--throughput-seconds <n>", "seconds per throughput point", positive)
   .option("--hook-runs <n>", "podman runs with and without the hook", positive)
-  .option("--skip <scenarios>", "comma-separated: latency,throughput,scale,memory,takeover,hook", "")
+  .option("--skip <scenarios>", "comma-separated: latency,throughput,scale,page-cache,memory,takeover,hook", "")
   .option("--procview-args <args>", "extra `procview serve` options, space-separated, for experiments (recorded in the report)", "")
   .action(
     async (o: {
@@ -198,7 +216,7 @@ const program = new Command("bench")
           .filter(Boolean),
       );
       for (const s of skip)
-        if (!["latency", "throughput", "scale", "memory", "takeover", "hook"].includes(s))
+        if (!["latency", "throughput", "scale", "page-cache", "memory", "takeover", "hook"].includes(s))
           throw new InvalidArgumentError(`unknown scenario ${s}`);
       if (process.getuid?.() !== 0) log("not root: cgroups cannot be created, most rows will be not measured");
       await bench(settings, resolve(o.out), skip, o.procviewArgs.split(" ").filter(Boolean));

@@ -16,6 +16,8 @@ export interface ReadTarget {
   name: SystemName;
   /** Absolute path of a view file as this system serves it. */
   path(file: ViewFile): string;
+  /** Where the system is mounted ("/" for the kernel's own files). */
+  root: string;
   /** The serving process (undefined for the kernel). */
   pid?: number;
   /** Every process that serves the mount (procview: keeper, serving process, standby), read afresh. */
@@ -31,6 +33,7 @@ export interface ReadTarget {
 export const kernel: ReadTarget = {
   name: "kernel",
   path: (file) => "/" + file,
+  root: "/",
   pids: () => [],
   alive: () => true,
   stop: () => Promise.resolve(),
@@ -82,6 +85,7 @@ export async function startProcviewTarget(extraArgs: string[] = []): Promise<Rea
   return {
     name: "procview",
     path: (file) => join(running.mountPoint, file),
+    root: running.mountPoint,
     pid: running.pid,
     pids: () => processes().map((p) => p.pid),
     processes,
@@ -97,6 +101,7 @@ export async function startLxcfsTarget(): Promise<ReadTarget> {
   return {
     name: "lxcfs",
     path: (file) => join(running.mountPoint, file),
+    root: running.mountPoint,
     pid,
     pids: () => (pid === undefined ? [] : [pid]),
     alive: () => running.alive(),

@@ -3,6 +3,8 @@ import type { BenchResults, HookTiming, MemoryDetail, Outcome, ProcessMemory, St
 import type { LatencySummary } from "./stats.js";
 import { ratio } from "./stats.js";
 import {
+  BOUND_MAX_OVER_KERNEL,
+  FIRST_READ_MAX_RATIO,
   HOOK_MAX_ADDED_MS,
   IDLE_CPU_MAX_SHARE,
   KEEPER_RSS_MAX_BYTES,
@@ -13,6 +15,8 @@ import {
   WATCHDOG_MAX_OVERRUN_MS,
   THROUGHPUT_MIN_RATIO,
   THROUGHPUT_TARGET_READERS,
+  boundVerdict,
+  firstReadVerdict,
   hookVerdict,
   idleVerdict,
   keeperRssVerdict,
@@ -178,6 +182,8 @@ export function buildRows(r: BenchResults): Row[] {
     }
   }
 
+  rows.push(...pageCacheRows(r));
+
   rows.push(...memoryRows(r));
 
   const idleCell = (o: Outcome<{ cpuMs: number; windowSeconds: number }>) =>
@@ -274,6 +280,96 @@ function memoryRows(r: BenchResults): Row[] {
       ratio: NONE,
       target: `≤ ${KEEPER_RSS_MAX_BYTES / MIB} MiB`,
       verdict: keeper ? keeperRssVerdict(keeper.rssBytes) : { notMeasured: processes.ok ? "no keeper found" : processes.why },
+    });
+  }
+  return rows;
+}
+
+function pageCacheRows(r: BenchResults): Row[] {
+  const p = r.pageCache;
+  if (!p) return [];
+  const rows: Row[] = [];
+  rows.push(
+    ...(sectionFailed(p.bound, "containers/<id>/ files through a bind, repeated reads") ??
+      (p.bound.ok ? p.bound.value : []).map((b): Row => {
+        const overKernel = ratio(value(b.procview)?.medianUs, value(b.kernel)?.medianUs);
+        return {
+          measure: `\`${b.file}\`: the container's own file bound over it, repeated reads (µs, median / p99)`,
+          procview: latencyCell(b.procview),
+          lxcfs: latencyCell(b.lxcfs),
+          kernel: latencyCell(b.kernel),
+          ratio: formatRatio(ratio(value(b.procview)?.medianUs, value(b.lxcfs)?.medianUs)),
+          target: `median ≤ ${BOUND_MAX_OVER_KERNEL}× kernel (here ${formatRatio(overKernel)}), p99 ≤ LXCFS's`,
+          verdict: judged(
+            [
+              ["procview", b.procview],
+              ["lxcfs", b.lxcfs],
+              ["kernel", b.kernel],
+            ],
+            () => boundVerdict(overKernel, value(b.procview)!.p99Us, value(b.lxcfs)!.p99Us),
+          ),
+        };
+      })),
+  );
+  rows.push(
+    ...(sectionFailed(p.firstRead, "first read of a container's file after it was dropped") ??
+      (p.firstRead.ok ? p.firstRead.value : []).map((f): Row => {
+        const rt = ratio(value(f.procview)?.medianUs, value(f.lxcfs)?.medianUs);
+        return {
+          measure: `\`${f.file}\` through the bind, first read after ${f.gapMs} ms without reads (the kernel dropped it; µs, median / p99)`,
+          procview: latencyCell(f.procview),
+          lxcfs: latencyCell(f.lxcfs),
+          kernel: latencyCell(f.kernel),
+          ratio: formatRatio(rt),
+          target: `median ≤ ${FIRST_READ_MAX_RATIO.toFixed(2)}× LXCFS`,
+          verdict: judged(
+            [
+              ["procview", f.procview],
+              ["lxcfs", f.lxcfs],
+            ],
+            () => firstReadVerdict(rt),
+          ),
+        };
+      })),
+  );
+  const load = p.load;
+  if (!load.ok) {
+    rows.push({
+      measure: "500 containers read once a second",
+      procview: NONE,
+      lxcfs: NONE,
+      kernel: NONE,
+      ratio: NONE,
+      target: NONE,
+      verdict: { notMeasured: load.why },
+    });
+    return rows;
+  }
+  const share = (ms: number, seconds: number) => `${((ms / (seconds * 1000)) * 100).toFixed(2)} %`;
+  for (const run of load.value) {
+    const what =
+      run.pattern === "monitor"
+        ? `${run.containers} containers, each read by a monitor (every bound file and pressure, vmstat: open, read, close once a second)`
+        : `${run.containers} containers, each read as \`top -d 1\` does (stat, meminfo, uptime, loadavg kept open, read again every second)`;
+    rows.push({
+      measure: `${what}: CPU of all procview processes (share of one CPU); how old the numbers read were (ms, median / p99 / max)`,
+      procview:
+        `${share(run.procviewCpuMs, run.seconds)} (${formatCount(run.fills)} renderings, ${formatCount(run.invalidations)} invalidations, ` +
+        `${formatCount(run.reads)} reads, ${formatCount(run.errors)} failed); ${run.ageMedianMs.toFixed(0)} / ${run.ageP99Ms.toFixed(0)} / ${run.ageMaxMs.toFixed(0)} ms old`,
+      lxcfs: run.lxcfsCpuMs === undefined ? NONE : share(run.lxcfsCpuMs, run.seconds),
+      kernel: NONE,
+      ratio: run.lxcfsCpuMs === undefined ? NONE : formatRatio(ratio(run.procviewCpuMs, run.lxcfsCpuMs)),
+      target: "no failed read",
+      verdict: run.errors === 0 ? "info" : "missed",
+    });
+    rows.push({
+      measure: `${what}: CPU of the invalidation thread (and of the per-container tree's serving thread)`,
+      procview: `${share(run.invalidationCpuMs, run.seconds)} (${share(run.treeCpuMs, run.seconds)})`,
+      lxcfs: NONE,
+      kernel: NONE,
+      ratio: NONE,
+      target: NONE,
+      verdict: "info",
     });
   }
   return rows;

@@ -17,6 +17,10 @@ export const TAKEOVER_MAX_STALL_MS = 100;
 export const WATCHDOG_MAX_OVERRUN_MS = 1000;
 /** "Idle CPU near 0": at most this share of one CPU, averaged over the idle window. */
 export const IDLE_CPU_MAX_SHARE = 0.01;
+/** Repeated reads of a container's own file through a bind: median ≤ 2 × the kernel's own file. */
+export const BOUND_MAX_OVER_KERNEL = 2;
+/** The first read after the kernel dropped a container's file: median ≤ 0.5 × LXCFS. */
+export const FIRST_READ_MAX_RATIO = 0.5;
 /** Time the hook adds to `podman run --rm … true`. */
 export const HOOK_MAX_ADDED_MS = 60;
 
@@ -37,4 +41,13 @@ export const takeoverVerdict = (worstStallMs: number): Verdict => atMost(worstSt
 export const watchdogVerdict = (worstStallMs: number, deadlineMs: number): Verdict =>
   atMost(worstStallMs, deadlineMs + WATCHDOG_MAX_OVERRUN_MS);
 export const idleVerdict = (cpuMs: number, windowSeconds: number): Verdict => atMost(cpuMs / (windowSeconds * 1000), IDLE_CPU_MAX_SHARE);
+/** Median ≤ 2 × the kernel's and p99 ≤ LXCFS's p99. */
+export const boundVerdict = (overKernel: number, p99: number, lxcfsP99: number): Verdict => {
+  const median = atMost(overKernel, BOUND_MAX_OVER_KERNEL);
+  const tail = atMost(p99, lxcfsP99);
+  if (typeof median === "object") return median;
+  if (typeof tail === "object") return tail;
+  return median === "met" && tail === "met" ? "met" : "missed";
+};
+export const firstReadVerdict = (overLxcfs: number): Verdict => atMost(overLxcfs, FIRST_READ_MAX_RATIO);
 export const hookVerdict = (addedMs: number): Verdict => atMost(addedMs, HOOK_MAX_ADDED_MS);

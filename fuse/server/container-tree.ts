@@ -52,8 +52,9 @@ const RESOLVE_MS = 1000;
  * where the last one ended, or the one that finds the end of the file) gets the rest of the
  * version just dropped, not the start of a new one: see resumable below. */
 const RESUME_MS = 20;
-/** How long the invalidation thread leaves a raised file alone, waiting for its read. */
-const RAISE_MS = 200;
+/** How long the invalidation thread leaves a file alone, waiting for the read that follows its
+ * attributes or its raised size (a stat alone is followed by none). */
+const HOLD_MS = 250;
 /** The registry is listed again, for an unknown container hash, at most this often. */
 const RELIST_MS = 100;
 
@@ -74,6 +75,8 @@ interface FileState {
   slot: number;
   /** What every request for the file is answered from until it is invalidated. */
   pinned: Version | null;
+  /** The version last read into the kernel's page cache. */
+  filled: Version | null;
   /** The version the last invalidation dropped, and when it was first dropped. */
   dropped: Version | null;
   droppedAt: number;
@@ -129,8 +132,8 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   let listedAt = -Infinity;
   let lastMtime = 0;
   const reported = new Set<string>();
-  /** Files whose answer just sent sets their size in the kernel: left alone by the
-   * invalidation thread until it is taken. */
+  /** Files read by the answer just sent: held (left alone by the invalidation thread) until it
+   * is taken, and released then. */
   const settling: number[] = [];
 
   const report = (what: string, err: unknown): void => {
@@ -222,7 +225,18 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       report("the per-container tree", new Error(`more than ${options.slots} files are cached at once`));
       return undefined;
     }
-    const state: FileState = { ino, view, id, slot, pinned: null, dropped: null, droppedAt: 0, kernelMin: 0, kernelMax: SPLICE_SIZE };
+    const state: FileState = {
+      ino,
+      view,
+      id,
+      slot,
+      pinned: null,
+      filled: null,
+      dropped: null,
+      droppedAt: 0,
+      kernelMin: 0,
+      kernelMax: SPLICE_SIZE,
+    };
     files.set(ino, state);
     bySlot[slot] = state;
     return state;
@@ -270,6 +284,9 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     state.kernelMin = Math.min(state.kernelMin, version.bytes.length);
     state.kernelMax = Math.max(state.kernelMax, version.bytes.length);
     due(state, version);
+    // Its pages are likely read next (an open, a read past the size the kernel held): no
+    // invalidation may cross that read (see read), so none begins until it is answered.
+    if (state.filled !== version) queue.hold(state.slot, now() + HOLD_MS);
     // The kernel forgets them by itself when the version is due too: a serving process that dies
     // before invalidating it (or a service stopped for good) leaves no file frozen for long.
     return { ...node.attr, ino, size: version.bytes.length, mtime: version.mtime, validSeconds: fileValidSeconds };
@@ -311,7 +328,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       due(state, version);
       if (state.kernelMin < length) {
         // The kernel may hold a smaller size and would cut the copy there (see above).
-        if (!queue.beginRaising(state.slot, now() + RAISE_MS)) return -Errno.EINTR;
+        if (!queue.hold(state.slot, now() + HOLD_MS)) return -Errno.EINTR;
         if (notifier.store(ino, SPLICE_SIZE - 1, NEWLINE) === "done") state.kernelMin = state.kernelMax = SPLICE_SIZE;
         return -Errno.EINTR;
       }
@@ -320,17 +337,18 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
         // The short answer brings the kernel's size down to its end, unless an invalidation lands
         // before the answer is taken: none may begin until it is (afterReply); one under way
         // already means a retry.
-        if (!queue.beginRaising(state.slot, now() + RAISE_MS)) return -Errno.EINTR;
-        settling.push(state.slot);
+        if (!queue.hold(state.slot, now() + HOLD_MS)) return -Errno.EINTR;
         state.kernelMin = state.kernelMax = offset + count;
         // A reader past the end of this version (it read a longer one) set the size beyond it.
         if (offset + count > length) queue.due(state.slot, ino, 0);
       }
+      state.filled = version;
+      settling.push(state.slot);
       return count;
     },
 
     afterReply() {
-      for (const slot of settling) queue.endRaising(slot);
+      for (const slot of settling) queue.release(slot);
       settling.length = 0;
     },
 

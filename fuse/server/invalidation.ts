@@ -7,16 +7,17 @@
 // - QUEUED: an invalidation is due for it (set by the serving thread when it serves the file
 //   and none is; cleared by the invalidation thread just before it notifies the kernel, so a
 //   file served while the kernel drops it is queued again);
-// - RAISING: the serving thread raised the file's size in the kernel and waits for the read
-//   that brings it back down (see container-tree.ts); the invalidation thread leaves the file
-//   alone meanwhile, since an invalidation would keep that read from setting the size;
+// - HELD: the serving thread waits for a read of the file whose answer sets its size in the
+//   kernel (after it answered the file's attributes, after it raised its size, while that answer
+//   is on its way: see container-tree.ts); the invalidation thread leaves the file alone until
+//   then (or a deadline), since an invalidation would keep that answer from setting the size;
 // - NOTIFYING: the invalidation thread is notifying the kernel about it; the serving thread does
-//   not begin raising meanwhile.
+//   not hold it meanwhile.
 // Two rings carry the rest: due (slot, inode, deadline) one way, done (slot, inode) back. A slot
 // is queued at most once at a time, so a ring as long as the slot table never overflows.
 
 export const QUEUED = 1;
-export const RAISING = 2;
+export const HELD = 2;
 export const NOTIFYING = 4;
 
 /** Control cells. */
@@ -30,8 +31,8 @@ export interface InvalidationBuffers {
   slots: number;
   control: SharedArrayBuffer;
   flags: SharedArrayBuffer;
-  /** Per slot: until when (ms since the epoch) a raise may keep the invalidation waiting. */
-  raisedUntil: SharedArrayBuffer;
+  /** Per slot: until when (ms since the epoch) a hold may keep the invalidation waiting. */
+  heldUntil: SharedArrayBuffer;
   /** Due ring: inode and deadline per entry, and the slot. */
   dueTimes: SharedArrayBuffer;
   dueSlots: SharedArrayBuffer;
@@ -45,7 +46,7 @@ export function createInvalidationBuffers(slots: number): InvalidationBuffers {
     slots,
     control: new SharedArrayBuffer(4 * CONTROL_CELLS),
     flags: new SharedArrayBuffer(4 * slots),
-    raisedUntil: new SharedArrayBuffer(8 * slots),
+    heldUntil: new SharedArrayBuffer(8 * slots),
     dueTimes: new SharedArrayBuffer(16 * slots),
     dueSlots: new SharedArrayBuffer(4 * slots),
     doneInodes: new SharedArrayBuffer(8 * slots),
@@ -56,7 +57,7 @@ export function createInvalidationBuffers(slots: number): InvalidationBuffers {
 class Shared {
   protected readonly control: Int32Array;
   readonly flags: Int32Array;
-  protected readonly raisedUntil: Float64Array;
+  protected readonly heldUntil: Float64Array;
   protected readonly dueTimes: Float64Array;
   protected readonly dueSlots: Int32Array;
   protected readonly doneInodes: Float64Array;
@@ -67,7 +68,7 @@ class Shared {
     this.slots = buffers.slots;
     this.control = new Int32Array(buffers.control);
     this.flags = new Int32Array(buffers.flags);
-    this.raisedUntil = new Float64Array(buffers.raisedUntil);
+    this.heldUntil = new Float64Array(buffers.heldUntil);
     this.dueTimes = new Float64Array(buffers.dueTimes);
     this.dueSlots = new Int32Array(buffers.dueSlots);
     this.doneInodes = new Float64Array(buffers.doneInodes);
@@ -95,19 +96,18 @@ export class InvalidationQueue extends Shared {
     return (Atomics.load(this.flags, slot) & QUEUED) !== 0;
   }
 
-  /** Marks the slot raising, unless its invalidation is under way (then false: do not raise now). */
-  beginRaising(slot: number, until: number): boolean {
+  /** Holds the slot until `until` at most, unless its invalidation is under way (then false). */
+  hold(slot: number, until: number): boolean {
+    this.heldUntil[slot] = Math.max(until, Atomics.load(this.flags, slot) & HELD ? this.heldUntil[slot]! : 0);
     for (;;) {
       const flags = Atomics.load(this.flags, slot);
       if (flags & NOTIFYING) return false;
-      if (Atomics.compareExchange(this.flags, slot, flags, flags | RAISING) === flags) break;
+      if (Atomics.compareExchange(this.flags, slot, flags, flags | HELD) === flags) return true;
     }
-    this.raisedUntil[slot] = until;
-    return true;
   }
 
-  endRaising(slot: number): void {
-    Atomics.and(this.flags, slot, ~RAISING);
+  release(slot: number): void {
+    Atomics.and(this.flags, slot, ~HELD);
   }
 
   /** Forgets a slot's flags before it is given to another file (only ever a slot not queued). */
@@ -152,7 +152,7 @@ export class InvalidationSchedule extends Shared {
 
   /**
    * Waits until a file is due and returns it, claimed (NOTIFYING set, QUEUED cleared); the
-   * caller notifies the kernel and then calls finish(). A file being raised waits a little.
+   * caller notifies the kernel and then calls finish(). A file held waits a little.
    */
   next(now: () => number): Due {
     for (;;) {
@@ -170,16 +170,16 @@ export class InvalidationSchedule extends Shared {
       }
       this.pop();
       if (this.claim(first.slot, now())) return first;
-      // Raised: its read is on its way; come back to it shortly.
-      this.push({ ...first, deadline: now() + RAISE_RETRY_MS });
+      // Held: a read that sets its size is on its way; come back to it shortly.
+      this.push({ ...first, deadline: now() + HOLD_RETRY_MS });
     }
   }
 
   private claim(slot: number, now: number): boolean {
     for (;;) {
       const flags = Atomics.load(this.flags, slot);
-      if (flags & RAISING && now < this.raisedUntil[slot]!) return false;
-      const claimed = (flags | NOTIFYING) & ~QUEUED & ~RAISING;
+      if (flags & HELD && now < this.heldUntil[slot]!) return false;
+      const claimed = (flags | NOTIFYING) & ~QUEUED & ~HELD;
       if (Atomics.compareExchange(this.flags, slot, flags, claimed) === flags) return true;
     }
   }
@@ -222,5 +222,5 @@ export class InvalidationSchedule extends Shared {
   }
 }
 
-/** How soon a file left alone while raised is looked at again. */
-const RAISE_RETRY_MS = 2;
+/** How soon a file left alone while held is looked at again. */
+const HOLD_RETRY_MS = 2;

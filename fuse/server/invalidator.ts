@@ -4,7 +4,7 @@
 // file under way, which the serving thread answers, and because nothing else may delay it: a
 // timer on the main thread waited behind the load sampling, leaving numbers seconds old.
 import { workerData } from "node:worker_threads";
-import { writeSync } from "node:fs";
+import { writeFileSync, writeSync } from "node:fs";
 import { Notifier } from "../kernel/notify.js";
 import { InvalidationSchedule, type InvalidationBuffers } from "./invalidation.js";
 import { SharedStats } from "./stats.js";
@@ -19,6 +19,12 @@ export interface InvalidatorConfig {
 }
 
 const config = workerData as InvalidatorConfig;
+try {
+  // Its name in /proc (top -H, ps -L, the bench's CPU per thread).
+  writeFileSync("/proc/thread-self/comm", "pv-invalidate");
+} catch {
+  // A name is a convenience.
+}
 const notifier = new Notifier(config.fd);
 const schedule = new InvalidationSchedule(config.buffers);
 const stats = new SharedStats(config.stats);

@@ -4,7 +4,7 @@
 // serves one connection: the tree at the mountpoint (files rendered per reader), or the
 // per-container tree (files served from the kernel's page cache: container-tree.ts).
 import { parentPort, workerData } from "node:worker_threads";
-import { writeSync } from "node:fs";
+import { writeFileSync, writeSync } from "node:fs";
 import { runRequestLoop, type FuseOps } from "../kernel/request-loop.js";
 import { Notifier } from "../kernel/notify.js";
 import { HandleStore } from "./handle-store.js";
@@ -29,7 +29,17 @@ const log = (line: string): void => {
 };
 const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
 
+/** The thread's name in /proc (top -H, ps -L, and the bench's CPU per thread). */
+function nameThread(name: string): void {
+  try {
+    writeFileSync("/proc/thread-self/comm", name.slice(0, 15));
+  } catch {
+    // A name is a convenience.
+  }
+}
+
 useKeptRegistry(config.kept, config.index);
+nameThread(config.containers ? "pv-containers" : `pv-serve-${config.index}`);
 const tree = new Tree();
 const loads = new LoadView(new LoadTable(config.loadTable), parentPort, (key, paths) => post({ type: "track", key, paths }));
 // Each problem goes to the main thread once from here; it logs it once for all threads.
