@@ -60,6 +60,12 @@ export function registerStatusCommands(program: Command): void {
           { label: "containers being served", value: String(s.containers) },
           { label: "opens served", value: `${s.opens} (${s.rerendered} re-rendered after a restart, ${s.renderFailures} failed)` },
           {
+            label: "per-container tree",
+            value: s.containerTree
+              ? `${s.containerTree}: ${s.fills} files filled into the page cache, ${s.invalidations} invalidated, ${s.treeRequests} requests`
+              : "not mounted (containers/ is the main tree's, rendered per reader)",
+          },
+          {
             label: "hooks served",
             value: s.hookSocket ? `${s.hooksServed} on ${s.hookSocket}` : "no hook socket (procview-hook runs the Node hook)",
           },
