@@ -146,10 +146,10 @@ test.serial(
       // Every way a serving process is replaced: the keeper's SIGHUP, `procview reload` on its
       // control socket, and a serving process killed (the standby takes over and listens).
       const mountPoint = service.mountPoint;
-      const replace: ((serving: number) => Promise<unknown>)[] = [
-        async () => process.kill(service!.pid, "SIGHUP"),
+      const replace: ((serving: number) => unknown)[] = [
+        () => process.kill(service!.pid, "SIGHUP"),
         () => execa(process.execPath, [PROCVIEW_CLI, "reload", "--mountpoint", mountPoint, "--runtime-dir", runtimeDir]),
-        async (serving) => process.kill(serving, "SIGKILL"),
+        (serving) => process.kill(serving, "SIGKILL"),
       ];
       for (let restart = 0; restart < 2 * replace.length; restart++) {
         const before = await servingPid(mountPoint, { runtimeDir });
