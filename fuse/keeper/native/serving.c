@@ -1,9 +1,9 @@
 /*
  * The serving processes: one serves, one waits as a standby, and the keeper moves the role
- * between them. Every process starts as a standby (modules loaded, one serving thread waiting
- * at its gate: see fuse/server/service.ts); when the serving one dies, hangs or is replaced, the
- * standby is told to serve and answers within milliseconds, while a new standby starts behind
- * it at a lower CPU priority so that it does not slow the readers down.
+ * between them. Every process starts as a standby (modules loaded, its serving threads waiting
+ * at a gate: see fuse/server/serving-process.ts); when the serving one dies, hangs or is
+ * replaced, the standby is told to serve and answers within milliseconds, while a new standby
+ * starts behind it at a lower CPU priority so that it does not slow the readers down.
  *
  * Channel (fd 3 of a serving process), one line each way:
  *   keeper → serving:  activate | resend | restore
