@@ -138,6 +138,28 @@ static int rounds(int kept, long seconds, int nfiles, char **files) {
   return 0;
 }
 
+/* latency / spaced: one warm-up read (a first-time lookup is not counted), then COUNT timed
+ * reads, each after GAP_MS of sleep; one line of nanoseconds each. */
+static int timed_reads(const char *path, long count, long gap_ms) {
+  long warm = read_whole(path);
+  if (warm < 0) {
+    fprintf(stderr, "reader: %s: %s\n", path, strerror((int)-warm));
+    return 1;
+  }
+  for (long i = 0; i < count; i++) {
+    if (gap_ms > 0) pause_ms(gap_ms);
+    long long start = now_ns();
+    long got = read_whole(path);
+    long long end = now_ns();
+    if (got < 0) {
+      fprintf(stderr, "reader: %s: %s\n", path, strerror((int)-got));
+      return 1;
+    }
+    printf("%lld\n", end - start);
+  }
+  return 0;
+}
+
 static int turns(void) {
   static char line[4096];
   while (fgets(line, sizeof line, stdin) != NULL) {
@@ -162,22 +184,9 @@ int main(int argc, char **argv) {
     return rounds(strcmp(argv[1], "top") == 0, seconds, argc - 3, argv + 3);
   }
   if (argc == 5 && strcmp(argv[1], "spaced") == 0) {
-    const char *path = argv[2];
     long count = strtol(argv[3], NULL, 10), gap = strtol(argv[4], NULL, 10);
     if (count <= 0 || gap < 0) return 2;
-    if (read_whole(path) < 0) return 1;
-    for (long i = 0; i < count; i++) {
-      pause_ms(gap);
-      long long start = now_ns();
-      long got = read_whole(path);
-      long long end = now_ns();
-      if (got < 0) {
-        fprintf(stderr, "reader: %s: %s\n", path, strerror((int)-got));
-        return 1;
-      }
-      printf("%lld\n", end - start);
-    }
-    return 0;
+    return timed_reads(argv[2], count, gap);
   }
   if (argc != 4) {
     fprintf(stderr, "usage: %s latency|throughput|loop FILE COUNT|SECONDS, or %s turns\n", argv[0], argv[0]);
@@ -190,25 +199,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "reader: COUNT/SECONDS must be positive\n");
     return 2;
   }
-  if (strcmp(mode, "latency") == 0) {
-    /* One warm-up read so that a first-time lookup is not counted. */
-    long warm = read_whole(path);
-    if (warm < 0) {
-      fprintf(stderr, "reader: %s: %s\n", path, strerror((int)-warm));
-      return 1;
-    }
-    for (long i = 0; i < amount; i++) {
-      long long start = now_ns();
-      long got = read_whole(path);
-      long long end = now_ns();
-      if (got < 0) {
-        fprintf(stderr, "reader: %s: %s\n", path, strerror((int)-got));
-        return 1;
-      }
-      printf("%lld\n", end - start);
-    }
-    return 0;
-  }
+  if (strcmp(mode, "latency") == 0) return timed_reads(path, amount, 0);
   if (strcmp(mode, "throughput") == 0) {
     long long start = now_ns();
     long long deadline = start + amount * 1000000000LL;

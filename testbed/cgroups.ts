@@ -110,6 +110,12 @@ export function rootProcsFiles(): string[] {
 // already inside them. The script is fixed; paths and the command travel as arguments.
 export const JOIN_THEN_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
 
+/** The command line that runs `script` (sh, with `args` as $0, $1, …) in a mount namespace of
+ * its own, with private propagation: binds made there (as the hook binds views) stay there. */
+export function inPrivateMountNamespace(script: string, ...args: string[]): string[] {
+  return ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, ...args];
+}
+
 export async function runInCgroup(procsFiles: string[], command: string[], options: { timeoutMs?: number } = {}) {
   const result = await execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...procsFiles, "--", ...command], {
     reject: false,

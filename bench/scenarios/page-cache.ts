@@ -9,7 +9,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TestCgroup } from "../../testbed/cgroups.js";
-import { runInCgroup } from "../../testbed/cgroups.js";
+import { inPrivateMountNamespace, runInCgroup } from "../../testbed/cgroups.js";
 import { registerContainer } from "../../testbed/procview.js";
 import type { Context } from "../context.js";
 import { usable } from "../context.js";
@@ -25,19 +25,11 @@ import {
 } from "../results.js";
 import { parseCpuTicks, parseLatencyOutput, percentile, summarizeNs, median } from "../stats.js";
 import type { ReadTarget } from "../systems.js";
-import { LATENCY_CGROUP } from "./latency.js";
+import { BEYOND_LXCFS, LATENCY_CGROUP } from "./latency.js";
+import { VIEW_FILES } from "../../core/layout.js";
 
 /** LXCFS's set: the files both systems serve, bound over the container's own. */
-export const BOUND_FILES = [
-  "proc/meminfo",
-  "proc/cpuinfo",
-  "proc/stat",
-  "proc/uptime",
-  "proc/loadavg",
-  "proc/diskstats",
-  "proc/swaps",
-  "sys/devices/system/cpu/online",
-] as const;
+export const BOUND_FILES = VIEW_FILES.filter((file) => !BEYOND_LXCFS.has(file));
 /** What the monitor reads once a second, and top's four; the uptime first (its age is measured). */
 const MONITORED = [
   "proc/uptime",
@@ -53,23 +45,8 @@ const TOP_FILES = ["proc/uptime", "proc/stat", "proc/meminfo", "proc/loadavg"];
 async function inBind(ctx: Context, group: TestCgroup, source: string | null, file: string, args: string[]): Promise<string> {
   const target = `/${file}`;
   if (source === null) return runInCgroup(group.procsFiles(), [ctx.reader, args[0]!, target, ...args.slice(1)], { timeoutMs: 600_000 });
-  return runInCgroup(
-    group.procsFiles(),
-    [
-      "unshare",
-      "-m",
-      "--propagation",
-      "private",
-      "/bin/sh",
-      "-c",
-      'src=$1 dst=$2 mode=$3; shift 3; mount --bind "$src" "$dst" && exec "$0" "$mode" "$dst" "$@"',
-      ctx.reader,
-      source,
-      target,
-      ...args,
-    ],
-    { timeoutMs: 600_000 },
-  );
+  const script = 'src=$1 dst=$2 mode=$3; shift 3; mount --bind "$src" "$dst" && exec "$0" "$mode" "$dst" "$@"';
+  return runInCgroup(group.procsFiles(), inPrivateMountNamespace(script, ctx.reader, source, target, ...args), { timeoutMs: 600_000 });
 }
 
 /** What a system binds over `file`: procview's container copy, LXCFS's file, nothing (the kernel's). */

@@ -11,6 +11,7 @@ import { execa } from "execa";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
 import { createCgroup, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { PACKAGE_ROOT } from "../../core/paths.js";
+import { countIn, restAfter } from "../support/reader-output.js";
 
 const MiB = 1024 * 1024;
 const SECONDS = 10;
@@ -39,18 +40,14 @@ interface ReaderResult {
 }
 
 function parseReader(line: string): ReaderResult {
-  const field = (name: string): number => {
-    const match = new RegExp(`\\b${name}=(\\d+)`).exec(line);
-    if (!match) throw new Error(`no ${name} in reader output: ${line}`);
-    return Number(match[1]);
-  };
+  const field = (name: string): number => countIn(line, name);
   return {
     reads: field("reads"),
     foreign: field("foreign"),
     foreignBytes: field("foreign_bytes"),
     refused: field("refused"),
     errors: field("errors"),
-    firstProblem: line.slice(line.indexOf("first_problem=") + "first_problem=".length),
+    firstProblem: restAfter(line, "first_problem"),
   };
 }
 

@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { registerContainer, startProcview, type RunningProcview } from "../../testbed/procview.js";
-import { createCgroup, JOIN_THEN_EXEC, readKb, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
+import { createCgroup, inPrivateMountNamespace, JOIN_THEN_EXEC, readKb, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { waitFor } from "../../testbed/wait.js";
+import { countIn, restAfter } from "../support/reader-output.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
 import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT } from "../../core/paths.js";
 import type { KeeperStatus } from "../../fuse/keeper/status.js";
@@ -76,11 +77,7 @@ interface ReaderResult {
 }
 
 function parseReader(line: string): ReaderResult {
-  const field = (name: string): number => {
-    const match = new RegExp(`\\b${name}=(\\d+)`).exec(line);
-    if (!match) throw new Error(`no ${name} in reader output: ${line}`);
-    return Number(match[1]);
-  };
+  const field = (name: string): number => countIn(line, name);
   return {
     reads: field("reads"),
     good: field("good"),
@@ -88,7 +85,7 @@ function parseReader(line: string): ReaderResult {
     errors: field("errors"),
     retried: field("retried"),
     texts: field("texts"),
-    firstBad: line.slice(line.indexOf("first_bad=") + "first_bad=".length),
+    firstBad: restAfter(line, "first_bad"),
   };
 }
 
@@ -175,17 +172,14 @@ test.serial(
       "the top level stays per reader",
     );
     // A process of the container, in a mount namespace of its own with the file bound as the hook binds it.
-    const bound = await runInCgroup(groups.at(-2)!.procsFiles(), [
-      "unshare",
-      "-m",
-      "--propagation",
-      "private",
-      "/bin/sh",
-      "-c",
-      'mount --bind "$1" /proc/meminfo && busybox cat /proc/meminfo && cat /proc/meminfo',
-      "sh",
-      file("mine", "proc/meminfo"),
-    ]);
+    const bound = await runInCgroup(
+      groups.at(-2)!.procsFiles(),
+      inPrivateMountNamespace(
+        'mount --bind "$1" /proc/meminfo && busybox cat /proc/meminfo && cat /proc/meminfo',
+        "sh",
+        file("mine", "proc/meminfo"),
+      ),
+    );
     t.deepEqual(
       bound.split("\n").filter((l) => l.startsWith("MemTotal:")),
       ["MemTotal:         204800 kB", "MemTotal:         204800 kB"],
