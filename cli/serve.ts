@@ -164,7 +164,7 @@ export function registerServeCommand(program: Command): void {
     .option("--foreground", "stay in the foreground and log to stderr (default: start in the background, return once mounted)", false)
     .option(
       "--threads <n>",
-      "serving threads, each keeping a read outstanding on /dev/fuse",
+      "serving threads, each keeping a read outstanding on /dev/fuse: one serves the per-container tree, the others (at least one) the top-level tree",
       positiveInteger,
       Math.min(4, Math.max(2, cpus().length)),
     )

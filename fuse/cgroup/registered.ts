@@ -5,8 +5,8 @@
 // the container runs.
 import { join } from "node:path";
 import type { Registration } from "../../core/registry.js";
-import { resolveCaller, type Caller, type CallerOptions } from "./caller.js";
-import type { CgroupLayout } from "./layout.js";
+import { isAncestorOrSelf, resolveCaller, type Caller, type CallerOptions } from "./caller.js";
+import { CONTROLLERS, type CgroupLayout } from "./layout.js";
 import { readStat } from "./process.js";
 import { cgroupDir, listOptional, readOptional } from "./read.js";
 
@@ -108,5 +108,10 @@ export function resolveRegistered(registration: Registration, options: CallerOpt
   const path = registration.cgroupsPath === undefined ? null : cgroupOfPath(registration.cgroupsPath);
   if (path === null) return null;
   const pid = processIn(options.layout, path);
-  return pid === null ? null : resolveCaller(pid, options);
+  const caller = pid === null ? null : resolveCaller(pid, options);
+  // A process the runtime is still moving in (runc joins one hierarchy after another) or that
+  // has left already: not the container yet.
+  if (caller === null || !CONTROLLERS.every((c) => options.layout.mounts[c] === undefined || isAncestorOrSelf(path, caller.ownPaths[c])))
+    return null;
+  return caller;
 }

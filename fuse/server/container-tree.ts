@@ -10,7 +10,8 @@
 // - a file's rendering (its version) is kept and pinned from its first request after an
 //   invalidation until the next: attributes and every read are answered from it. Attributes
 //   carry its exact size, and its time as mtime (the connection asks the kernel to drop a file's
-//   pages itself when a refresh brings a new mtime);
+//   pages itself when a refresh brings a new mtime). A version whose pages nobody read yet is
+//   rendered again when asked for 10 ms after its rendering;
 // - every file served is invalidated (FUSE_NOTIFY_INVAL_INODE) by the invalidation thread
 //   (invalidator.ts) --cache-ms after its numbers were read; then its pages and attributes are
 //   gone, and the next request renders a new version;
@@ -54,6 +55,8 @@ const RESOLVE_MS = 10_000;
  * where the last one ended, or the one that finds the end of the file) gets the rest of the
  * version just dropped, not the start of a new one: see resumable below. */
 const RESUME_MS = 20;
+/** A version nobody read the pages of is rendered again after this long (see pinnedOf). */
+const UNREAD_MS = 10;
 /** How long the invalidation thread leaves a file alone, waiting for the read that follows its
  * attributes or its raised size (a stat alone is followed by none). */
 const HOLD_MS = 250;
@@ -262,6 +265,10 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
    * file, above all) sees one text; it is invalidated again when that time is up.
    */
   const pinnedOf = (state: FileState, resumable: boolean): Version | null => {
+    // A version that only ever gave the file's attributes is no text anyone read: one asked for
+    // well after it was rendered (a runtime binds the file before it sets the container's limits,
+    // and the container reads it later) is rendered again.
+    if (state.pinned !== null && state.filled !== state.pinned && now() - state.pinned.at > UNREAD_MS) state.pinned = null;
     if (state.pinned !== null) return state.pinned;
     const resumed = resumable && state.dropped !== null && now() - state.droppedAt < RESUME_MS;
     const version = resumed ? state.dropped : renderVersion(state);

@@ -43,7 +43,8 @@ export interface ServingOptions {
   /** The per-container tree, served by a thread of its own, with an invalidation thread. */
   containers?: ContainerTreeOptions;
   render: RenderOptions;
-  /** Serving threads, each keeping one read outstanding on /dev/fuse. */
+  /** Serving threads, each keeping one read outstanding on /dev/fuse: with a per-container tree,
+   * one of them serves it and the others (at least one) the top-level tree. */
   threads: number;
   /** Seconds between load samples (the kernel uses 5). */
   loadIntervalSeconds: number;
@@ -107,8 +108,10 @@ export function startServing(options: ServingOptions): Serving {
   const loadBuffers = createLoadTableBuffers(LOAD_SLOTS);
   const statsBuffer = createStatsBuffer();
   const containers = options.containers;
-  // The per-container tree's thread comes after the others (its kept descriptors too).
-  const kept = createKeptRegistryBuffers(options.threads + (containers ? 1 : 0));
+  // The top-level tree's threads, then the per-container tree's (its kept descriptors too).
+  const mainThreads = containers ? Math.max(1, options.threads - 1) : options.threads;
+  const threads = mainThreads + (containers ? 1 : 0);
+  const kept = createKeptRegistryBuffers(threads);
   const invalidation = containers && createInvalidationBuffers(CACHED_FILES);
   const sweeper = new KeptSweeper(kept);
   const stats = new SharedStats(statsBuffer);
@@ -132,7 +135,6 @@ export function startServing(options: ServingOptions): Serving {
   const tracker = new LoadTracker(options.render, new LoadTable(loadBuffers), LOAD_SLOTS, broadcast, log, problems);
   const gate = new SharedArrayBuffer(8);
   const gateCells = new Int32Array(gate);
-  const threads = options.threads + (containers ? 1 : 0);
   let gated = 0;
   let stand!: () => void;
   const standing = new Promise<void>((resolve) => (stand = resolve));
@@ -149,7 +151,7 @@ export function startServing(options: ServingOptions): Serving {
 
   const configOf = (index: number): WorkerConfig => {
     const common = { index, store, loadTable: loadBuffers, stats: statsBuffer, kept, time, gate };
-    if (index < options.threads || !containers || !invalidation) return { ...common, fd, render: options.render };
+    if (index < mainThreads || !containers || !invalidation) return { ...common, fd, render: options.render };
     const cacheMs = options.render.cacheMs;
     const shared = Math.min(cacheMs, SHARED_NUMBERS_MS);
     return {
