@@ -18,7 +18,7 @@ import {
   type RunningContainerd,
 } from "../../support/containerd.js";
 import type { ContainerdLine } from "../../support/containerd-builds.js";
-import { VIEW_FILES } from "../../../core/layout.js";
+import { CONTAINERS_SOURCE, VIEW_FILES } from "../../../core/layout.js";
 import { RUNC_PROC_MOUNTS } from "../../../plan/plan.js";
 import { startPluginProcess, type PluginProcess } from "./plugin-process.js";
 
@@ -103,8 +103,15 @@ export function containerdSuite(line: ContainerdLine): void {
       t.is(online.trim(), "0");
       const files = VIEW_FILES.map((v) => `/${v}`);
       const refused = (f: string): boolean => f.startsWith("/proc/") && !RUNC_PROC_MOUNTS.has(f);
-      for (const f of files.filter((f) => !refused(f)))
+      for (const f of files.filter((f) => !refused(f))) {
         t.regex(mounts, new RegExp(` ${f.replace(/\//g, "\\/")} ro,`), `${f} is a read-only bind`);
+        // From the container's own copy, on the per-container tree (registered by its cgroups path).
+        t.regex(
+          mounts,
+          new RegExp(`^\\S+ \\S+ \\S+ /${id}${f} ${f.replace(/\//g, "\\/")} .* - fuse\\.procview ${CONTAINERS_SOURCE} `, "m"),
+          `${f} from containers/${id}`,
+        );
+      }
       // runc refuses the others inside /proc: the plugin leaves them out, and says so.
       for (const f of files.filter(refused)) {
         t.notRegex(mounts, new RegExp(` ${f.replace(/\//g, "\\/")} `), `${f} is not bound`);
