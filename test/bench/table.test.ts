@@ -3,7 +3,7 @@
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { notMeasured, type TakeoverResults } from "../../bench/results.js";
+import { measured, notMeasured, type TakeoverResults } from "../../bench/results.js";
 import { buildRows, formatCount, formatRatio, formatUs, renderReport, renderTable, tally, verdictText } from "../../bench/table.js";
 import { sampleResults } from "./sample-results.js";
 import { PACKAGE_ROOT } from "../../core/paths.js";
@@ -158,4 +158,53 @@ test("the whole report matches the golden file", (t) => {
   t.regex(report, /2 CPUs, kernel `6\.1\.0-test`/);
   t.regex(report, /date: 2025-01-02T03:04:05\.000Z/);
   t.is(report, readFileSync(GOLDEN, "utf8"));
+});
+
+test("per-container files: repeated reads judged against the kernel's median and LXCFS's p99, first reads against LXCFS, the 500-container runs inform", (t) => {
+  const summary = (medianUs: number, p99Us: number) => measured({ medianUs, p99Us, count: 100 });
+  const results = {
+    ...sampleResults(),
+    pageCache: {
+      bound: measured([
+        { file: "proc/meminfo", procview: summary(2, 5), lxcfs: summary(100, 400), kernel: summary(9, 12) },
+        { file: "proc/stat", procview: summary(30, 500), lxcfs: summary(100, 400), kernel: summary(9, 12) },
+      ]),
+      firstRead: measured([
+        { file: "proc/meminfo", gapMs: 200, procview: summary(300, 900), lxcfs: summary(500, 900), kernel: summary(40, 60) },
+      ]),
+      load: measured([
+        {
+          pattern: "monitor" as const,
+          containers: 500,
+          seconds: 20,
+          reads: 120_000,
+          errors: 0,
+          procviewCpuMs: 4000,
+          invalidationCpuMs: 200,
+          treeCpuMs: 3000,
+          fills: 100_000,
+          invalidations: 101_000,
+          ageMedianMs: 5,
+          ageP99Ms: 60,
+          ageMaxMs: 95,
+          lxcfsCpuMs: 3000,
+        },
+      ]),
+    },
+  };
+  const rows = buildRows(results);
+  const bound = rows.filter((r) => r.measure.includes("the container's own file bound over it"));
+  t.deepEqual(
+    bound.map((r) => r.verdict),
+    ["met", "missed"],
+  );
+  t.regex(bound[0]!.target, /here 0\.22×/);
+  const first = rows.find((r) => r.measure.includes("first read after 200 ms"))!;
+  t.is(first.ratio, "0.60×");
+  t.is(first.verdict, "missed");
+  const load = rows.filter((r) => r.measure.startsWith("500 containers"));
+  t.is(load.length, 2);
+  t.regex(load[0]!.procview, /^20\.00 % \(100,000 renderings, 101,000 invalidations, 120,000 reads, 0 failed\); 5 \/ 60 \/ 95 ms old$/);
+  t.is(load[0]!.lxcfs, "15.00 %");
+  t.is(load[1]!.procview, "1.00 % (15.00 %)");
 });

@@ -108,9 +108,14 @@ const status = (service: RunningProcview): KeeperStatus => statusAt(service.moun
  * counts once a second). */
 async function waitForReaders(service: RunningProcview | string, opens = 1000): Promise<void> {
   const mountPoint = typeof service === "string" ? service : service.mountPoint;
-  const { servingPid, opens: before } = statusAt(mountPoint);
-  await waitFor(`${opens} opens served by serving process ${servingPid}`, () => {
-    const now = statusAt(mountPoint);
+  // Asked of the keeper: during a handoff both keepers write the status file.
+  const ask = () => keeperStatus(mountPoint, DEFAULT_RUNTIME_DIR);
+  const { servingPid, opens: before } = await waitFor("a serving process", async () => {
+    const now = await ask();
+    return now.servingPid !== null && now;
+  });
+  await waitFor(`${opens} opens served by serving process ${servingPid}`, async () => {
+    const now = await ask();
     return now.servingPid === servingPid && now.opens >= before + opens;
   });
 }
