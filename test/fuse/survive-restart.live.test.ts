@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { startProcview, PROCVIEW_CLI, type RunningProcview } from "../../testbed/procview.js";
+import { registerContainer, startProcview, PROCVIEW_CLI, type RunningProcview } from "../../testbed/procview.js";
 import { createCgroup, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { readStatus, type KeeperStatus } from "../../fuse/keeper/status.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
@@ -254,6 +254,11 @@ test.serial("a second keeper takes the mount over when the first is stopped: 20 
     summarize(t, "handoff", results);
     noneFailed(t, results);
     t.is(mountsAt(mountPoint).length, 1, "the same mount, nothing stacked");
+    // The per-container tree went along: the same mount, served by the successor.
+    t.is(mountsAt(join(mountPoint, "containers")).length, 1);
+    t.is(after.containerTree, join(mountPoint, "containers"));
+    registerContainer(mountPoint, "after-handoff", { pid: process.pid });
+    t.regex(readFileSync(join(mountPoint, "containers/after-handoff/proc/meminfo"), "utf8"), /^MemTotal:/);
   } finally {
     await readers.stop().catch(() => undefined);
     second.kill("SIGTERM");
@@ -265,6 +270,7 @@ test.serial("a second keeper takes the mount over when the first is stopped: 20 
         .join("\n"),
     );
     await first.stop();
+    rmSync(registryDir(mountPoint), { recursive: true, force: true });
   }
   t.deepEqual(mountsAt(mountPoint), [], "the second keeper unmounts when stopped");
 });
