@@ -31,11 +31,6 @@ export function servedFile(root: string, source: string): { file: string; id?: s
   return source !== CONTAINERS_SOURCE && SERVED.has(root) ? { file: root } : null;
 }
 
-/** A mount root of one of the main tree's files: /proc/meminfo, or a container's copy /containers/<id>/proc/meminfo. */
-export function isServedFile(root: string): boolean {
-  return servedFile(root, "procview") !== null;
-}
-
 export interface DeadView {
   /** One process of the mount namespace holding the dead mount. */
   pid: number;

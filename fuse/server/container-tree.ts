@@ -23,7 +23,11 @@
 //   down, but nothing brings it up. So when the version is longer than the size the kernel may
 //   hold, the size is raised first (a byte stored far out: FUSE_NOTIFY_STORE) and the read is
 //   answered EINTR: the kernel reads the page again (readahead failed, so read_folio), in a
-//   request made after the raise, whose short answer sets the size exactly;
+//   request made after the raise, whose short answer sets the size exactly. An invalidation
+//   makes the kernel ignore the size an answer already under way brings, so none crosses one:
+//   a file is held (invalidation.ts) from the answer of its attributes until its pages are read,
+//   and from a raise until the read that follows; when one is under way already, the read is
+//   answered EINTR and comes again;
 // - a file holds one text for all its readers, so a reader whose reads of one pass straddle an
 //   invalidation may get parts of two versions. Requests through a file already open get the
 //   version just dropped for a few ms more (pinnedOf), which keeps one reader's pass whole;

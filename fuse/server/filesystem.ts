@@ -1,5 +1,7 @@
-// The FUSE operations of procview's read-only tree: directories from the static tree, and
-// files whose content is rendered for the caller at OPEN and kept with the handle.
+// The FUSE operations of procview's read-only top-level tree: directories from the static tree,
+// and files whose content is rendered for the caller at OPEN and kept with the handle. (Its own
+// containers/<id>/ copies are what a reader finds only while the per-container tree, served from
+// the page cache by container-tree.ts, is not mounted over containers/.)
 //
 // How each read path is served. Every file is opened with direct I/O, so read(), readv() and
 // pread() (from any number of threads) reach us and get the text of their own handle. The page

@@ -1,0 +1,42 @@
+// The registry of containers (core/registry.ts): what the integrations write and the serving
+// process reads, and what it refuses.
+import test from "ava";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { register, registeredIds, registration, unregister } from "../../core/registry.js";
+
+const dir = () => join(mkdtempSync(join(tmpdir(), "procview-registry-")), "containers", "var-lib-procview");
+
+test("a registration is written whole (0644), read back, listed and removed", (t) => {
+  const d = dir();
+  register(d, { id: "abc", pid: 42, startTicks: 1234, by: "hook", at: 1 });
+  register(d, { id: "k8s_ctr-1", cgroupsPath: "kubepods-besteffort-pod1.slice:cri-containerd:k8s_ctr-1", by: "nri", at: 2 });
+  t.deepEqual(registration(d, "abc"), { id: "abc", pid: 42, startTicks: 1234, by: "hook", at: 1 });
+  t.is(registration(d, "k8s_ctr-1")?.cgroupsPath, "kubepods-besteffort-pod1.slice:cri-containerd:k8s_ctr-1");
+  t.deepEqual(registeredIds(d), ["abc", "k8s_ctr-1"]);
+  t.is(statSync(join(d, "abc.json")).mode & 0o777, 0o644);
+  t.deepEqual(readdirSync(d).sort(), ["abc.json", "k8s_ctr-1.json"], "no temporary file left");
+  unregister(d, "abc");
+  t.deepEqual(registeredIds(d), ["k8s_ctr-1"]);
+});
+
+test("nothing for an id never registered, an invalid id, a file that is not a registration, or one naming another id", (t) => {
+  const d = dir();
+  register(d, { id: "good", pid: 1, startTicks: 0, by: "hook", at: 0 });
+  t.is(registration(d, "missing"), null);
+  t.is(registration(d, "../good"), null);
+  writeFileSync(join(d, "bad.json"), "{ not json");
+  t.is(registration(d, "bad"), null);
+  writeFileSync(join(d, "other.json"), JSON.stringify({ id: "good", pid: 1, startTicks: 0, by: "hook", at: 0 }));
+  t.is(registration(d, "other"), null);
+  t.is(registration(join(d, "nowhere"), "good"), null);
+  t.deepEqual(registeredIds(join(d, "nowhere")), []);
+});
+
+test("a registration names an init with its start time, or a cgroups path", (t) => {
+  const d = dir();
+  t.throws(() => register(d, { id: "x", pid: 5, by: "hook", at: 0 }));
+  t.throws(() => register(d, { id: "x", by: "nri", at: 0 }));
+  t.throws(() => register(d, { id: "-bad", cgroupsPath: "/a", by: "nri", at: 0 }));
+});
