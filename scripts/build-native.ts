@@ -3,7 +3,16 @@
 import { mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { EXEC_ADDON, HOOK_CLIENT, KEEPER_PROGRAM, NATIVE_DIR, NSMOUNT_HELPER, PACKAGE_ROOT, PEERCRED_HELPER } from "../core/paths.js";
+import {
+  EXEC_ADDON,
+  FLOCK_ADDON,
+  HOOK_CLIENT,
+  KEEPER_PROGRAM,
+  NATIVE_DIR,
+  NSMOUNT_HELPER,
+  PACKAGE_ROOT,
+  PEERCRED_HELPER,
+} from "../core/paths.js";
 import { exitWithError } from "../core/errors.js";
 
 const KEEPER_SOURCES = path.join(PACKAGE_ROOT, "fuse", "keeper", "native");
@@ -18,6 +27,7 @@ const PROGRAMS: Array<{ sources: string[]; output: string; flags?: string[] }> =
   { sources: keeperSources, output: KEEPER_PROGRAM, flags: ["-pthread"] },
   // A Node-API addon: a shared object Node loads with process.dlopen.
   { sources: [path.join(KEEPER_SOURCES, "procview-exec.c")], output: EXEC_ADDON, flags: ["-shared", "-fPIC"] },
+  { sources: [path.join(PACKAGE_ROOT, "nri", "native", "procview-flock.c")], output: FLOCK_ADDON, flags: ["-shared", "-fPIC"] },
 ];
 
 async function main(): Promise<void> {

@@ -11,7 +11,7 @@ import { ownMounts } from "../../core/mountinfo.js";
 import { errorMessage } from "../../core/errors.js";
 import { busyboxRootfs } from "../../testbed/rootfs.js";
 import { containerdBuild, type ContainerdBuild, type ContainerdLine } from "./containerd-builds.js";
-import { writeOciImage } from "./oci-image.js";
+import { writeOciImage } from "../../scripts/oci-image.js";
 
 /** The busybox image every test pod and container runs (also the sandbox image: no pause image needed). */
 export const TEST_IMAGE = "docker.io/procview/busybox:test";

@@ -118,6 +118,7 @@ struct keeper {
 
   /* Handoff, predecessor side: a successor keeper waiting for us to stop. */
   int successor_fd;
+  pid_t successor_pid; /* as SO_PEERCRED gave it (0: unknown); shown in the status */
   int handing_over; /* fds sent; waiting for the successor's serving process, then ours to go */
   long long handover_deadline;
   char successor_buf[64];
