@@ -160,6 +160,7 @@ int peer_is_root(int fd);
 int find_fuse_mount(const char *dir, int *mount_id, char *fstype, size_t fstype_size);
 int mount_listed(int mount_id);
 int connection_dead(const char *dir);
+int shared_elsewhere(int mount_id);
 void prepare_mountpoint(const char *dir);
 int open_fuse_device(void);
 void mount_fuse(struct conn *conn);
