@@ -87,6 +87,9 @@ test("no permission (not root): one line, exit 1", async (t) => {
 test("a stale mount left by a crashed run is detected and replaced", async (t) => {
   const mountPoint = mkdtempSync(join(tmpdir(), "procview-stale-"));
   const first = await startProcview({ mountPoint });
+  // The root's attributes, cached by the kernel for an hour once asked for: a stat of the dead
+  // mount still answers, so only a request that reaches the connection (statfs) tells it is dead.
+  t.true(statSync(mountPoint).isDirectory());
   // Crash everything at once: keeper and serving process.
   const status = readStatus(statusPath(mountPoint, DEFAULT_RUNTIME_DIR))!;
   process.kill(status.servingPid!, "SIGKILL");
@@ -95,6 +98,7 @@ test("a stale mount left by a crashed run is detected and replaced", async (t) =
   const gone = (pid: number) => ["Z", "X", undefined].includes(readStat("/proc", pid)?.state);
   await waitFor("the keeper and the serving process to be gone", () => !first.alive() && gone(status.servingPid!) && gone(first.pid));
   t.throws(() => readFileSync(join(mountPoint, "proc/meminfo")), { code: "ENOTCONN" }, "the old mount is dead");
+  t.true(statSync(mountPoint).isDirectory(), "though a stat of its root still answers");
 
   const second = await startProcview({ mountPoint });
   try {

@@ -343,6 +343,8 @@ test.serial("killing the procview pod abruptly: the workload's views come back",
   t.log(
     `reader in the workload: ${r.reads} reads, ${r.errors} failed while the views were gone (longest outage ${r.maxOutageMs.toFixed(0)} ms), ${r.wrong} wrong; first problem: ${r.firstProblem}`,
   );
+  // The node's copy of the dead mount is covered by the new one, which reaches the node that way.
+  t.log(`keeper: ${(await logged(pod, "serve", /stale FUSE mount .* shared with other mount namespaces: mounting over it/)).line}`);
   const restored = await logged(pod, "serve", /brought back \d+ of \d+ dead views/, 120_000);
   t.log(`keeper: ${restored.line}`);
   t.is(r.wrong, 0, r.firstProblem);
