@@ -24,7 +24,7 @@ function holder(file: string) {
     { reject: false, buffer: false },
   );
   const held = new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (b: Buffer) => b.toString().includes("held") && resolve());
+    child.stdout.on("data", (b: Buffer) => b.toString().includes("held") && resolve());
     void child.then((r) => reject(new Error(`the holder exited: ${String(r.stderr)}`)));
   });
   return { child, held };
