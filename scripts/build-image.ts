@@ -3,7 +3,7 @@
 //   /opt/procview       package.json, the product's compiled output (dist/, less tests, bench,
 //                       build scripts and source maps) with its native helpers, and the
 //                       production node_modules (`npm ci --omit=dev`, from npm's cache when it
-//                       has them);
+//                       has them, less what Node never loads: TypeScript, maps, docs);
 //   /usr/bin/node       the Node runtime running this build, stripped of its symbols;
 //   /usr/bin/head, env  the two programs procview runs (the health read of a mount, and the
 //                       `#!/usr/bin/env node` of the command);
@@ -47,6 +47,19 @@ async function productionModules(app: string): Promise<void> {
   );
   if (npm.exitCode !== 0) throw new Error(`npm ci --omit=dev failed (exit ${npm.exitCode}): ${String(npm.all).trim()}`);
   await rm(path.join(app, "package-lock.json"));
+  await prune(path.join(app, "node_modules"));
+}
+
+/** What packages ship and Node never loads: TypeScript sources and declarations, source maps,
+ * documentation (licences stay). About half of the production node_modules. */
+const NEVER_LOADED = /\.(ts|cts|mts|map)$|^(?!(licen[cs]e|copying|notice)).*\.(md|markdown)$/i;
+
+async function prune(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) await prune(p);
+    else if (NEVER_LOADED.test(entry.name)) await rm(p);
+  }
 }
 
 async function main(output: string | undefined): Promise<void> {

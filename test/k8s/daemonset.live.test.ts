@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import { extract as extractTar, list as listTar } from "tar";
 import { Pod, type IPod } from "kubernetes-models/v1";
 import { DIST_DIR, PACKAGE_ROOT, imageReference } from "../../core/paths.js";
 import { parseMountinfo } from "../../core/mountinfo.js";
@@ -68,6 +69,7 @@ const WORKLOAD: IPod = {
 
 interface Ctx {
   manifest: Manifest;
+  archive: string;
   node: NodeNamespace;
   dirs: ContainerdDirs;
   containerd: RunningContainerd;
@@ -165,6 +167,7 @@ test.before(async (t) => {
   // The image, as `npm run image` builds it.
   const work = await mkdtemp(path.join(tmpdir(), "procview-k8s-"));
   const archive = path.join(work, "procview.oci.tar");
+  ctx.archive = archive;
   const built = await execa(process.execPath, [path.join(DIST_DIR, "scripts", "build-image.js"), "--output", archive]);
   t.log(built.stdout.trim());
 
@@ -203,10 +206,53 @@ test.after.always(async () => {
   await ctx.node?.stop();
 });
 
-test.serial("the image is labelled with the version, runs procview as its entrypoint, and the manifest runs it", (t) => {
-  const c = need("manifest");
-  for (const k of c.manifest.daemonSet.spec?.template.spec?.containers ?? []) t.is(k.image, imageReference(VERSION), k.name);
-});
+test.serial(
+  "the image: labelled with the version, procview as its entrypoint, the product and production node_modules only; the manifest runs it",
+  async (t) => {
+    const c = need("manifest", "archive");
+    const layout = await mkdtemp(path.join(tmpdir(), "procview-image-check-"));
+    await extractTar({ file: c.archive, cwd: layout });
+    const blob = async (digest: string): Promise<Buffer> => readFile(path.join(layout, "blobs", "sha256", digest.replace(/^sha256:/, "")));
+    const index = JSON.parse(await readFile(path.join(layout, "index.json"), "utf8")) as {
+      manifests: { digest: string; annotations: Record<string, string> }[];
+    };
+    t.is(index.manifests[0]?.annotations["io.containerd.image.name"], imageReference(VERSION));
+    const manifest = JSON.parse((await blob(index.manifests[0]!.digest)).toString()) as {
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
+    const config = JSON.parse((await blob(manifest.config.digest)).toString()) as {
+      config: { Entrypoint: string[]; Labels: Record<string, string> };
+    };
+    t.deepEqual(config.config.Entrypoint, ["procview"]);
+    t.is(config.config.Labels["org.opencontainers.image.version"], VERSION);
+    const files: string[] = [];
+    await listTar({
+      file: path.join(layout, "blobs", "sha256", manifest.layers[0]!.digest.replace(/^sha256:/, "")),
+      onReadEntry: (e) => void files.push(e.path),
+    });
+    for (const present of [
+      "usr/bin/node",
+      "usr/local/bin/procview",
+      "opt/procview/dist/cli/procview.js",
+      "opt/procview/dist/native/procview-keeper",
+      "opt/procview/node_modules/zod/",
+    ])
+      t.true(files.includes(present), `${present} is in the image`);
+    for (const absent of [
+      "opt/procview/dist/test/",
+      "opt/procview/dist/bench/",
+      "opt/procview/node_modules/ava/",
+      "opt/procview/node_modules/typescript/",
+    ])
+      t.false(files.includes(absent), `${absent} is not`);
+    t.false(
+      files.some((f) => f.endsWith(".js.map")),
+      "no source maps",
+    );
+    for (const k of c.manifest.daemonSet.spec?.template.spec?.containers ?? []) t.is(k.image, imageReference(VERSION), k.name);
+  },
+);
 
 test.serial("the DaemonSet's pod, run from the manifest over CRI, mounts the views on the node and becomes ready", async (t) => {
   const c = need("manifest", "kubelet", "node", "cri");
