@@ -5,32 +5,18 @@
  * kernel drops the lock when the process ends, however it ends, which no lock file with a pid
  * in it can promise.
  *
- * A Node-API addon, declaring the few Node-API functions it uses (a stable C ABI exported by
- * the node binary), as procview-exec.c does.
+ * A Node-API addon (core/native/node-api.h declares what it uses).
  *
  * exports.tryLock(fd): flock(fd, LOCK_EX | LOCK_NB). true: held (until the descriptor is
  * closed, or the process ends); false: another open file description holds it. Never blocks,
  * so the event loop never waits in it. Any other failure throws with the errno's text.
  */
 #include <errno.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 
-typedef struct napi_env__ *napi_env;
-typedef struct napi_value__ *napi_value;
-typedef struct napi_callback_info__ *napi_callback_info;
-typedef int napi_status; /* napi_ok is 0 */
-typedef napi_value (*napi_callback)(napi_env env, napi_callback_info info);
-
-extern napi_status napi_get_cb_info(napi_env, napi_callback_info, size_t *, napi_value *, napi_value *, void **);
-extern napi_status napi_get_value_int32(napi_env, napi_value, int32_t *);
-extern napi_status napi_get_boolean(napi_env, int, napi_value *);
-extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *, napi_value *);
-extern napi_status napi_set_named_property(napi_env, napi_value, const char *, napi_value);
-extern napi_status napi_throw_error(napi_env, const char *, const char *);
+#include "node-api.h"
 
 static napi_value try_lock(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -57,10 +43,4 @@ static napi_value try_lock(napi_env env, napi_callback_info info) {
   return result;
 }
 
-napi_value napi_register_module_v1(napi_env env, napi_value exports);
-napi_value napi_register_module_v1(napi_env env, napi_value exports) {
-  napi_value fn;
-  if (napi_create_function(env, "tryLock", 7, try_lock, NULL, &fn) != 0 || napi_set_named_property(env, exports, "tryLock", fn) != 0)
-    return NULL;
-  return exports;
-}
+NODE_API_MODULE_FUNCTION("tryLock", try_lock)

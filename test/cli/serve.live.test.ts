@@ -90,8 +90,11 @@ test("a stale mount left by a crashed run is detected and replaced", async (t) =
   // The root's attributes, cached by the kernel for an hour once asked for: a stat of the dead
   // mount still answers, so only a request that reaches the connection (statfs) tells it is dead.
   t.true(statSync(mountPoint).isDirectory());
-  // Crash everything at once: keeper and serving process.
-  const status = readStatus(statusPath(mountPoint, DEFAULT_RUNTIME_DIR))!;
+  // Crash everything at once: keeper and serving process (once the status names it).
+  const status = await waitFor("the status to name the serving process", () => {
+    const s = readStatus(statusPath(mountPoint, DEFAULT_RUNTIME_DIR));
+    return s?.servingPid ? s : null;
+  });
   process.kill(status.servingPid!, "SIGKILL");
   process.kill(first.pid, "SIGKILL");
   // Gone, or a zombie at most (its descriptors are closed): the mount is left without a server.

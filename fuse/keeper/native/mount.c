@@ -123,39 +123,33 @@ static int peer_group_of_line(const char *line) {
   return shared != NULL && (dash == NULL || shared < dash) ? atoi(shared + 8) : 0;
 }
 
-static int peer_group_in(const char *mountinfo, int mount_id) {
-  FILE *file = fopen(mountinfo, "re");
-  if (file == NULL) return 0;
-  char *line = NULL;
-  size_t size = 0;
-  int group = 0;
-  while (group == 0 && getline(&line, &size, file) > 0) {
-    int id = 0;
-    if (sscanf(line, "%d", &id) == 1 && id == mount_id) group = peer_group_of_line(line);
-  }
-  free(line);
-  fclose(file);
-  return group;
-}
-
-static int lists_group(const char *mountinfo, int group) {
+/* Calls visit(line, arg) for each line of a mountinfo file until one returns nonzero, and
+ * returns that (0: none did, or the file could not be read: the process is gone). */
+static int scan_mountinfo(const char *mountinfo, int (*visit)(const char *line, void *arg), void *arg) {
   FILE *file = fopen(mountinfo, "re");
   if (file == NULL) return 0;
   char *line = NULL;
   size_t size = 0;
   int found = 0;
-  while (!found && getline(&line, &size, file) > 0) found = peer_group_of_line(line) == group;
+  while (found == 0 && getline(&line, &size, file) > 0) found = visit(line, arg);
   free(line);
   fclose(file);
   return found;
 }
+
+static int group_of_id(const char *line, void *mount_id) {
+  int id = 0;
+  return sscanf(line, "%d", &id) == 1 && id == *(int *)mount_id ? peer_group_of_line(line) : 0;
+}
+
+static int in_group(const char *line, void *group) { return peer_group_of_line(line) == *(int *)group; }
 
 /* Whether our mount with this id has peers (the same "shared:N") in another mount namespace:
  * a Kubernetes node's own copy of a mount made in a container through Bidirectional
  * propagation, from which the runtime binds views into containers. Processes we cannot see
  * (another pid namespace) are not looked at. */
 int shared_elsewhere(int mount_id) {
-  int group = peer_group_in("/proc/self/mountinfo", mount_id);
+  int group = scan_mountinfo("/proc/self/mountinfo", group_of_id, &mount_id);
   if (group == 0) return 0;
   char own[64] = "";
   if (readlink("/proc/self/ns/mnt", own, sizeof own - 1) < 0) return 0;
@@ -174,7 +168,7 @@ int shared_elsewhere(int mount_id) {
     if (known) continue;
     if (nseen < 64) snprintf(seen[nseen++], sizeof seen[0], "%s", ns);
     snprintf(path, sizeof path, "/proc/%s/mountinfo", entry->d_name);
-    found = lists_group(path, group);
+    found = scan_mountinfo(path, in_group, &group);
   }
   closedir(proc);
   return found;
