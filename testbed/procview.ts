@@ -1,10 +1,11 @@
 // procview's own service on a temp (or given) mountpoint: `node dist/cli/procview.js serve
 // --mountpoint <dir> --foreground` serves the LXCFS layout at <dir> until SIGTERM.
 import { access } from "node:fs/promises";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { startFuseServer, type RunningServer } from "./fuse-server.js";
-import { CLI_ENTRY, SERVING_ENTRY } from "../core/paths.js";
+import { keeperStatus } from "../fuse/keeper/control.js";
+import { waitFor } from "./wait.js";
+import { CLI_ENTRY, DEFAULT_RUNTIME_DIR } from "../core/paths.js";
 
 // Compiled to dist/test/support/procview.js.
 export const PROCVIEW_CLI = CLI_ENTRY;
@@ -39,20 +40,16 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
   });
 }
 
-/** The serving process of the procview mounted at `mountPoint` (the one answering requests, a
- * child of the keeper), found by its command line, which carries its config. */
-export function servingPid(mountPoint: string): number | undefined {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string;
-    try {
-      argv = readFileSync(join("/proc", entry, "cmdline"), "utf8");
-    } catch {
-      continue;
-    }
-    if (argv.includes(SERVING_ENTRY) && argv.includes(JSON.stringify(mountPoint))) return Number(entry);
-  }
-  return undefined;
+/** The serving process of the procview mounted at `mountPoint` (the one answering requests, not
+ * the standby), as its keeper says on its control socket: the keeper's own command line and the
+ * standby's carry the same config, so no scan of /proc can tell them apart. Waits while none
+ * serves (one is being activated), or while the one serving is `besides`. */
+export function servingPid(mountPoint: string, options: { runtimeDir?: string; besides?: number } = {}): Promise<number> {
+  const runtimeDir = options.runtimeDir ?? DEFAULT_RUNTIME_DIR;
+  return waitFor(options.besides === undefined ? "a serving process" : `a serving process other than ${options.besides}`, async () => {
+    const pid = (await keeperStatus(mountPoint, runtimeDir)).servingPid;
+    return pid !== options.besides && pid;
+  });
 }
 
 /** Resident memory of a process in KiB (VmRSS), or 0 when it is gone. */

@@ -43,8 +43,10 @@ test.after.always(async () => {
   }
 });
 
+/** A tenant placed as runc places a container on this host: the same cgroup in every v1
+ * controller and in the cgroup2 hierarchy, so that its tenant is named by that one path. */
 function group(): TestCgroup {
-  const created = createCgroup({ memoryLimitBytes: 256 * MiB });
+  const created = createCgroup({ memoryLimitBytes: 256 * MiB, unified: true });
   groups.push(created);
   return created;
 }
@@ -74,7 +76,7 @@ const stressIn = (g: string[], args: string[], seconds: number) => runInCgroup(g
 
 test.serial("a tenant holding all it may, as root or unprivileged, costs another tenant and the host no open", async (t) => {
   const [a, aNobody, b] = [group(), group(), group()];
-  const serving = await waitFor("the serving process", () => servingPid(service.mountPoint));
+  const serving = await servingPid(service.mountPoint);
   const rssBefore = residentKb(serving);
   const ready = [join(work, "a.ready"), join(work, "a-nobody.ready")];
   const HOLD = 25;
@@ -126,7 +128,7 @@ test.serial("a tenant holding all it may, as root or unprivileged, costs another
 
 test.serial("a tenant opening and closing from 256 threads costs another tenant and the host no open", async (t) => {
   const [a, b] = [group(), group()];
-  const serving = await waitFor("the serving process", () => servingPid(service.mountPoint));
+  const serving = await servingPid(service.mountPoint);
   const SECONDS = 8;
   const [churn, other, host] = await Promise.all([
     stressIn(a.procsFiles(), [stress, "churn", String(SECONDS), file(), "256"], SECONDS),

@@ -13,8 +13,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
 import { UNIFIED_ROOT, createV2Tree, startLiveContainer, type V2Tree } from "../../testbed/cgroups-v2.js";
 import { waitFor } from "../../testbed/wait.js";
-import { readStatus, type KeeperStatus } from "../../fuse/keeper/status.js";
-import { statusPath } from "../../core/paths.js";
+import { keeperStatus } from "../../fuse/keeper/control.js";
+import type { KeeperStatus } from "../../fuse/keeper/status.js";
+import { DEFAULT_RUNTIME_DIR } from "../../core/paths.js";
 import { VIEW_PATHS } from "../../core/layout.js";
 import { ERRNOS } from "../support/fs-faults.js";
 
@@ -46,7 +47,7 @@ test.after.always(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const status = (): KeeperStatus => readStatus(statusPath(service.mountPoint))!;
+const status = (): Promise<KeeperStatus> => keeperStatus(service.mountPoint, DEFAULT_RUNTIME_DIR);
 const files = () => Object.values(VIEW_PATHS).map((view) => join(service.mountPoint, view));
 
 /**
@@ -89,7 +90,7 @@ const SITES: { site: string; pattern: string; operations?: string[] }[] = [
 ];
 
 test.serial("every errno at every read site: a container's reader reads every file, from the same serving process", async (t) => {
-  const before = status();
+  const before = await status();
   let n = 0;
   for (const { site, pattern, operations } of SITES) {
     for (const errno of ERRNOS) {
@@ -103,7 +104,7 @@ test.serial("every errno at every read site: a container's reader reads every fi
   }
   control({});
   await readEverythingFromANewContainer(n++);
-  const after = status();
+  const after = await status();
   t.is(after.servingPid, before.servingPid, "the same serving process answered every read");
   t.is(after.restarts, before.restarts);
   t.is(after.renderFailures, 0, "no read answered EIO");
@@ -120,13 +121,13 @@ const gone = (pid: number) => {
 };
 
 test.serial("an uncaught error on the serving process's main thread: it ends whole at once and the keeper replaces it", async (t) => {
-  const before = status();
+  const before = await status();
   const old = before.servingPid!;
   control({ crash: "main", pid: old });
   // Whole: the process is gone (a thread blocked on /dev/fuse would keep it alive).
   await waitFor("the serving process to end", () => gone(old), { timeoutMs: 10_000 });
-  const replaced = await waitFor("a successor", () => {
-    const s = status();
+  const replaced = await waitFor("a successor", async () => {
+    const s = await status();
     return s.servingPid !== null && s.servingPid !== old && s;
   });
   control({});
@@ -136,21 +137,28 @@ test.serial("an uncaught error on the serving process's main thread: it ends who
 });
 
 test.serial("serving threads that cannot start: the serving process ends whole and the keeper keeps replacing it", async (t) => {
-  const before = status();
+  // A standby's threads are started ahead and would take over unharmed: the serving process and
+  // the standby both go, so that every process the keeper starts to serve from now on has
+  // threads that crash as they start.
+  await waitFor("a standby ready to take over", async () => (await status()).standbyReady);
+  const before = await status();
   control({ crash: "threads" });
   process.kill(before.servingPid!, "SIGKILL");
-  // Each successor's threads crash as they start; each successor must end for the next to come.
-  await waitFor("successors that ended", () => status().restarts >= before.restarts + 3, { timeoutMs: 60_000 });
+  process.kill(before.standbyPid!, "SIGKILL");
+  // The two killed count at most two restarts (the standby's if it was told to serve first).
+  // Each further one is a process started to serve that ended, whole, for the next to start:
+  // one that lingered would hold the next back until the keeper's 60 s start deadline.
+  await waitFor("successors that ended", async () => (await status()).restarts >= before.restarts + 2 + 3, { timeoutMs: 60_000 });
   control({});
   // Requests wait in the kernel's queue until threads that can start read them.
   await readEverythingFromANewContainer(2000);
-  const serving = status().servingPid!;
+  const serving = (await status()).servingPid!;
   t.false(gone(serving), "a serving process is up");
   t.true(service.alive(), "the keeper never went down");
 });
 
 test.serial("the keeper gone: its serving process ends whole at once (last: the mount is left for teardown)", async (t) => {
-  const serving = status().servingPid!;
+  const serving = (await status()).servingPid!;
   process.kill(service.pid, "SIGKILL");
   await waitFor("the serving process to end", () => gone(serving), { timeoutMs: 10_000 });
   t.true(gone(serving));

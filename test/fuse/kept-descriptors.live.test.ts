@@ -47,7 +47,7 @@ test("descriptors of removed cgroups are closed while the service is idle", asyn
   const names = mine.map((g) => g.path.slice(1));
   const files = ["proc/meminfo", "proc/cpuinfo", "proc/stat", "proc/diskstats"].map((f) => join(service.mountPoint, f));
   for (const group of mine) await runInCgroup(group.procsFiles(), ["cat", ...files]);
-  const pid = servingPid(service.mountPoint)!;
+  const pid = await servingPid(service.mountPoint);
   const before = keptOf(pid, names);
   t.log(`${before} descriptors of the ${mine.length} cgroups kept after their reads`);
   t.true(before >= mine.length, "the reads keep their cgroup files open");

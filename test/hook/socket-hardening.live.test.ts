@@ -105,7 +105,8 @@ test.serial(
       t.is(statSync(socket).mode & 0o777, 0o600, "the socket");
       t.is(statSync(socket).uid, 0);
       // An unprivileged process tries every name in the socket's directory (and the socket's own)
-      // as fast as it can while the serving process is replaced again and again.
+      // as fast as it can while the serving process is replaced again and again, until its stdin
+      // closes.
       const poller = execa(
         NOBODY[0]!,
         [
@@ -114,10 +115,10 @@ test.serial(
           "-e",
           `
         const net = require("net"), fs = require("fs"), path = require("path");
-        const [socket, ms] = [process.argv[1], Number(process.argv[2])];
+        const socket = process.argv[1];
         const dir = path.dirname(socket);
-        let attempts = 0, connected = 0, listed = 0;
-        const until = Date.now() + ms;
+        let attempts = 0, connected = 0, listed = 0, done = false, started = false;
+        process.stdin.on("end", () => (done = true)).resume();
         const tryOne = (p) => new Promise((resolve) => {
           attempts++;
           const s = net.connect(p);
@@ -125,29 +126,44 @@ test.serial(
           s.on("error", () => resolve());
         });
         (async () => {
-          while (Date.now() < until) {
+          while (!done) {
             let names = [];
             try { names = fs.readdirSync(dir); listed++; } catch {}
             await Promise.all([socket, ...names.map((n) => path.join(dir, n))].map(tryOne));
+            if (!started) {
+              started = true;
+              console.log("polling");
+            }
           }
           console.log(JSON.stringify({ attempts, connected, listed }));
         })();
         `,
           socket,
-          "6000",
         ],
         { reject: false },
       );
-      for (let reload = 0; reload < 5; reload++) {
-        const before = servingPid(service.mountPoint);
-        process.kill(service.pid, "SIGHUP");
-        await waitFor("a new serving process", () => {
-          const now = servingPid(service!.mountPoint);
-          return now !== undefined && now !== before;
-        });
+      await new Promise<void>((resolve) => poller.stdout.once("data", () => resolve()));
+      // Every way a serving process is replaced: the keeper's SIGHUP, `procview reload` on its
+      // control socket, and a serving process killed (the standby takes over and listens).
+      const mountPoint = service.mountPoint;
+      const replace: ((serving: number) => unknown)[] = [
+        () => process.kill(service!.pid, "SIGHUP"),
+        () => execa(process.execPath, [PROCVIEW_CLI, "reload", "--mountpoint", mountPoint, "--runtime-dir", runtimeDir]),
+        (serving) => process.kill(serving, "SIGKILL"),
+      ];
+      for (let restart = 0; restart < 2 * replace.length; restart++) {
+        const before = await servingPid(mountPoint, { runtimeDir });
+        await replace[restart % replace.length]!(before);
+        await servingPid(mountPoint, { runtimeDir, besides: before });
         await waitFor("its socket", () => statSync(socket, { throwIfNoEntry: false })?.isSocket());
+        t.is(statSync(socket).mode & 0o777, 0o600, `the socket after restart ${restart + 1}`);
       }
-      const polled = JSON.parse(String((await poller).stdout)) as { attempts: number; connected: number; listed: number };
+      poller.stdin.end();
+      const polled = JSON.parse(
+        String((await poller).stdout)
+          .split("\n")
+          .pop()!,
+      ) as { attempts: number; connected: number; listed: number };
       t.log(`the unprivileged process: ${polled.attempts} connection attempts, ${polled.connected} connected, ${polled.listed} listings`);
       t.true(polled.attempts > 100);
       t.is(polled.connected, 0);
@@ -211,7 +227,7 @@ test("a client does not hand the state to a socket that is not root's", async (t
 
 test.serial("idle, half-sent, oversized and too many connections are dropped; memory stays bounded; root is still answered", async (t) => {
   const { service, socket, fallback } = await serviceWithSocket(t, "flood");
-  const serving = await waitFor("the serving process", () => servingPid(service.mountPoint));
+  const serving = await servingPid(service.mountPoint);
   const before = residentKb(serving);
 
   // 150 connections, each sending the first 512 KiB of a request that announces a 1 MiB state.

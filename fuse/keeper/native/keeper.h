@@ -18,7 +18,7 @@
  *   -- COMMAND...          the serving process; the keeper appends its epoch
  *
  * Serving processes start with fd 3 = a unix stream socket to the keeper (lines of text, see
- * serving.c and fuse/keeper/channel.ts), and fds 4, 5, ... = the FUSE connections in the
+ * serving.c and fuse/keeper/messages.ts), and fds 4, 5, ... = the FUSE connections in the
  * order the keeper holds them. Every process starts as a standby and serves only once told to.
  */
 #ifndef PROCVIEW_KEEPER_H

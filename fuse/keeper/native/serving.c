@@ -1,9 +1,9 @@
 /*
  * The serving processes: one serves, one waits as a standby, and the keeper moves the role
- * between them. Every process starts as a standby (modules loaded, one serving thread waiting
- * at its gate: see fuse/server/service.ts); when the serving one dies, hangs or is replaced, the
- * standby is told to serve and answers within milliseconds, while a new standby starts behind
- * it at a lower CPU priority so that it does not slow the readers down.
+ * between them. Every process starts as a standby (modules loaded, its serving threads waiting
+ * at a gate: see fuse/server/serving-process.ts); when the serving one dies, hangs or is
+ * replaced, the standby is told to serve and answers within milliseconds, while a new standby
+ * starts behind it at a lower CPU priority so that it does not slow the readers down.
  *
  * Channel (fd 3 of a serving process), one line each way:
  *   keeper → serving:  activate | resend | restore
@@ -301,6 +301,7 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
   enum role role = c->role;
   int served = c->active_at != 0;
   int reload = c->reload;
+  int promote = c->promote;
   if (c->channel >= 0) close(c->channel);
   memset(c, 0, sizeof *c);
   c->channel = -1;
@@ -336,6 +337,13 @@ void on_child_exit(struct keeper *k, pid_t pid, int status) {
     if (reload) {
       logf_("serving process %d, started by a reload, died before serving (%s)", (int)pid, how);
       reload_finished(k, "error the new serving process died before serving (see the log)");
+    } else if (promote && !k->handing_over) {
+      /* Started to serve, since none of ours did: the one started next replaces it, a restart
+       * as much as the death of one that served (a broken install shows as restarts that keep
+       * counting, not as standbys dying). */
+      k->restarts++;
+      logf_("serving process %d died before serving (%s); %s", (int)pid, how,
+            k->spawn_not_before > now_ms() ? "starting another in 1 s" : "starting another");
     } else {
       logf_("standby serving process %d died (%s)", (int)pid, how);
     }
