@@ -8,7 +8,7 @@
 // procview pod is killed abruptly (its views come back). Serial: each test builds on the last.
 import test from "ava";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -69,6 +69,8 @@ const WORKLOAD: IPod = {
 
 interface Ctx {
   manifest: Manifest;
+  /** The image, the workload's image and the reader are built here. */
+  work: string;
   archive: string;
   node: NodeNamespace;
   dirs: ContainerdDirs;
@@ -166,6 +168,7 @@ test.before(async (t) => {
   ctx.manifest = manifest;
   // The image, as `npm run image` builds it.
   const work = await mkdtemp(path.join(tmpdir(), "procview-k8s-"));
+  ctx.work = work;
   const archive = path.join(work, "procview.oci.tar");
   ctx.archive = archive;
   const built = await execa(process.execPath, [path.join(DIST_DIR, "scripts", "build-image.js"), "--output", archive]);
@@ -204,13 +207,14 @@ test.after.always(async () => {
   await ctx.containerd?.stop();
   if (ctx.dirs && !process.env.PROCVIEW_KEEP) await destroyContainerdDir(ctx.dirs);
   await ctx.node?.stop();
+  if (ctx.work) await rm(ctx.work, { recursive: true, force: true });
 });
 
 test.serial(
   "the image: labelled with the version, procview as its entrypoint, the product and production node_modules only; the manifest runs it",
   async (t) => {
-    const c = need("manifest", "archive");
-    const layout = await mkdtemp(path.join(tmpdir(), "procview-image-check-"));
+    const c = need("manifest", "archive", "work");
+    const layout = await mkdtemp(path.join(c.work, "image-"));
     await extractTar({ file: c.archive, cwd: layout });
     const blob = async (digest: string): Promise<Buffer> => readFile(path.join(layout, "blobs", "sha256", digest.replace(/^sha256:/, "")));
     const index = JSON.parse(await readFile(path.join(layout, "index.json"), "utf8")) as {
@@ -392,7 +396,8 @@ test.serial("killing the procview pod abruptly: the workload's views come back",
   // The node's copy of the dead mount is covered by the new one, which reaches the node that way.
   t.log(`keeper: ${(await logged(pod, "serve", /stale FUSE mount .* shared with other mount namespaces: mounting over it/)).line}`);
   const restored = await logged(pod, "serve", /brought back \d+ of \d+ dead views/, 120_000);
-  t.log(`keeper: ${restored.line}`);
+  const serving = await logged(pod, "serve", /serving process \d+ serves/);
+  t.log(`keeper: ${restored.line} (${restored.at - serving.at} ms after its serving process began to serve)`);
   t.is(r.wrong, 0, r.firstProblem);
   const n = Number(/brought back (\d+) of/.exec(restored.line)?.[1]);
   t.true(n >= 9, `at least the workload's 9 views restored (${n})`);
