@@ -395,12 +395,22 @@ test.serial("killing the procview pod abruptly: the workload's views come back",
   );
   // The node's copy of the dead mount is covered by the new one, which reaches the node that way.
   t.log(`keeper: ${(await logged(pod, "serve", /stale FUSE mount .* shared with other mount namespaces: mounting over it/)).line}`);
-  const restored = await logged(pod, "serve", /brought back \d+ of \d+ dead views/, 120_000);
-  const serving = await logged(pod, "serve", /serving process \d+ serves/);
-  t.log(`keeper: ${restored.line} (${restored.at - serving.at} ms after its serving process began to serve)`);
   t.is(r.wrong, 0, r.firstProblem);
-  const n = Number(/brought back (\d+) of/.exec(restored.line)?.[1]);
-  t.true(n >= 9, `at least the workload's 9 views restored (${n})`);
+  // Every view of the workload is a live procview file again.
+  const views = parseMountinfo((await exec(c, id, ["cat", "/proc/self/mountinfo"])).stdout).filter((m) => m.fstype === "fuse.procview");
+  t.is(views.length, 9, views.map((m) => m.mountPoint).join(" "));
+  t.is((await exec(c, id, ["cat", ...views.map((m) => m.mountPoint)])).exitCode, 0, "every view reads");
+  // The restore runs over every container of the machine: another procview under test may have
+  // brought these views back first, and then this keeper found none to restore.
+  const restored = await waitFor("the keeper's restore", () => logLine(pod, "serve", /brought back \d+ of \d+ dead views/), {
+    timeoutMs: 30_000,
+  }).catch(() => undefined);
+  const serving = logLine(pod, "serve", /serving process \d+ serves/);
+  t.log(
+    restored && serving
+      ? `keeper: ${restored.line} (${restored.at - serving.at} ms after its serving process began to serve)`
+      : "keeper: restored none (another procview on this machine brought the views back first)",
+  );
   t.regex((await exec(c, id, ["cat", "/proc/cpuinfo"])).stdout, /^processor\s*:\s*0$/m);
   t.is(processors((await exec(c, id, ["cat", "/proc/cpuinfo"])).stdout), 1);
 });
