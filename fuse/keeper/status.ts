@@ -37,6 +37,8 @@ export const KeeperStatusSchema = z.object({
   watchdogMs: z.number().int().default(0),
   /** A keeper started with --take-over waits for this one to stop. */
   successorWaiting: z.boolean().default(false),
+  /** That keeper's pid, as this keeper's pid namespace numbers it (null: none waits, or unknown). */
+  successorPid: z.number().int().nullable().default(null),
   updatedAt: z.number(),
 });
 export type KeeperStatus = z.infer<typeof KeeperStatusSchema>;
