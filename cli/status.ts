@@ -1,7 +1,7 @@
 // `procview status` and `procview reload`: both ask the keeper on its root-only control socket.
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { serviceHealth } from "../fuse/keeper/health.js";
+import { keeperHere, serviceHealth, type ServiceHealth } from "../fuse/keeper/health.js";
 import { askKeeper } from "../fuse/keeper/control.js";
 import { renderTable, type Row } from "./table.js";
 import { DEFAULT_RUNTIME_DIR, DEFAULT_MOUNTPOINT, keeperSocketPath, statusPath } from "../core/paths.js";
@@ -9,6 +9,26 @@ import { DEFAULT_RUNTIME_DIR, DEFAULT_MOUNTPOINT, keeperSocketPath, statusPath }
 interface Flags {
   mountpoint: string;
   runtimeDir: string;
+}
+
+interface StatusFlags extends Flags {
+  thisContainer: boolean;
+}
+
+/** The row of --this-container: does this container's keeper serve the mount, or wait to take it over? */
+function thisContainerRow(health: ServiceHealth): Row {
+  const s = health.status;
+  if (!s || !health.keeperAlive) return { label: "this container", value: "no keeper answers", ok: false };
+  const here = keeperHere(s);
+  if (here === "serving") return { label: "this container", value: `its keeper (pid ${s.keeperPid}) serves the mount`, ok: true };
+  if (here === "taking-over")
+    return { label: "this container", value: `its keeper (pid ${s.successorPid}) waits to take the mount over`, ok: true };
+  const waiting = s.successorWaiting ? `, keeper ${s.successorPid ?? "?"} waits to take over` : "";
+  return {
+    label: "this container",
+    value: `its keeper neither serves the mount nor waits to take it over (keeper ${s.keeperPid} serves${waiting})`,
+    ok: false,
+  };
 }
 
 function age(since: number | null | undefined): string {
@@ -25,7 +45,12 @@ export function registerStatusCommands(program: Command): void {
     .description("is the mount live, which processes serve it, how much they served; exits 1 when something is wrong")
     .option("--mountpoint <dir>", "the mountpoint procview serve was started with", DEFAULT_MOUNTPOINT)
     .option("--runtime-dir <dir>", "where procview serve keeps its control socket and status file", DEFAULT_RUNTIME_DIR)
-    .action(async (flags: Flags) => {
+    .option(
+      "--this-container",
+      "also exit 1 unless the keeper running in this container (this process's mount namespace) serves the mount or waits to take it over: the readiness and liveness probe of a Kubernetes pod, which must not count as ready on another pod's keeper during a rolling update",
+      false,
+    )
+    .action(async (flags: StatusFlags) => {
       const mountPoint = resolve(flags.mountpoint);
       const health = await serviceHealth(mountPoint, flags.runtimeDir);
       const s = health.status;
@@ -72,8 +97,10 @@ export function registerStatusCommands(program: Command): void {
           { label: "views restored at start", value: String(s.restoredViews) },
         );
       }
+      const here = flags.thisContainer ? thisContainerRow(health) : null;
+      if (here) rows.push(here);
       process.stdout.write(`${renderTable(rows)}\n`);
-      if (!health.healthy) process.exitCode = 1;
+      if (!health.healthy || here?.ok === false) process.exitCode = 1;
     });
 
   program

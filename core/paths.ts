@@ -29,6 +29,21 @@ export const PEERCRED_HELPER = join(NATIVE_DIR, "procview-peercred");
 export const KEEPER_PROGRAM = join(NATIVE_DIR, "procview-keeper");
 /** execve() for `procview serve`, which becomes the keeper (fuse/keeper/native/procview-exec.c). */
 export const EXEC_ADDON = join(NATIVE_DIR, "procview-exec.node");
+/** flock(2), for the lock that keeps to one NRI plugin per runtime (nri/native/procview-flock.c). */
+export const FLOCK_ADDON = join(NATIVE_DIR, "procview-flock.node");
+
+/** The container image `npm run image` builds (scripts/build-image.ts): its name, tagged with the
+ * package's version, and the archive it is written to. "localhost/" marks it as built here,
+ * not pulled from a registry. */
+export const IMAGE_REPOSITORY = "localhost/procview";
+export function imageReference(version: string): string {
+  return `${IMAGE_REPOSITORY}:${version}`;
+}
+export function imageArchive(version: string): string {
+  return join(DIST_DIR, "image", `procview-${version}.oci.tar`);
+}
+/** Where the image holds the package (dist/, node_modules/, package.json). */
+export const IMAGE_APP_DIR = "/opt/procview";
 
 /** Where the views are mounted, and where the integrations bind them from. */
 export const DEFAULT_MOUNTPOINT = "/var/lib/procview";
@@ -85,4 +100,10 @@ export function hookSocketTemporary(path: string, pid: number): string {
 /** The socket and its temporary name (a pid has at most 7 digits) both fit in sun_path. */
 export function fitsSocketPath(path: string): boolean {
   return Buffer.byteLength(hookSocketTemporary(path, 9_999_999)) <= SOCKET_PATH_MAX_BYTES;
+}
+
+/** The lock an external NRI plugin holds for its whole life, one per runtime (named after the
+ * runtime's NRI socket): a second procview plugin for that runtime waits until the first has gone. */
+export function nriLockPath(nriSocket: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
+  return join(runtimeDir, "nri", `${runtimeName(nriSocket)}.lock`);
 }

@@ -82,6 +82,8 @@ export function nriTable(value: Table): Table | undefined {
 
 export interface NriState {
   enabled: boolean;
+  /** Whether plugins may connect to the socket themselves (external plugins: `disable_connections` not true). */
+  connections: boolean;
   socketPath: string;
   pluginPath: string;
   /** Why enabled is what it is, for messages. */
@@ -101,6 +103,7 @@ export function effectiveNri(tables: readonly (Table | undefined)[], line: Conta
       : `no disable key: containerd ${line}'s default is ${NRI_DEFAULTS.disable[line] ? "off" : "on"}`;
   return {
     enabled,
+    connections: merged.disable_connections !== true,
     socketPath: str(merged.socket_path, NRI_DEFAULTS.socketPath),
     pluginPath: str(merged.plugin_path, NRI_DEFAULTS.pluginPath),
     because,

@@ -59,6 +59,8 @@ const InstallContainerdSchema = z.object({
   state: z.string().min(1),
   containerd: z.string().min(1),
   containerdVersion: z.string().optional(),
+  /** false (--no-launcher): only make containerd take external plugins; `procview nri` runs elsewhere (a Kubernetes DaemonSet). */
+  launcher: z.boolean().default(true),
 });
 export type InstallContainerdOptions = z.input<typeof InstallContainerdSchema>;
 
@@ -111,8 +113,10 @@ export async function installContainerd(raw: InstallContainerdOptions): Promise<
   const pluginDir = path.resolve(o.pluginDir ?? nri.pluginPath);
   const wanted: Record<string, string | boolean> = {};
   if (!nri.enabled) wanted.disable = false;
+  // Without a launcher the plugin connects to the socket itself, which disable_connections forbids.
+  if (!o.launcher && !nri.connections) wanted.disable_connections = false;
   if (o.nriSocket && o.nriSocket !== nri.socketPath) wanted.socket_path = o.nriSocket;
-  if (pluginDir !== nri.pluginPath) wanted.plugin_path = pluginDir;
+  if (o.launcher && pluginDir !== nri.pluginPath) wanted.plugin_path = pluginDir;
 
   const where = setup.main ? `in ${configFile} (${nri.because})` : `(${configFile} does not exist: containerd ${line}'s default)`;
   const said: string[] = [`${who}: NRI ${nri.enabled ? "on" : "off"} ${where}, plugins in ${nri.pluginPath}`];
@@ -128,13 +132,19 @@ export async function installContainerd(raw: InstallContainerdOptions): Promise<
     .join(", ")}`;
 
   const launcher = path.join(pluginDir, `${o.pluginIdx}-${DEFAULT_PLUGIN_NAME}`);
-  if (!state.files.some((f) => f.path === launcher) && (await exists(launcher)))
+  if (o.launcher && !state.files.some((f) => f.path === launcher) && (await exists(launcher)))
     throw new Error(`${launcher} exists and was not written by procview install; remove it or choose --plugin-dir/--plugin-idx`);
   const launcherText = buildLauncher({ node: o.node, entry, source, logFile: o.logFile });
+  if (!o.launcher && after === null) {
+    said.push(
+      `nothing to change: containerd ${line} takes external NRI plugins on ${nri.socketPath} as configured, and no launcher was asked for (--no-launcher)`,
+    );
+    return said;
+  }
 
   // What the state will say, written before any of it exists.
   const newDirs = [
-    ...(await missingDirs(pluginDir)),
+    ...(o.launcher ? await missingDirs(pluginDir) : []),
     ...(after !== null ? await missingDirs(path.dirname(configFile)) : []),
     ...(await missingDirs(path.dirname(path.resolve(o.state)))),
   ].filter((d, i, a) => a.indexOf(d) === i);
@@ -148,7 +158,7 @@ export async function installContainerd(raw: InstallContainerdOptions): Promise<
   }
   const next: InstallState = {
     ...state,
-    files: [...state.files.filter((f) => f.path !== launcher), { path: launcher, sha256: sha256(launcherText) }],
+    files: o.launcher ? [...state.files.filter((f) => f.path !== launcher), { path: launcher, sha256: sha256(launcherText) }] : state.files,
     edits,
   };
   const mode = before !== null ? (await stat(configFile)).mode & 0o7777 : 0o644;
@@ -160,15 +170,19 @@ export async function installContainerd(raw: InstallContainerdOptions): Promise<
     // 0755 whatever the umask of whoever runs install.
     await chmod(d, 0o755);
   }
-  await writeAtomic(launcher, launcherText, 0o755);
-  said.push(`wrote ${launcher}: containerd starts it at its own start (${o.node} ${entry} nri --source ${source}, log in ${o.logFile})`);
+  if (o.launcher) {
+    await writeAtomic(launcher, launcherText, 0o755);
+    said.push(`wrote ${launcher}: containerd starts it at its own start (${o.node} ${entry} nri --source ${source}, log in ${o.logFile})`);
+  } else said.push(`no launcher (--no-launcher): "procview nri" connects to ${o.nriSocket ?? nri.socketPath} itself`);
   if (after !== null) {
     await writeAtomic(configFile, after, mode);
     said.push(`${before === null ? "wrote" : "edited"} ${configFile}: ${what}`);
   } else said.push(`${configFile} left as it is: containerd ${line} already runs NRI with plugins in ${pluginDir}`);
   said.push(`recorded in ${o.state}`);
   said.push(
-    "restart containerd to apply (systemctl restart containerd): it reads its config and starts the plugins in its plugin directory only when it starts",
+    o.launcher
+      ? "restart containerd to apply (systemctl restart containerd): it reads its config and starts the plugins in its plugin directory only when it starts"
+      : "restart containerd to apply (systemctl restart containerd): it reads its config only when it starts",
   );
   return said;
 }
@@ -188,6 +202,8 @@ export function registerInstallContainerd(install: Command): void {
         `  2. edits --config (default ${DEFAULT_CONTAINERD_CONFIG}) only where NRI would otherwise be off or elsewhere: containerd 1.7 (version 2 config) has NRI off unless disable = false, so that is set; containerd 2.x has it on unless disable = true, so only that is changed. socket_path and plugin_path are set only when --nri-socket or --plugin-dir differ from what containerd uses. The NRI table is found in any TOML form (either quote style, dotted keys, inline table) and edited in place; a missing table is appended; no other line changes. The result is parsed and checked before it is written;`,
         "  3. records both (the launcher's hash, the config as it was) in the state file, before writing them.",
         "",
+        'With --no-launcher, no launcher: only the config, where NRI would be off or refuse plugins that connect themselves (disable_connections = true), for nodes whose "procview nri" runs on its own (procview\'s Kubernetes DaemonSet).',
+        "",
         "Refused, with nothing written: a version 1 config, a version 3 config with containerd 1.7, NRI settings in a file the config imports, a config the edit would break, and a launcher procview did not write.",
         "",
         'Restart containerd afterwards. "procview uninstall" removes the launcher and puts the config back exactly as it was (unless it was edited since, then it says so and leaves it). Containers created before keep what they had.',
@@ -204,6 +220,10 @@ export function registerInstallContainerd(install: Command): void {
     .option("--state <file>", "where to record what was written", DEFAULT_STATE_FILE)
     .option("--containerd <path>", "the containerd binary asked for its version (1.7 and 2.x differ in NRI's default)", "containerd")
     .option("--containerd-version <version>", "the containerd version, instead of asking the binary")
+    .option(
+      "--no-launcher",
+      'only make containerd run NRI and take plugins that connect to its socket (disable_connections = false); write no launcher. For nodes where "procview nri" runs on its own, e.g. in procview\'s Kubernetes DaemonSet: a launched plugin beside it would add the same mounts, and containerd refuses containers two plugins add a mount to',
+    )
     .action(async (opts: InstallContainerdOptions) => {
       for (const line of await installContainerd(opts)) process.stdout.write(`${line}\n`);
     });

@@ -2,7 +2,8 @@
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME, makeLogger, runPlugin } from "./plugin.js";
-import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT, DEFAULT_RUNTIME_DIR } from "../core/paths.js";
+import { holdPluginLock } from "./lock.js";
+import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT, DEFAULT_RUNTIME_DIR, nriLockPath } from "../core/paths.js";
 import { describeZodError } from "../core/errors.js";
 
 const NriFlagsSchema = z.object({
@@ -10,9 +11,9 @@ const NriFlagsSchema = z.object({
   pluginName: z.string().regex(/^[A-Za-z0-9._-]+$/, 'plugin name: letters, digits, ".", "_", "-"'),
   pluginIdx: z.string().regex(/^[0-9]{2}$/, "plugin index: two digits (NRI orders plugins by it)"),
   source: z.string().startsWith("/", "source must be an absolute path"),
-  runtimeDir: z.string().startsWith("/", "runtime dir must be an absolute path"),
   probeTimeoutMs: z.coerce.number().int().min(50).max(1500),
   retryMs: z.coerce.number().int().min(10),
+  runtimeDir: z.string().startsWith("/", "runtime directory must be an absolute path"),
   logFile: z.string().optional(),
 });
 
@@ -44,6 +45,9 @@ export async function nriAction(flags: unknown): Promise<void> {
       ? `started by the runtime as ${env.NRI_PLUGIN_IDX}-${env.NRI_PLUGIN_NAME} on fd ${env.NRI_PLUGIN_SOCKET}; source ${f.source}`
       : `starting as ${f.pluginIdx}-${f.pluginName} for ${f.socket}; source ${f.source}`,
   );
+  // A plugin the runtime launched is the runtime's only one of its name; an external one waits
+  // for any other procview plugin connected to the same socket to go (nri/lock.ts).
+  if (!env && !(await holdPluginLock(nriLockPath(f.socket, f.runtimeDir), controller.signal, log))) return;
   await runPlugin(
     {
       socket: f.socket,
@@ -77,16 +81,16 @@ export function registerNriCommand(program: Command): void {
     .option("--plugin-idx <nn>", "two-digit index; plugins are called in ascending order", DEFAULT_PLUGIN_IDX)
     .option("--source <dir>", "procview mountpoint (or any LXCFS-layout directory) to bind from", DEFAULT_MOUNTPOINT)
     .option(
-      "--runtime-dir <dir>",
-      "the --runtime-dir of the procview serving the source: where each container is registered, so that its own files show its view",
-      DEFAULT_RUNTIME_DIR,
-    )
-    .option(
       "--probe-timeout-ms <ms>",
       "how long the health read of <source>/proc/meminfo may take; held within 40% of the request timeout the runtime gives a plugin (2 s unless it says otherwise)",
       "800",
     )
     .addOption(new Option("--retry-ms <ms>", "pause between connection attempts while containerd is away").default("1000").hideHelp())
+    .option(
+      "--runtime-dir <dir>",
+      "the --runtime-dir of the procview serving the source: where each container is registered (so that its own files show its view), and the lock that keeps to one procview plugin per NRI socket (nri/<socket>.lock): a second one, e.g. the new pod's in a Kubernetes rolling update, waits until the first has stopped",
+      DEFAULT_RUNTIME_DIR,
+    )
     .option("--log-file <file>", "also append each line, timestamped, to this file")
     .action((opts: unknown) => nriAction(opts).then(() => process.exit(0)));
 }

@@ -3,7 +3,16 @@
 import { mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { EXEC_ADDON, HOOK_CLIENT, KEEPER_PROGRAM, NATIVE_DIR, NSMOUNT_HELPER, PACKAGE_ROOT, PEERCRED_HELPER } from "../core/paths.js";
+import {
+  EXEC_ADDON,
+  FLOCK_ADDON,
+  HOOK_CLIENT,
+  KEEPER_PROGRAM,
+  NATIVE_DIR,
+  NSMOUNT_HELPER,
+  PACKAGE_ROOT,
+  PEERCRED_HELPER,
+} from "../core/paths.js";
 import { exitWithError } from "../core/errors.js";
 
 const KEEPER_SOURCES = path.join(PACKAGE_ROOT, "fuse", "keeper", "native");
@@ -11,13 +20,17 @@ const keeperSources = readdirSync(KEEPER_SOURCES)
   .filter((f) => f.endsWith(".c") && f !== "procview-exec.c")
   .map((f) => path.join(KEEPER_SOURCES, f));
 
+/** Shared objects, with the Node-API declarations they share (core/native/node-api.h). */
+const ADDON_FLAGS = ["-shared", "-fPIC", "-I", path.join(PACKAGE_ROOT, "core", "native")];
+
 const PROGRAMS: Array<{ sources: string[]; output: string; flags?: string[] }> = [
   { sources: [path.join(PACKAGE_ROOT, "fuse", "native", "procview-nsmount.c")], output: NSMOUNT_HELPER },
   { sources: [path.join(PACKAGE_ROOT, "hook", "native", "procview-hook.c")], output: HOOK_CLIENT },
   { sources: [path.join(PACKAGE_ROOT, "hook", "native", "procview-peercred.c")], output: PEERCRED_HELPER },
   { sources: keeperSources, output: KEEPER_PROGRAM, flags: ["-pthread"] },
-  // A Node-API addon: a shared object Node loads with process.dlopen.
-  { sources: [path.join(KEEPER_SOURCES, "procview-exec.c")], output: EXEC_ADDON, flags: ["-shared", "-fPIC"] },
+  // Node-API addons: shared objects Node loads with process.dlopen.
+  { sources: [path.join(KEEPER_SOURCES, "procview-exec.c")], output: EXEC_ADDON, flags: ADDON_FLAGS },
+  { sources: [path.join(PACKAGE_ROOT, "nri", "native", "procview-flock.c")], output: FLOCK_ADDON, flags: ADDON_FLAGS },
 ];
 
 async function main(): Promise<void> {

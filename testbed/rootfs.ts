@@ -7,10 +7,11 @@
 // every config.json mount before syncParentHooks), so the files exist there.
 // The image only needs the empty mount point directories.
 import { rmSync } from "node:fs";
-import { chmod, copyFile, mkdir, mkdtemp, realpath, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import { copyWithLibraries } from "../scripts/program-files.js";
 
 const BUSYBOX = "/bin/busybox";
 let cached: Promise<string> | undefined;
@@ -54,19 +55,4 @@ export function busyboxRootfs(): Promise<string> {
  * libraries they load, each at the path the dynamic loader looks for it. */
 export function rootfsWith(programs: readonly string[]): Promise<string> {
   return build(programs);
-}
-
-async function copyWithLibraries(program: string, root: string): Promise<void> {
-  const ldd = await execa("ldd", [program]);
-  // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" and "/lib64/ld-linux-x86-64.so.2 (0x…)"
-  const libraries = String(ldd.stdout)
-    .split("\n")
-    .map((line) => /(?:=>\s*)?(\/\S+) \(0x[0-9a-f]+\)/.exec(line)?.[1])
-    .filter((p): p is string => p !== undefined);
-  for (const file of [program, ...libraries]) {
-    const target = path.join(root, file);
-    await mkdir(path.dirname(target), { recursive: true });
-    await copyFile(await realpath(file), target);
-    await chmod(target, 0o755);
-  }
 }

@@ -1,6 +1,7 @@
 // Is a procview mount alive and answering? Decided from a child process with a timeout, so a
 // server that hangs can never hang the one asking.
 import { execa } from "execa";
+import { readlinkSync } from "node:fs";
 import path from "node:path";
 import { FSTYPE } from "../kernel/mount.js";
 import { readStatus, type KeeperStatus } from "./status.js";
@@ -58,4 +59,28 @@ export async function serviceHealth(mountPoint: string, runtimeDir: string): Pro
     servingAlive,
     healthy: mount === "answering" && keeperAlive && servingAlive,
   };
+}
+
+/**
+ * The part the keeper of the asking process's container plays for the mountpoint: it serves
+ * it, it waits to take it over, or neither. "This container" is this process's mount
+ * namespace, which every process of a container shares (those exec'd into it too), so a
+ * Kubernetes probe can tell its own pod's keeper from another pod's on the same node while
+ * both share the host's pid namespace. A pid this process cannot see is nobody's here.
+ */
+export type KeeperHere = "serving" | "taking-over" | "elsewhere";
+
+export function keeperHere(status: KeeperStatus, procRoot = "/proc"): KeeperHere {
+  const ns = (pid: number | "self"): string | null => {
+    try {
+      return readlinkSync(path.join(procRoot, String(pid), "ns/mnt"));
+    } catch {
+      return null;
+    }
+  };
+  const own = ns("self");
+  if (own === null) return "elsewhere";
+  if (ns(status.keeperPid) === own) return "serving";
+  if (status.successorWaiting && status.successorPid !== null && ns(status.successorPid) === own) return "taking-over";
+  return "elsewhere";
 }

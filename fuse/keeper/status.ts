@@ -44,6 +44,8 @@ export const KeeperStatusSchema = z.object({
   invalidations: z.number().default(0),
   /** Requests the per-container tree answered (a read from the page cache makes none). */
   treeRequests: z.number().default(0),
+  /** That keeper's pid, as this keeper's pid namespace numbers it (null: none waits, or unknown). */
+  successorPid: z.number().int().nullable().default(null),
   updatedAt: z.number(),
 });
 export type KeeperStatus = z.infer<typeof KeeperStatusSchema>;

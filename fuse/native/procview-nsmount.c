@@ -17,8 +17,10 @@
  *   TARGET: a path in PID's mount namespace, e.g. /proc/meminfo
  * bind:    attach SOURCE on each TARGET, all or nothing: on the first failure, the ones
  *          attached are detached again, and nothing already mounted is ever touched.
- * replace: for each pair, detach whatever is mounted on TARGET (the dead view), then attach
- *          SOURCE there; pairs are independent.
+ * replace: for each pair, put SOURCE where the dead view on TARGET is; pairs are independent.
+ *          The new mount goes beneath the dead one, which is then detached (MOVE_MOUNT_BENEATH,
+ *          Linux 6.5+), so TARGET is never uncovered and no reader sees the container's own
+ *          file in between; older kernels detach first and attach then.
  * Prints one line per pair: "ok TARGET" or "error TARGET: reason". Exit 0 when every pair
  * succeeded, 1 when any failed, 2 on a usage error or when the namespace cannot be entered.
  */
@@ -33,6 +35,10 @@
 #include <unistd.h>
 
 #define MAX_PAIRS 64
+
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200
+#endif
 
 int main(int argc, char **argv) {
   if (argc < 5 || (argc - 3) % 2 != 0 || (argc - 3) / 2 > MAX_PAIRS ||
@@ -77,7 +83,17 @@ int main(int argc, char **argv) {
   int failed = 0;
   for (int i = 0; i < pairs; i++) {
     const char *target = argv[3 + 2 * i];
-    /* EINVAL: nothing mounted there (the view was already gone); attach anyway. */
+    if (replace && move_mount(trees[i], "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
+      if (umount2(target, MNT_DETACH) != 0) {
+        printf("error %s: detaching the old view from over the new one: %s\n", target, strerror(errno));
+        failed = 1;
+      } else {
+        printf("ok %s\n", target);
+      }
+      continue;
+    }
+    /* Not beneath (an older kernel, or nothing mounted there): the attach below, after the
+     * detach. EINVAL from umount2: nothing mounted there (the view was already gone). */
     if (replace && umount2(target, MNT_DETACH) != 0 && errno != EINVAL) {
       printf("error %s: detaching the old view: %s\n", target, strerror(errno));
       failed = 1;

@@ -87,14 +87,21 @@ test("no permission (not root): one line, exit 1", async (t) => {
 test("a stale mount left by a crashed run is detected and replaced", async (t) => {
   const mountPoint = mkdtempSync(join(tmpdir(), "procview-stale-"));
   const first = await startProcview({ mountPoint });
-  // Crash everything at once: keeper and serving process.
-  const status = readStatus(statusPath(mountPoint, DEFAULT_RUNTIME_DIR))!;
+  // The root's attributes, cached by the kernel for an hour once asked for: a stat of the dead
+  // mount still answers, so only a request that reaches the connection (statfs) tells it is dead.
+  t.true(statSync(mountPoint).isDirectory());
+  // Crash everything at once: keeper and serving process (once the status names it).
+  const status = await waitFor("the status to name the serving process", () => {
+    const s = readStatus(statusPath(mountPoint, DEFAULT_RUNTIME_DIR));
+    return s?.servingPid ? s : null;
+  });
   process.kill(status.servingPid!, "SIGKILL");
   process.kill(first.pid, "SIGKILL");
   // Gone, or a zombie at most (its descriptors are closed): the mount is left without a server.
   const gone = (pid: number) => ["Z", "X", undefined].includes(readStat("/proc", pid)?.state);
   await waitFor("the keeper and the serving process to be gone", () => !first.alive() && gone(status.servingPid!) && gone(first.pid));
   t.throws(() => readFileSync(join(mountPoint, "proc/meminfo")), { code: "ENOTCONN" }, "the old mount is dead");
+  t.true(statSync(mountPoint).isDirectory(), "though a stat of its root still answers");
 
   const second = await startProcview({ mountPoint });
   try {

@@ -111,7 +111,11 @@ test.serial("a reload whose new serving process dies before serving fails with t
   const runtimeDir = mkdtempSync(join(tmpdir(), "procview-rt-"));
   const service = await serveUnderLooseUmask(runtimeDir);
   try {
-    const before = await keeperStatus(service.mountPoint, runtimeDir);
+    // Once a serving process serves (the mount answers before the first one says it serves).
+    const before = await waitFor("a serving process", async () => {
+      const now = await keeperStatus(service.mountPoint, runtimeDir);
+      return now.servingPid !== null ? now : null;
+    });
     const reload = execa(process.execPath, [PROCVIEW_CLI, "reload", "--mountpoint", service.mountPoint, "--runtime-dir", runtimeDir], {
       reject: false,
     });

@@ -28,6 +28,7 @@ import type { ContainerdLine } from "../support/containerd-builds.js";
 import { editNri, effectiveNri, nriTable, parseContainerdConfig } from "../../install/containerd-config.js";
 import { containerdBuild } from "../support/containerd-builds.js";
 import { CLI_ENTRY } from "../../core/paths.js";
+import { startPluginProcess, type PluginProcess } from "./support/plugin-process.js";
 
 const NRI = "io.containerd.nri.v1.nri";
 
@@ -233,6 +234,50 @@ for (const line of ["1.7", "2"] as const) {
 }
 
 // Refusals.
+test.serial(
+  "containerd 1.7 with --no-launcher (a node whose plugin runs in the Kubernetes DaemonSet): NRI on and open to plugins that connect, no launcher; an external plugin registers; uninstall restores the bytes",
+  async (t) => {
+    const d = await makeContainerdDir("1.7");
+    const w = await makeWork();
+    const procview = await startProcview();
+    let containerd: RunningContainerd | undefined;
+    let plugin: PluginProcess | undefined;
+    try {
+      const before = withNri(d, "single-quoted", true).replace(/^(\[plugins\.'[^\n]*\n)/m, "$1  disable_connections = true\n");
+      await writeFile(d.config, before);
+      const r = await install(d, w, procview.mountPoint, ["--no-launcher"]);
+      t.log(String(r.all));
+      t.is(r.exitCode, 0);
+      const after = await readFile(d.config, "utf8");
+      const nri = effectiveNri([nriTable(parseContainerdConfig(after, d.config).value)], "1.7");
+      t.true(nri.enabled, nri.because);
+      t.true(nri.connections);
+      t.deepEqual(added(before, after).sort(), ["  disable = false", "  disable_connections = false"], "both edited in place");
+      t.false(existsSync(path.join(d.pluginDir, "10-procview")), "no launcher");
+
+      containerd = await startContainerd(d);
+      plugin = startPluginProcess(["--socket", d.nriSocket, "--source", procview.mountPoint, "--runtime-dir", d.dir]);
+      await plugin.waitFor(/registered as 10-procview/, 20_000);
+      await plugin.stop();
+      await containerd.stop();
+      containerd = undefined;
+
+      const again = await install(d, w, procview.mountPoint, ["--no-launcher"]);
+      t.regex(String(again.all), /nothing to change: containerd 1\.7 takes external NRI plugins/);
+      const un = await uninstall(w);
+      t.is(un.exitCode, 0, String(un.all));
+      t.is(await readFile(d.config, "utf8"), before, "config restored byte for byte");
+      t.false(existsSync(w.state));
+    } finally {
+      await plugin?.stop();
+      await containerd?.stop();
+      await destroyContainerdDir(d);
+      await rm(w.dir, { recursive: true, force: true });
+      await procview.stop();
+    }
+  },
+);
+
 test.serial("refused, nothing written: a version 1 config", (t) =>
   refusalCase(t, "1.7", () => `[plugins.cri]\n  sandbox_image = "x"\n`, /version 1 config.*containerd config migrate/),
 );

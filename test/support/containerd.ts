@@ -11,7 +11,7 @@ import { ownMounts } from "../../core/mountinfo.js";
 import { errorMessage } from "../../core/errors.js";
 import { busyboxRootfs } from "../../testbed/rootfs.js";
 import { containerdBuild, type ContainerdBuild, type ContainerdLine } from "./containerd-builds.js";
-import { writeOciImage } from "./oci-image.js";
+import { writeOciImage } from "../../scripts/oci-image.js";
 
 /** The busybox image every test pod and container runs (also the sandbox image: no pause image needed). */
 export const TEST_IMAGE = "docker.io/procview/busybox:test";
@@ -204,9 +204,14 @@ const logTailOf =
     }
   };
 
-export async function startContainerd(d: ContainerdDirs): Promise<RunningContainerd> {
+/**
+ * Starts containerd; `enter` runs it through a program that execs it in place (e.g. nsenter
+ * into a mount namespace of a private node, see node-namespace.ts), so the pid stays containerd's.
+ */
+export async function startContainerd(d: ContainerdDirs, enter: readonly string[] = []): Promise<RunningContainerd> {
   if (!existsSync(d.build.containerd)) throw new Error(`${d.build.containerd} is missing (npm test sets it up through system-deps.ts)`);
-  const child: ResultPromise = execa(d.build.containerd, ["--config", d.config, "--log-level", "info"], {
+  const argv = [...enter, d.build.containerd, "--config", d.config, "--log-level", "info"];
+  const child: ResultPromise = execa(argv[0]!, argv.slice(1), {
     reject: false,
     stdin: "ignore",
     stdout: { file: d.log, append: true },

@@ -6,8 +6,10 @@
  * usage: stress-reader SECONDS MEMINFO EXPECTED_MEMTOTAL_KB CPUINFO EXPECTED_PROCESSORS
  * Reads for at most SECONDS; SIGTERM ends it sooner. SIGTERM is blocked and looked for between
  * reads, so it never interrupts one (an interrupted read would count as an error).
- * Prints one line: reads=N errors=N wrong=N max_stall_us=N first_problem=<text or ->
- *   errors: a syscall failed (e.g. ENOTCONN); wrong: the text had other numbers than expected.
+ * Prints one line: reads=N errors=N wrong=N max_stall_us=N max_outage_us=N first_problem=<text or ->
+ *   errors: a syscall failed (e.g. ENOTCONN); wrong: the text had other numbers than expected;
+ *   max_stall_us: the longest single read; max_outage_us: the longest time from a failed read to
+ *   the next good one (how long the views were gone, when reads fail rather than wait).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +80,7 @@ int main(int argc, char **argv) {
   long long deadline = now_us() + atoll(argv[1]) * 1000000LL;
   long expected_mem = atol(argv[3]), expected_cpus = atol(argv[5]);
   long reads = 0, errors = 0, wrong = 0;
-  long long max_stall = 0;
+  long long max_stall = 0, max_outage = 0, failing_since = -1;
   sigset_t pending;
   while (now_us() < deadline && sigpending(&pending) == 0 && !sigismember(&pending, SIGTERM)) {
     for (int which = 0; which < 2; which++) {
@@ -90,7 +92,12 @@ int main(int argc, char **argv) {
       reads++;
       if (got < 0) {
         errors++;
+        if (failing_since < 0) failing_since = start;
         continue;
+      }
+      if (failing_since >= 0) {
+        if (now_us() - failing_since > max_outage) max_outage = now_us() - failing_since;
+        failing_since = -1;
       }
       long value = which == 0 ? memtotal_kb() : processors();
       long expected = which == 0 ? expected_mem : expected_cpus;
@@ -102,6 +109,8 @@ int main(int argc, char **argv) {
       }
     }
   }
-  printf("reads=%ld errors=%ld wrong=%ld max_stall_us=%lld first_problem=%s\n", reads, errors, wrong, max_stall, first_problem);
+  if (failing_since >= 0 && now_us() - failing_since > max_outage) max_outage = now_us() - failing_since;
+  printf("reads=%ld errors=%ld wrong=%ld max_stall_us=%lld max_outage_us=%lld first_problem=%s\n", reads, errors, wrong, max_stall,
+         max_outage, first_problem);
   return 0;
 }

@@ -136,25 +136,26 @@ static void status_json(struct keeper *k, char *out, size_t size) {
   struct child *serving = k->stopping ? NULL : child_in(k, ACTIVE);
   struct child *standby = k->stopping ? NULL : child_in(k, STANDBY);
   if (standby == NULL && !k->stopping) standby = child_in(k, STARTING);
-  char serving_pid[24] = "null", serving_since[24] = "null", standby_pid[24] = "null";
+  char serving_pid[24] = "null", serving_since[24] = "null", standby_pid[24] = "null", successor_pid[24] = "null";
   if (serving != NULL) {
     snprintf(serving_pid, sizeof serving_pid, "%d", (int)serving->pid);
     snprintf(serving_since, sizeof serving_since, "%lld", wall_ms() - (now_ms() - serving->active_at));
   }
   if (standby != NULL) snprintf(standby_pid, sizeof standby_pid, "%d", (int)standby->pid);
+  if (k->successor_fd >= 0 && k->successor_pid > 0) snprintf(successor_pid, sizeof successor_pid, "%d", (int)k->successor_pid);
   struct counters sum = totals(k);
   snprintf(out, size,
            "{\"mountPoint\":%s,\"keeperPid\":%d,\"keeperStartedAt\":%lld,\"keeperRssBytes\":%lld,"
            "\"servingPid\":%s,\"servingStartedAt\":%s,\"standbyPid\":%s,\"standbyReady\":%s,"
            "\"restarts\":%u,\"reloads\":%u,\"hangs\":%u,\"handoffs\":%u,\"restoredViews\":%u,"
            "\"opens\":%llu,\"rerendered\":%llu,\"renderFailures\":%llu,\"containers\":%llu,\"hooksServed\":%llu,"
-           "\"hookSocket\":%s,\"watchdogMs\":%d,\"successorWaiting\":%s,\"containerTree\":%s,\"fills\":%llu,\"invalidations\":%llu,"
-           "\"treeRequests\":%llu,\"updatedAt\":%lld}",
+           "\"hookSocket\":%s,\"watchdogMs\":%d,\"successorWaiting\":%s,\"successorPid\":%s,\"containerTree\":%s,"
+           "\"fills\":%llu,\"invalidations\":%llu,\"treeRequests\":%llu,\"updatedAt\":%lld}",
            mountpoint, (int)getpid(), k->started_at, rss_bytes(), serving_pid, serving_since, standby_pid,
            standby != NULL && standby->role == STANDBY ? "true" : "false", k->restarts, k->reloads, k->hangs, k->handoffs,
            k->restored, sum.opens, sum.rerendered, sum.render_failures, serving != NULL ? serving->containers : 0ULL,
-           sum.hooks_served, hook, k->watchdog_ms, k->successor_fd >= 0 ? "true" : "false", tree, sum.fills, sum.invalidations,
-           sum.tree_requests, wall_ms());
+           sum.hooks_served, hook, k->watchdog_ms, k->successor_fd >= 0 ? "true" : "false", successor_pid, tree, sum.fills,
+           sum.invalidations, sum.tree_requests, wall_ms());
 }
 
 void write_status(struct keeper *k, int force) {
@@ -221,6 +222,7 @@ static void on_request(struct keeper *k, struct client *cl, const char *line) {
     if (getsockopt(cl->fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) < 0) cred.pid = 0;
     send_line(cl->fd, "wait %d\n", (int)getpid());
     k->successor_fd = cl->fd;
+    k->successor_pid = cred.pid;
     k->successor_len = 0;
     cl->fd = -1;
     close_client(cl);

@@ -135,6 +135,7 @@ struct keeper {
 
   /* Handoff, predecessor side: a successor keeper waiting for us to stop. */
   int successor_fd;
+  pid_t successor_pid; /* as SO_PEERCRED gave it (0: unknown); shown in the status */
   int handing_over; /* fds sent; waiting for the successor's serving process, then ours to go */
   long long handover_deadline;
   char successor_buf[64];
@@ -176,6 +177,7 @@ int peer_is_root(int fd);
 int find_fuse_mount(const char *dir, int *mount_id, char *fstype, size_t fstype_size);
 int mount_listed(int mount_id);
 int connection_dead(const char *dir);
+int shared_elsewhere(int mount_id);
 void prepare_mountpoint(const char *dir);
 int open_fuse_device(void);
 void mount_fuse(struct conn *conn);

@@ -227,7 +227,13 @@ int main(int argc, char **argv) {
   if (handed) {
     logf_("took %s over; keeper pid %d", conn->mountpoint, (int)getpid());
   } else {
-    if (mounted) {
+    if (mounted && shared_elsewhere(conn->mount_id)) {
+      /* Detached here, it would stay dead in the other namespaces (a Kubernetes node, which
+       * binds containers' views from its copy); a mount over it propagates to each of them. */
+      logf_("the stale FUSE mount left at %s by a server that died is shared with other mount namespaces: mounting over it, "
+            "so that the new mount reaches them too",
+            conn->mountpoint);
+    } else if (mounted) {
       logf_("replacing the stale FUSE mount left at %s by a server that died", conn->mountpoint);
       detach(conn->mountpoint);
     }

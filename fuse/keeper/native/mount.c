@@ -3,6 +3,7 @@
  * mount API (fsopen, fsmount, move_mount), because it is mounted before it can be attached. */
 #include "keeper.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,11 +92,88 @@ int mount_listed(int mount_id) {
   return wanted == -1;
 }
 
-/* A FUSE mount whose server is gone answers ENOTCONN at once; a live one answers (from the
- * attributes it gave at mount time, or its server). */
+/* A FUSE mount whose server is gone answers ENOTCONN at once to any request that reaches it.
+ * stat() may never reach it (the root's attributes are cached for an hour once asked for);
+ * statfs() always does. Asked from a child, so that a live server that does not answer
+ * (stopped, deadlocked) cannot hold the keeper: no answer within 2 s counts as live. */
 int connection_dead(const char *dir) {
-  struct stat st;
-  return stat(dir, &st) < 0 && errno == ENOTCONN;
+  pid_t child = fork();
+  if (child < 0) {
+    struct stat st;
+    return stat(dir, &st) < 0 && errno == ENOTCONN;
+  }
+  if (child == 0) {
+    struct statfs fs;
+    _exit(statfs(dir, &fs) < 0 && errno == ENOTCONN ? 1 : 0);
+  }
+  int status = 0;
+  for (int waited = 0; waited < 2000; waited += 5) {
+    pid_t done = waitpid(child, &status, WNOHANG);
+    if (done == child) return WIFEXITED(status) && WEXITSTATUS(status) == 1;
+    if (done < 0 && errno != EINTR) return 0;
+    usleep(5000);
+  }
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  return 0;
+}
+
+/* The peer group of a mountinfo line ("shared:N" among its optional fields), 0 if none. */
+static int peer_group_of_line(const char *line) {
+  const char *dash = strstr(line, " - ");
+  const char *shared = strstr(line, " shared:");
+  return shared != NULL && (dash == NULL || shared < dash) ? atoi(shared + 8) : 0;
+}
+
+/* Calls visit(line, arg) for each line of a mountinfo file until one returns nonzero, and
+ * returns that (0: none did, or the file could not be read: the process is gone). */
+static int scan_mountinfo(const char *mountinfo, int (*visit)(const char *line, void *arg), void *arg) {
+  FILE *file = fopen(mountinfo, "re");
+  if (file == NULL) return 0;
+  char *line = NULL;
+  size_t size = 0;
+  int found = 0;
+  while (found == 0 && getline(&line, &size, file) > 0) found = visit(line, arg);
+  free(line);
+  fclose(file);
+  return found;
+}
+
+static int group_of_id(const char *line, void *mount_id) {
+  int id = 0;
+  return sscanf(line, "%d", &id) == 1 && id == *(int *)mount_id ? peer_group_of_line(line) : 0;
+}
+
+static int in_group(const char *line, void *group) { return peer_group_of_line(line) == *(int *)group; }
+
+/* Whether our mount with this id has peers (the same "shared:N") in another mount namespace:
+ * a Kubernetes node's own copy of a mount made in a container through Bidirectional
+ * propagation, from which the runtime binds views into containers. Processes we cannot see
+ * (another pid namespace) are not looked at. */
+int shared_elsewhere(int mount_id) {
+  int group = scan_mountinfo("/proc/self/mountinfo", group_of_id, &mount_id);
+  if (group == 0) return 0;
+  char own[64] = "";
+  if (readlink("/proc/self/ns/mnt", own, sizeof own - 1) < 0) return 0;
+  DIR *proc = opendir("/proc");
+  if (proc == NULL) return 0;
+  char seen[64][64];
+  int nseen = 0, found = 0;
+  struct dirent *entry;
+  while (!found && (entry = readdir(proc)) != NULL) {
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+    char path[300], ns[64] = "";
+    snprintf(path, sizeof path, "/proc/%s/ns/mnt", entry->d_name);
+    if (readlink(path, ns, sizeof ns - 1) < 0 || strcmp(ns, own) == 0) continue;
+    int known = 0;
+    for (int i = 0; i < nseen && !known; i++) known = strcmp(seen[i], ns) == 0;
+    if (known) continue;
+    if (nseen < 64) snprintf(seen[nseen++], sizeof seen[0], "%s", ns);
+    snprintf(path, sizeof path, "/proc/%s/mountinfo", entry->d_name);
+    found = scan_mountinfo(path, in_group, &group);
+  }
+  closedir(proc);
+  return found;
 }
 
 static int mkdirs(char *path) {

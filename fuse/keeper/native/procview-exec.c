@@ -7,9 +7,7 @@
  * would cost the ~40 MiB the keeper exists to save.
  *
  * It is a Node-API addon: Node loads it with process.dlopen and looks up
- * napi_register_module_v1. Node-API is a stable C ABI exported by the node binary, so the few
- * functions used are declared here rather than taken from headers that a Node install does not
- * always ship.
+ * napi_register_module_v1 (core/native/node-api.h declares what it uses).
  *
  * exports.execve(file, argv): argv[0] included; the environment is the process's own. Before
  * the exec, stdin, stdout and stderr are made inheritable and blocking again (Node may have set
@@ -26,19 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct napi_env__ *napi_env;
-typedef struct napi_value__ *napi_value;
-typedef struct napi_callback_info__ *napi_callback_info;
-typedef int napi_status; /* napi_ok is 0 */
-typedef napi_value (*napi_callback)(napi_env env, napi_callback_info info);
-
-extern napi_status napi_get_cb_info(napi_env, napi_callback_info, size_t *, napi_value *, napi_value *, void **);
-extern napi_status napi_get_value_string_utf8(napi_env, napi_value, char *, size_t, size_t *);
-extern napi_status napi_get_array_length(napi_env, napi_value, uint32_t *);
-extern napi_status napi_get_element(napi_env, napi_value, uint32_t, napi_value *);
-extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *, napi_value *);
-extern napi_status napi_set_named_property(napi_env, napi_value, const char *, napi_value);
-extern napi_status napi_throw_error(napi_env, const char *, const char *);
+#include "node-api.h"
 
 #define MAX_ARGS 256
 #define MAX_ARG_BYTES 65536
@@ -96,10 +82,4 @@ static napi_value do_execve(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-napi_value napi_register_module_v1(napi_env env, napi_value exports);
-napi_value napi_register_module_v1(napi_env env, napi_value exports) {
-  napi_value fn;
-  if (napi_create_function(env, "execve", 6, do_execve, NULL, &fn) != 0 || napi_set_named_property(env, exports, "execve", fn) != 0)
-    return NULL;
-  return exports;
-}
+NODE_API_MODULE_FUNCTION("execve", do_execve)

@@ -47,6 +47,9 @@ export function containerdSuite(line: ContainerdLine): void {
     procview.mountPoint,
     "--retry-ms",
     "200",
+    // The lock that keeps to one plugin per runtime, with this test's containerd.
+    "--runtime-dir",
+    d.dir,
   ];
 
   async function limitedContainer(c: Ctx, annotations: Record<string, string> = {}): Promise<string> {
