@@ -19,6 +19,7 @@ import {
   DEFAULT_CONTAINERD_CONFIG,
   KEEPER_PROGRAM,
   EXEC_ADDON,
+  INVALIDATE_ADDON,
 } from "../core/paths.js";
 import { parseContainerdVersion, readContainerdSetup, setupNri } from "../install/containerd-config.js";
 
@@ -130,7 +131,7 @@ async function runtimes(containerdBinary: string, containerdConfig: string): Pro
 
 /** The native keeper: built, and when the service runs, answering with a standby ready. */
 function keeper(health: ServiceHealth): Row {
-  const missing = [KEEPER_PROGRAM, EXEC_ADDON].filter((p) => !existsSync(p));
+  const missing = [KEEPER_PROGRAM, EXEC_ADDON, INVALIDATE_ADDON].filter((p) => !existsSync(p));
   if (missing.length)
     return { label: "keeper", value: `${missing.join(", ")} missing (npm run build): procview serve cannot start`, ok: false };
   const s = health.status;

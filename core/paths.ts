@@ -31,6 +31,8 @@ export const KEEPER_PROGRAM = join(NATIVE_DIR, "procview-keeper");
 export const EXEC_ADDON = join(NATIVE_DIR, "procview-exec.node");
 /** flock(2), for the lock that keeps to one NRI plugin per runtime (nri/native/procview-flock.c). */
 export const FLOCK_ADDON = join(NATIVE_DIR, "procview-flock.node");
+/** The per-container tree's invalidation thread (fuse/server/native/procview-invalidate.c). */
+export const INVALIDATE_ADDON = join(NATIVE_DIR, "procview-invalidate.node");
 
 /** The container image `npm run image` builds (scripts/build-image.ts): its name, tagged with the
  * package's version, and the archive it is written to. "localhost/" marks it as built here,

@@ -7,6 +7,7 @@ import {
   EXEC_ADDON,
   FLOCK_ADDON,
   HOOK_CLIENT,
+  INVALIDATE_ADDON,
   KEEPER_PROGRAM,
   NATIVE_DIR,
   NSMOUNT_HELPER,
@@ -31,6 +32,11 @@ const PROGRAMS: Array<{ sources: string[]; output: string; flags?: string[] }> =
   // Node-API addons: shared objects Node loads with process.dlopen.
   { sources: [path.join(KEEPER_SOURCES, "procview-exec.c")], output: EXEC_ADDON, flags: ADDON_FLAGS },
   { sources: [path.join(PACKAGE_ROOT, "nri", "native", "procview-flock.c")], output: FLOCK_ADDON, flags: ADDON_FLAGS },
+  {
+    sources: [path.join(PACKAGE_ROOT, "fuse", "server", "native", "procview-invalidate.c")],
+    output: INVALIDATE_ADDON,
+    flags: [...ADDON_FLAGS, "-pthread"],
+  },
 ];
 
 async function main(): Promise<void> {

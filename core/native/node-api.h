@@ -1,8 +1,9 @@
 /*
- * The part of Node-API that procview's addons (procview-exec.node, procview-flock.node) use,
- * declared here once. Node-API is a stable C ABI exported by the node binary, so the few
- * functions needed are declared rather than taken from headers a Node install does not always
- * ship. An addon defines napi_register_module_v1 with NODE_API_MODULE_FUNCTION below.
+ * The part of Node-API that procview's addons (procview-exec.node, procview-flock.node,
+ * procview-invalidate.node) use, declared here once. Node-API is a stable C ABI exported by the
+ * node binary, so the few functions needed are declared rather than taken from headers a Node
+ * install does not always ship. An addon defines napi_register_module_v1, with
+ * NODE_API_MODULE_FUNCTION below when it exports one function.
  */
 #ifndef PROCVIEW_NODE_API_H
 #define PROCVIEW_NODE_API_H
@@ -25,6 +26,8 @@ extern napi_status napi_get_element(napi_env, napi_value, uint32_t, napi_value *
 extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *, napi_value *);
 extern napi_status napi_set_named_property(napi_env, napi_value, const char *, napi_value);
 extern napi_status napi_throw_error(napi_env, const char *, const char *);
+/* Its type (unused here), element count, data (a SharedArrayBuffer's too), buffer, byte offset. */
+extern napi_status napi_get_typedarray_info(napi_env, napi_value, int *, size_t *, void **, napi_value *, size_t *);
 
 /* An addon exporting one function: exports.NAME = FN. */
 #define NODE_API_MODULE_FUNCTION(NAME, FN)                                                          \

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { ServingConfigSchema, type ServingConfig } from "./messages.js";
-import { EXEC_ADDON, KEEPER_PROGRAM, SERVING_ENTRY, keeperSocketPath, statusPath } from "../../core/paths.js";
+import { EXEC_ADDON, INVALIDATE_ADDON, KEEPER_PROGRAM, SERVING_ENTRY, keeperSocketPath, statusPath } from "../../core/paths.js";
 
 export interface KeeperLaunch {
   mountPoint: string;
@@ -57,7 +57,7 @@ interface ExecAddon {
 
 /** Replaces this process with the keeper; returns only by throwing. */
 export function becomeKeeper(launch: KeeperLaunch): never {
-  for (const built of [KEEPER_PROGRAM, EXEC_ADDON])
+  for (const built of [KEEPER_PROGRAM, EXEC_ADDON, INVALIDATE_ADDON])
     if (!existsSync(built)) throw new Error(`${built} does not exist: build procview first (npm run build)`);
   const argv = keeperArgv(launch);
   // createRequire loads a .node file with process.dlopen, as for any addon.

@@ -133,9 +133,8 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   const fileValidSeconds = Math.max(options.keepMs, 1) / 1000;
   const now = options.now ?? Date.now;
   const files = new Map<number, FileState>();
-  const bySlot: (FileState | undefined)[] = new Array<FileState | undefined>(options.slots);
-  const freeSlots: number[] = [];
-  for (let slot = options.slots - 1; slot >= 0; slot--) freeSlots.push(slot);
+  /** Slots are handed out in order (the table grows with the files actually read), then reused. */
+  const bySlot: (FileState | undefined)[] = [];
   const containers = new Map<string, Known>();
   const idsByHash = new Map<number, string>();
   let listedAt = -Infinity;
@@ -205,8 +204,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   };
 
   const slotFor = (): number | undefined => {
-    const free = freeSlots.pop();
-    if (free !== undefined) return free;
+    if (bySlot.length < options.slots) return bySlot.length;
     // The oldest file the kernel holds nothing of ours for.
     for (const state of files.values()) {
       if (state.pinned !== null || queue.isQueued(state.slot)) continue;

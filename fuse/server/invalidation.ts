@@ -1,7 +1,8 @@
-// What the per-container tree's serving thread and the invalidation thread share. The serving
-// thread fills files into the kernel's page cache and says, per file, by when the kernel must
-// forget it; the invalidation thread, which does nothing else, tells the kernel so at that time
-// and says back which files it has invalidated. Work is per file filled, never a sweep.
+// What the per-container tree's serving thread and the invalidation thread (a native thread:
+// native/procview-invalidate.c, started by invalidator.ts) share. The serving thread fills files
+// into the kernel's page cache and says, per file, by when the kernel must forget it; the
+// invalidation thread, which does nothing else, tells the kernel so at that time and says back
+// which files it has invalidated. Work is per file filled, never a sweep.
 //
 // Each file the serving thread tracks has a slot. Its flags:
 // - QUEUED: an invalidation is due for it (set by the serving thread when it serves the file
@@ -14,18 +15,23 @@
 // - NOTIFYING: the invalidation thread is notifying the kernel about it; the serving thread does
 //   not hold it meanwhile.
 // Two rings carry the rest: due (slot, inode, deadline) one way, done (slot, inode) back. A slot
-// is queued at most once at a time, so a ring as long as the slot table never overflows.
+// is queued at most once at a time, so a ring as long as the slot table never overflows. The
+// rings' counters are Int32 cells that wrap; read as unsigned, with a power of two slots, the
+// ring index goes on across the wrap. The
+// invalidation thread sleeps on the due ring's write counter until the first file it holds is
+// due; it says until when (SLEEPING, sleepUntil), and the serving thread wakes it only for a file
+// due before that.
 
 export const QUEUED = 1;
 export const HELD = 2;
 export const NOTIFYING = 4;
 
-/** Control cells. */
+/** Control cells. Cell 1 is the due ring's read counter, the invalidation thread's alone. */
 const DUE_WRITTEN = 0;
-const DUE_READ = 1;
 const DONE_WRITTEN = 2;
 const DONE_READ = 3;
-const CONTROL_CELLS = 4;
+const SLEEPING = 4;
+const CONTROL_CELLS = 5;
 
 export interface InvalidationBuffers {
   slots: number;
@@ -39,9 +45,12 @@ export interface InvalidationBuffers {
   /** Done ring: inode per entry, and the slot. */
   doneInodes: SharedArrayBuffer;
   doneSlots: SharedArrayBuffer;
+  /** Until when (ms since the epoch) the invalidation thread sleeps, while SLEEPING is set. */
+  sleepUntil: SharedArrayBuffer;
 }
 
 export function createInvalidationBuffers(slots: number): InvalidationBuffers {
+  if (!Number.isInteger(Math.log2(slots))) throw new RangeError("slots must be a power of two");
   return {
     slots,
     control: new SharedArrayBuffer(4 * CONTROL_CELLS),
@@ -51,45 +60,57 @@ export function createInvalidationBuffers(slots: number): InvalidationBuffers {
     dueSlots: new SharedArrayBuffer(4 * slots),
     doneInodes: new SharedArrayBuffer(8 * slots),
     doneSlots: new SharedArrayBuffer(4 * slots),
+    sleepUntil: new SharedArrayBuffer(8),
   };
 }
 
-class Shared {
-  protected readonly control: Int32Array;
-  readonly flags: Int32Array;
-  protected readonly heldUntil: Float64Array;
-  protected readonly dueTimes: Float64Array;
-  protected readonly dueSlots: Int32Array;
-  protected readonly doneInodes: Float64Array;
-  protected readonly doneSlots: Int32Array;
-  protected readonly slots: number;
-
-  constructor(buffers: InvalidationBuffers) {
-    this.slots = buffers.slots;
-    this.control = new Int32Array(buffers.control);
-    this.flags = new Int32Array(buffers.flags);
-    this.heldUntil = new Float64Array(buffers.heldUntil);
-    this.dueTimes = new Float64Array(buffers.dueTimes);
-    this.dueSlots = new Int32Array(buffers.dueSlots);
-    this.doneInodes = new Float64Array(buffers.doneInodes);
-    this.doneSlots = new Int32Array(buffers.doneSlots);
-  }
+/** The typed arrays the invalidation thread works on, in the order its start() takes them. */
+export function invalidationArrays(buffers: InvalidationBuffers) {
+  return [
+    new Int32Array(buffers.control),
+    new Int32Array(buffers.flags),
+    new Float64Array(buffers.heldUntil),
+    new Float64Array(buffers.dueTimes),
+    new Int32Array(buffers.dueSlots),
+    new Float64Array(buffers.doneInodes),
+    new Int32Array(buffers.doneSlots),
+    new Float64Array(buffers.sleepUntil),
+  ] as const;
 }
 
 /** The serving thread's side. */
-export class InvalidationQueue extends Shared {
+export class InvalidationQueue {
+  private readonly control: Int32Array;
+  private readonly flags: Int32Array;
+  private readonly heldUntil: Float64Array;
+  private readonly dueTimes: Float64Array;
+  private readonly dueSlots: Int32Array;
+  private readonly doneInodes: Float64Array;
+  private readonly doneSlots: Int32Array;
+  private readonly sleepUntil: Float64Array;
+  private readonly slots: number;
+
+  /** `wake` wakes the invalidation thread (invalidator.ts). */
+  constructor(
+    buffers: InvalidationBuffers,
+    private readonly wake: () => void,
+  ) {
+    this.slots = buffers.slots;
+    [this.control, this.flags, this.heldUntil, this.dueTimes, this.dueSlots, this.doneInodes, this.doneSlots, this.sleepUntil] =
+      invalidationArrays(buffers);
+  }
   /** Queues `inode` (in `slot`) to be invalidated at `deadline`, unless it is queued already. */
   due(slot: number, inode: number, deadline: number): void {
     const flags = Atomics.load(this.flags, slot);
     if (flags & QUEUED) return;
     Atomics.or(this.flags, slot, QUEUED);
     const at = Atomics.load(this.control, DUE_WRITTEN);
-    const index = at % this.slots;
+    const index = (at >>> 0) % this.slots;
     this.dueTimes[2 * index] = inode;
     this.dueTimes[2 * index + 1] = deadline;
     Atomics.store(this.dueSlots, index, slot);
-    Atomics.store(this.control, DUE_WRITTEN, at + 1);
-    Atomics.notify(this.control, DUE_WRITTEN);
+    Atomics.store(this.control, DUE_WRITTEN, (at + 1) | 0);
+    if (Atomics.load(this.control, SLEEPING) !== 0 && deadline < this.sleepUntil[0]!) this.wake();
   }
 
   isQueued(slot: number): boolean {
@@ -120,107 +141,10 @@ export class InvalidationQueue extends Shared {
     const written = Atomics.load(this.control, DONE_WRITTEN);
     let read = Atomics.load(this.control, DONE_READ);
     while (read !== written) {
-      const index = read % this.slots;
+      const index = (read >>> 0) % this.slots;
       invalidated(Atomics.load(this.doneSlots, index), this.doneInodes[index]!);
-      read++;
+      read = (read + 1) | 0;
     }
     Atomics.store(this.control, DONE_READ, read);
   }
 }
-
-interface Due {
-  deadline: number;
-  inode: number;
-  slot: number;
-}
-
-/** The invalidation thread's side: a min-heap of what is due, fed from the ring. */
-export class InvalidationSchedule extends Shared {
-  private readonly heap: Due[] = [];
-
-  /** Moves what the serving thread queued into the schedule. */
-  private drain(): void {
-    const written = Atomics.load(this.control, DUE_WRITTEN);
-    let read = Atomics.load(this.control, DUE_READ);
-    while (read !== written) {
-      const index = read % this.slots;
-      this.push({ inode: this.dueTimes[2 * index]!, deadline: this.dueTimes[2 * index + 1]!, slot: Atomics.load(this.dueSlots, index) });
-      read++;
-    }
-    Atomics.store(this.control, DUE_READ, read);
-  }
-
-  /**
-   * Waits until a file is due and returns it, claimed (NOTIFYING set, QUEUED cleared); the
-   * caller notifies the kernel and then calls finish(). A file held waits a little.
-   */
-  next(now: () => number): Due {
-    for (;;) {
-      this.drain();
-      const seen = Atomics.load(this.control, DUE_WRITTEN);
-      const first = this.heap[0];
-      if (first === undefined) {
-        Atomics.wait(this.control, DUE_WRITTEN, seen);
-        continue;
-      }
-      const wait = first.deadline - now();
-      if (wait > 0) {
-        Atomics.wait(this.control, DUE_WRITTEN, seen, wait);
-        continue;
-      }
-      this.pop();
-      if (this.claim(first.slot, now())) return first;
-      // Held: a read that sets its size is on its way; come back to it shortly.
-      this.push({ ...first, deadline: now() + HOLD_RETRY_MS });
-    }
-  }
-
-  private claim(slot: number, now: number): boolean {
-    for (;;) {
-      const flags = Atomics.load(this.flags, slot);
-      if (flags & HELD && now < this.heldUntil[slot]!) return false;
-      const claimed = (flags | NOTIFYING) & ~QUEUED & ~HELD;
-      if (Atomics.compareExchange(this.flags, slot, flags, claimed) === flags) return true;
-    }
-  }
-
-  finish(due: Due): void {
-    Atomics.and(this.flags, due.slot, ~NOTIFYING);
-    const at = Atomics.load(this.control, DONE_WRITTEN);
-    const index = at % this.slots;
-    this.doneInodes[index] = due.inode;
-    Atomics.store(this.doneSlots, index, due.slot);
-    Atomics.store(this.control, DONE_WRITTEN, at + 1);
-  }
-
-  private push(due: Due): void {
-    const heap = this.heap;
-    heap.push(due);
-    for (let i = heap.length - 1; i > 0;) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.deadline <= heap[i]!.deadline) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
-      i = parent;
-    }
-  }
-
-  private pop(): void {
-    const heap = this.heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
-    heap[0] = last;
-    for (let i = 0; ;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let least = i;
-      if (left < heap.length && heap[left]!.deadline < heap[least]!.deadline) least = left;
-      if (right < heap.length && heap[right]!.deadline < heap[least]!.deadline) least = right;
-      if (least === i) break;
-      [heap[least], heap[i]] = [heap[i]!, heap[least]!];
-      i = least;
-    }
-  }
-}
-
-/** How soon a file left alone while held is looked at again. */
-const HOLD_RETRY_MS = 2;

@@ -1,47 +1,43 @@
-// Entry of the invalidation thread: the only thing it does is tell the kernel, at the time the
-// per-container tree's serving thread set, to forget a file it filled (see container-tree.ts
-// and invalidation.ts). A thread of its own because the notification waits for reads of the
-// file under way, which the serving thread answers, and because nothing else may delay it: a
-// timer on the main thread waited behind the load sampling, leaving numbers seconds old.
-import { workerData } from "node:worker_threads";
-import { writeFileSync, writeSync } from "node:fs";
-import { Notifier } from "../kernel/notify.js";
-import { InvalidationSchedule, type InvalidationBuffers } from "./invalidation.js";
-import { SharedStats } from "./stats.js";
+// The per-container tree's invalidation thread: a native thread (native/procview-invalidate.c)
+// whose only work is to tell the kernel, at the time the tree's serving thread set, to forget a
+// file it filled (see container-tree.ts and invalidation.ts). A thread of its own because the
+// notification waits for reads of the file under way, which the serving thread answers, and
+// because nothing else may delay it: a timer on the main thread waited behind the load sampling,
+// leaving numbers seconds old. Native because a Node worker would cost a JavaScript heap of its
+// own, in the serving process and in the standby, for a loop that allocates nothing.
+import { createRequire } from "node:module";
+import { INVALIDATE_ADDON } from "../../core/paths.js";
+import { invalidationArrays, type InvalidationBuffers } from "./invalidation.js";
+import { statCell } from "./stats.js";
 
-export interface InvalidatorConfig {
-  /** The per-container tree's FUSE connection. */
-  fd: number;
-  buffers: InvalidationBuffers;
-  stats: SharedArrayBuffer;
-  /** A standby's thread waits on cell 0 until it is non-zero. */
-  gate: SharedArrayBuffer;
+interface InvalidateAddon {
+  start(fd: number, ...arrays: [...ReturnType<typeof invalidationArrays>, Int32Array]): void;
+  wake(): void;
+  stop(): void;
 }
 
-const config = workerData as InvalidatorConfig;
-try {
-  // Its name in /proc (top -H, ps -L, the bench's CPU per thread).
-  writeFileSync("/proc/thread-self/comm", "pv-invalidate");
-} catch {
-  // A name is a convenience.
+let addon: InvalidateAddon | undefined;
+/** Loaded once per thread that uses it; the thread it runs is one per process. */
+function invalidateAddon(): InvalidateAddon {
+  // createRequire loads a .node file with process.dlopen, as for any addon.
+  return (addon ??= createRequire(import.meta.url)(INVALIDATE_ADDON) as InvalidateAddon);
 }
-const notifier = new Notifier(config.fd);
-const schedule = new InvalidationSchedule(config.buffers);
-const stats = new SharedStats(config.stats);
-const gate = new Int32Array(config.gate);
-while (Atomics.load(gate, 0) === 0) Atomics.wait(gate, 0, 0);
 
-for (;;) {
-  const due = schedule.next(Date.now);
-  try {
-    // The attributes and every cached page: the next read renders afresh.
-    notifier.invalidate(due.inode, 0, 0);
-    stats.add("invalidations");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // The connection is gone: so is everything it held.
-    if (code === "ENODEV" || code === "EBADF") break;
-    writeSync(2, `procview[${process.pid}/invalidation] invalidating node ${due.inode} failed: ${String(err)}\n`);
-  }
-  schedule.finish(due);
+/**
+ * Starts the thread on the per-container tree's connection `fd`. The buffers must stay referenced
+ * (by the caller) for the process's life: the thread works on their memory. It counts each
+ * invalidation in `stats` (stats.ts).
+ */
+export function startInvalidationThread(fd: number, buffers: InvalidationBuffers, stats: SharedArrayBuffer): void {
+  invalidateAddon().start(fd, ...invalidationArrays(buffers), statCell(stats, "invalidations"));
+}
+
+/** Wakes the thread (a file is due before the time it sleeps until); nothing before it started. */
+export function wakeInvalidationThread(): void {
+  invalidateAddon().wake();
+}
+
+/** Ends the thread and waits for it (tests: a process has one at a time). */
+export function stopInvalidationThread(): void {
+  invalidateAddon().stop();
 }

@@ -29,7 +29,7 @@ import { createInvalidationBuffers } from "./invalidation.js";
 import { registeredIds, registration, unregister } from "../../core/registry.js";
 import { registrationGone } from "../cgroup/registered.js";
 import { detectLayout } from "../cgroup/layout.js";
-import type { InvalidatorConfig } from "./invalidator.js";
+import { startInvalidationThread } from "./invalidator.js";
 
 /** The per-container tree's connection, and how its files are cached. */
 export interface ContainerTreeOptions {
@@ -74,7 +74,6 @@ export interface Serving {
 }
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
-const INVALIDATOR_URL = new URL("./invalidator.js", import.meta.url);
 const LOAD_SLOTS = 8192;
 /** Files of the per-container tree tracked at once (each filled file until it is invalidated). */
 const CACHED_FILES = 65_536;
@@ -206,22 +205,6 @@ export function startServing(options: ServingOptions): Serving {
   };
   for (let i = 0; i < threads; i++) startWorker(i);
 
-  // The invalidation thread: not counted among the serving threads (it never reads a request).
-  const startInvalidator = (): void => {
-    if (!containers || !invalidation) return;
-    const config: InvalidatorConfig = { fd: containers.fd, buffers: invalidation, stats: statsBuffer, gate };
-    const worker = new Worker(INVALIDATOR_URL, { workerData: config });
-    worker.on("error", (err) => log(`the invalidation thread crashed: ${err.stack ?? err.message}`));
-    worker.on("exit", (code) =>
-      guarded("restarting the invalidation thread", () => {
-        if (ended || code === 0) return;
-        crashes.push(Date.now());
-        log(`the invalidation thread exited with ${code}; starting a new one`);
-        startInvalidator();
-      }),
-    );
-  };
-  startInvalidator();
   // Load sampling, refusal reports and the kept-descriptor sweep start when the process serves:
   // a standby samples nothing and holds nothing.
   let sampler: NodeJS.Timeout | undefined;
@@ -246,6 +229,9 @@ export function startServing(options: ServingOptions): Serving {
     if (sampler) return;
     Atomics.store(gateCells, GATE_SERVING, 1);
     Atomics.notify(gateCells, GATE_SERVING);
+    // The invalidation thread (not one of the serving threads: it never reads a request) works
+    // on `invalidation`, which this closure keeps for the process's life. A standby has none.
+    if (containers && invalidation) startInvalidationThread(containers.fd, invalidation, statsBuffer);
     sampler = setInterval(() => guarded("sampling loads", () => tracker.sampleAll()), options.loadIntervalSeconds * 1000);
     reporter = setInterval(
       () =>

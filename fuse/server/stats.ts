@@ -10,6 +10,11 @@ export function createStatsBuffer(): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * STAT_NAMES.length);
 }
 
+/** The cell of one counter, for a thread that bumps it with its own atomics (the invalidation thread). */
+export function statCell(buffer: SharedArrayBuffer, name: StatName): Int32Array {
+  return new Int32Array(buffer, 4 * STAT_NAMES.indexOf(name), 1);
+}
+
 export class SharedStats {
   private readonly cells: Int32Array;
   constructor(buffer: SharedArrayBuffer) {

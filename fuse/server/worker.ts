@@ -13,6 +13,7 @@ import { Tree } from "./tree.js";
 import { createContainerRenderer, createRenderer } from "./render.js";
 import { createContainerTree, type ContainerTree } from "./container-tree.js";
 import { InvalidationQueue } from "./invalidation.js";
+import { wakeInvalidationThread } from "./invalidator.js";
 import { LoadTable } from "./load/table.js";
 import { LoadView } from "./load/view.js";
 import { GATE_PREDECESSOR_GONE, GATE_SERVING, WorkerConfig, WorkerMessage } from "./worker-protocol.js";
@@ -61,7 +62,7 @@ if (config.containers) {
     registry,
     render,
     notifier: new Notifier(config.fd),
-    queue: new InvalidationQueue(invalidation),
+    queue: new InvalidationQueue(invalidation, wakeInvalidationThread),
     slots: invalidation.slots,
     keepMs,
     stats,

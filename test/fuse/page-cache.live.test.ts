@@ -352,3 +352,27 @@ test.serial(
     }
   },
 );
+
+/** Threads of process `pid` named as the invalidation thread names itself. */
+function invalidationThreads(pid: number): number {
+  return readdirSync(`/proc/${pid}/task`).filter((task) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim() === "pv-invalidate";
+    } catch {
+      return false; // a thread that ended meanwhile
+    }
+  }).length;
+}
+
+test.serial("the invalidation thread runs in the serving process only: a standby starts one when it serves", async (t) => {
+  const ready = await waitFor("a standby ready to take over", async () => {
+    const now = await status();
+    return now.standbyReady && now.servingPid !== null && now.standbyPid !== null && now;
+  });
+  t.is(invalidationThreads(ready.servingPid!), 1, "the serving process");
+  t.is(invalidationThreads(ready.standbyPid!), 0, "the standby");
+  process.kill(ready.servingPid!, "SIGKILL");
+  await waitFor("the standby to serve", async () => (await status()).servingPid === ready.standbyPid);
+  await waitFor("its invalidation thread", () => invalidationThreads(ready.standbyPid!) === 1);
+  t.pass();
+});
