@@ -23,7 +23,10 @@
 //   down, but nothing brings it up. So when the version is longer than the size the kernel may
 //   hold, the size is raised first (a byte stored far out: FUSE_NOTIFY_STORE) and the read is
 //   answered EINTR: the kernel reads the page again (readahead failed, so read_folio), in a
-//   request made after the raise, whose short answer sets the size exactly. An invalidation
+//   request made after the raise, whose short answer sets the size exactly. A raise whose read
+//   never comes (a readahead nobody reads: posix_fadvise) leaves the raised size until the next
+//   attributes or read; a read at or past the version's end then (a mapping of a far page) is
+//   answered short, never with another raise, which would wait on that very page. An invalidation
 //   makes the kernel ignore the size an answer already under way brings, so none crosses one:
 //   a file is held (invalidation.ts) from the answer of its attributes until its pages are read,
 //   and from a raise until the read that follows; when one is under way already, the read is
@@ -337,7 +340,11 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       if (version === null) return -Errno.EIO;
       const length = version.bytes.length;
       due(state, version);
-      if (state.kernelMin < length) {
+      // A read at or past the version's end (a mapping of a page the kernel's size still covers:
+      // a raise whose read never came, a predecessor's) is answered short, which sets the size.
+      // Never a raise then: the raise stores into the last page of SPLICE_SIZE, which may be the
+      // very page this request reads, locked by the kernel until it is answered.
+      if (state.kernelMin < length && offset < length) {
         // The kernel may hold a smaller size and would cut the copy there (see above).
         if (!queue.hold(state.slot, now() + HOLD_MS)) return -Errno.EINTR;
         if (notifier.store(ino, SPLICE_SIZE - 1, NEWLINE) === "done") state.kernelMin = state.kernelMax = SPLICE_SIZE;

@@ -1,0 +1,79 @@
+// The per-container tree against a hostile or unlucky tenant: moves that used to stall the serving
+// thread, show one container another's numbers, or outlast a registration's change. Real mount,
+// real cgroups, C readers (test/support/last-page.c).
+import test from "ava";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { registerContainer, startProcview, type RunningProcview } from "../../testbed/procview.js";
+import { createCgroup, JOIN_THEN_EXEC, readKb, type TestCgroup } from "../../testbed/cgroups.js";
+import { waitFor } from "../../testbed/wait.js";
+import { keeperStatus } from "../../fuse/keeper/control.js";
+import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT, CLI_ENTRY } from "../../core/paths.js";
+
+const MiB = 1024 * 1024;
+
+let service: RunningProcview;
+let lastPage = "";
+const groups: TestCgroup[] = [];
+const sleepers: ResultPromise[] = [];
+
+test.before(async () => {
+  const scratch = mkdtempSync(join(tmpdir(), "procview-hardening-"));
+  lastPage = join(scratch, "last-page");
+  await execa("cc", ["-O2", "-Wall", "-o", lastPage, join(PACKAGE_ROOT, "test/support/last-page.c")]);
+  service = await startProcview();
+});
+test.after.always(async () => {
+  for (const sleeper of sleepers) sleeper.kill("SIGKILL");
+  await Promise.allSettled(sleepers);
+  await service?.stop();
+  for (const group of groups) await group.remove();
+});
+
+/** A cgroup with a memory limit and a process in it. */
+async function populated(memoryMiB: number): Promise<TestCgroup> {
+  const group = createCgroup({ memoryLimitBytes: memoryMiB * MiB, unified: true });
+  groups.push(group);
+  const sleeper = execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...group.procsFiles(), "--", "sleep", "600"], { reject: false });
+  sleepers.push(sleeper);
+  await waitFor("a process in the cgroup", () => readFileSync(join(group.dir("memory"), "cgroup.procs"), "utf8").trim());
+  return group;
+}
+
+const file = (id: string, relative: string) => join(service.mountPoint, "containers", id, relative);
+const status = () => keeperStatus(service.mountPoint, DEFAULT_RUNTIME_DIR);
+
+test.serial(
+  "a mapping of the last page a raised size covers, after a reload, is answered: no serving thread stalls, no watchdog replacement",
+  async (t) => {
+    const group = await populated(200);
+    registerContainer(service.mountPoint, "raised", { cgroupsPath: group.path });
+    const other = await populated(100);
+    registerContainer(service.mountPoint, "bystander", { cgroupsPath: other.path });
+    const path = file("raised", "proc/stat");
+    // A descriptor kept open across the reload: an open afterwards would learn the exact size.
+    const reader = execa(lastPage, [path], { timeout: 60_000, reject: false, stdin: "pipe" });
+    let output = "";
+    reader.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const raised = await waitFor("the readahead's size", () => /^size \d+\n/.exec(output)?.[0]);
+    t.log(`after a readahead nobody read: ${raised.trim()}`);
+    const before = await status();
+    const { stdout } = await execa(process.execPath, [CLI_ENTRY, "reload", "--mountpoint", service.mountPoint]);
+    t.regex(stdout, /^reloaded: /);
+    // The successor invalidates what its predecessor left (the mapped page's read must not meet that).
+    await waitFor("the successor's first invalidations", async () => (await status()).invalidations > before.invalidations);
+    const started = Date.now();
+    reader.stdin!.end("touch\n");
+    const touched = await reader;
+    t.log(`touch: ${touched.stdout.split("\n")[1]} after ${Date.now() - started} ms ${touched.stderr}`);
+    t.false(touched.timedOut, "the mapped page was answered");
+    t.regex(touched.stdout, /\n(sigbus|byte 0)$/);
+    // Every container's files still answer, and the serving process answered all along.
+    t.is(readKb(readFileSync(file("bystander", "proc/meminfo"), "utf8"), "MemTotal"), 100 * 1024);
+    t.regex(readFileSync(path, "utf8"), /^cpu /);
+    const after = await status();
+    t.is(after.hangs, before.hangs, "no serving process was replaced for hanging");
+  },
+);
