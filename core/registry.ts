@@ -8,7 +8,7 @@
 // One file per container, <runtime dir>/containers/<mountpoint name>/<id>.json, written by root
 // (0644 in a 0755 directory), replaced whole (rename), removed by the serving process once the
 // container is gone.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CONTAINER_ID } from "./layout.js";
@@ -62,6 +62,20 @@ export function registration(dir: string, id: string): Registration | null {
     return parsed.success && parsed.data.id === id ? parsed.data : null;
   } catch {
     return null;
+  }
+}
+
+/** Which record an id has: its file's inode and mtime (a registration is replaced whole, by a
+ * rename, so a new one always has another inode), null when there is none. A stat, a few µs:
+ * cheap enough to check at every use of what was read from the record. */
+export function registrationStamp(dir: string, id: string): string | null {
+  if (!CONTAINER_ID.test(id)) return null;
+  try {
+    const st = statSync(fileOf(dir, id), { bigint: true });
+    return `${st.ino}:${st.mtimeNs}`;
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return null;
+    throw err;
   }
 }
 

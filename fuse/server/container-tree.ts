@@ -49,14 +49,15 @@ import type { ContainerRenderer } from "./render.js";
 import type { InvalidationQueue } from "./invalidation.js";
 import type { SharedStats } from "./stats.js";
 import { CONTAINER_ID, type ViewName } from "../../core/layout.js";
-import { registeredIds, registration, type Registration } from "../../core/registry.js";
+import { registeredIds, registration, registrationStamp, type Registration } from "../../core/registry.js";
 import { errorMessage } from "../../core/errors.js";
 
 /** How long the kernel keeps a directory's entry and attributes: until told otherwise. */
 const VALID_SECONDS = 3600;
 /** A registration is read again, and its container resolved again, at most this often (a
- * container whose cgroup cannot be told yet, or is gone, at every request). Resolving costs
- * ~0.5 ms, which a file read once a second would otherwise pay at every read. */
+ * container whose cgroup cannot be told yet, or is gone, at every request), and whenever its
+ * record changed (a re-registration, an id reused: checked at every use, a stat). Resolving
+ * costs ~0.5 ms, which a file read once a second would otherwise pay at every read. */
 const RESOLVE_MS = 10_000;
 /** A file asked for through an open file this soon after it was invalidated (a read that goes on
  * where the last one ended, or the one that finds the end of the file) gets the rest of the
@@ -100,6 +101,8 @@ interface FileState {
 
 interface Known {
   registration: Registration;
+  /** The record it was read from (registrationStamp). */
+  stamp: string | null;
   caller: Caller | null;
   resolvedAt: number;
 }
@@ -182,7 +185,14 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   const containerOf = (id: string): Caller | null | undefined => {
     const known = containers.get(id);
     const at = now();
-    if (known !== undefined && known.caller !== null && at - known.resolvedAt < RESOLVE_MS) return known.caller;
+    let stamp: string | null = null;
+    try {
+      stamp = registrationStamp(options.registry, id);
+    } catch (err) {
+      report(`reading the registration of container ${id}`, err);
+      stamp = known?.stamp ?? null;
+    }
+    if (known !== undefined && known.caller !== null && at - known.resolvedAt < RESOLVE_MS && stamp === known.stamp) return known.caller;
     let found: Registration | null;
     try {
       found = registration(options.registry, id);
@@ -201,7 +211,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       report(`finding container ${id}`, err);
     }
     if (containers.size >= 16_384) containers.clear();
-    containers.set(id, { registration: found, caller, resolvedAt: at });
+    containers.set(id, { registration: found, stamp, caller, resolvedAt: at });
     learn(id);
     return caller;
   };

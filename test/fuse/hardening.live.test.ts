@@ -77,3 +77,20 @@ test.serial(
     t.is(after.hangs, before.hangs, "no serving process was replaced for hanging");
   },
 );
+
+test.serial("an id registered again to another cgroup shows that cgroup's numbers at the next rendering, not seconds later", async (t) => {
+  const first = await populated(210);
+  const second = await populated(130);
+  registerContainer(service.mountPoint, "moved", { cgroupsPath: first.path });
+  const path = file("moved", "proc/meminfo");
+  t.is(readKb(readFileSync(path, "utf8"), "MemTotal"), 210 * 1024);
+  registerContainer(service.mountPoint, "moved", { cgroupsPath: second.path });
+  const changed = Date.now();
+  // --cache-ms is 100: the next rendering comes within it; a registration read again only every
+  // 10 s would keep the first cgroup's numbers past this wait.
+  await waitFor("the second cgroup's numbers", () => readKb(readFileSync(path, "utf8"), "MemTotal") === 130 * 1024, {
+    timeoutMs: 4000,
+  });
+  t.log(`shown after ${Date.now() - changed} ms`);
+  t.pass();
+});
