@@ -95,6 +95,10 @@ export function registeredIds(dir: string): string[] {
     .sort();
 }
 
-export function unregister(dir: string, id: string): void {
-  if (CONTAINER_ID.test(id)) rmSync(fileOf(dir, id), { force: true });
+/** Removes what is recorded for an id; with `stamp` (registrationStamp), only while the record
+ * is still that one: a removal decided on what was read leaves a re-registration made since. */
+export function unregister(dir: string, id: string, stamp?: string | null): void {
+  if (!CONTAINER_ID.test(id)) return;
+  if (stamp !== undefined && registrationStamp(dir, id) !== stamp) return;
+  rmSync(fileOf(dir, id), { force: true });
 }

@@ -26,7 +26,7 @@ import {
   type WorkerMessage,
 } from "./worker-protocol.js";
 import { createInvalidationBuffers } from "./invalidation.js";
-import { registeredIds, registration, unregister } from "../../core/registry.js";
+import { registeredIds, registration, registrationStamp, unregister } from "../../core/registry.js";
 import { registrationGone } from "../cgroup/registered.js";
 import { detectLayout } from "../cgroup/layout.js";
 import { startInvalidationThread } from "./invalidator.js";
@@ -221,8 +221,10 @@ export function startServing(options: ServingOptions): Serving {
     const layout = detectLayout(options.render.cgroupRoot);
     const now = Date.now();
     for (const id of registeredIds(dir)) {
+      // Removed only if still the record read: a container started again meanwhile (same id, new init) stays.
+      const stamp = registrationStamp(dir, id);
       const found = registration(dir, id);
-      if (found === null || registrationGone(found, layout, options.render.procRoot, now)) unregister(dir, id);
+      if (found === null || registrationGone(found, layout, options.render.procRoot, now)) unregister(dir, id, stamp);
     }
   };
   const activate = (): void => {

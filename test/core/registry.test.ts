@@ -4,7 +4,7 @@ import test from "ava";
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { register, registeredIds, registration, unregister } from "../../core/registry.js";
+import { register, registeredIds, registration, registrationStamp, unregister } from "../../core/registry.js";
 
 const dir = () => join(mkdtempSync(join(tmpdir(), "procview-registry-")), "containers", "var-lib-procview");
 
@@ -39,4 +39,18 @@ test("a registration names an init with its start time, or a cgroups path", (t) 
   t.throws(() => register(d, { id: "x", pid: 5, by: "hook", at: 0 }));
   t.throws(() => register(d, { id: "x", by: "nri", at: 0 }));
   t.throws(() => register(d, { id: "-bad", cgroupsPath: "/a", by: "nri", at: 0 }));
+});
+
+test("a removal decided on a record read before a re-registration leaves the new record (the sweep's race with a restart)", (t) => {
+  const d = dir();
+  register(d, { id: "restarted", pid: 10, startTicks: 5, by: "hook", at: 1 });
+  const stamp = registrationStamp(d, "restarted");
+  t.truthy(stamp);
+  // The container is started again (same id, new init) after the sweep read the old record.
+  register(d, { id: "restarted", pid: 11, startTicks: 9, by: "hook", at: 2 });
+  unregister(d, "restarted", stamp);
+  t.is(registration(d, "restarted")?.pid, 11);
+  unregister(d, "restarted", registrationStamp(d, "restarted"));
+  t.is(registration(d, "restarted"), null);
+  t.is(registrationStamp(d, "restarted"), null);
 });
