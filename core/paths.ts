@@ -1,6 +1,6 @@
 // Every path procview uses, defined once: the build's outputs, the keeper's runtime files,
 // the install state, and the defaults the integrations share.
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,9 +62,24 @@ export const DEFAULT_NRI_SOCKET = "/var/run/nri/nri.sock";
 export const DEFAULT_NRI_PLUGIN_DIR = "/opt/nri/plugins";
 export const DEFAULT_NRI_LOG = "/var/log/procview-nri.log";
 
-/** One name per mountpoint: "/var/lib/procview" → "var-lib-procview". */
-function runtimeName(mountPoint: string): string {
-  return mountPoint.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-") || "root";
+/**
+ * One name per mountpoint, and a different one for every other: "/var/lib/procview" →
+ * "var-lib-procview" (as always), "/a/b-c" → "a-b_2dc", "/a-b/c" → "a_2db-c". Each "/" between
+ * components becomes "-"; letters, digits and "." stay; every other byte (including "-" and "_")
+ * becomes "_" and two hex digits. Paths naming one directory ("/a//b/", "/a/./b") get one name.
+ */
+export function runtimeName(mountPoint: string): string {
+  const parts = posix
+    .normalize(mountPoint)
+    .split("/")
+    .filter((part) => part !== "" && part !== ".");
+  const escape = (part: string): string =>
+    [...Buffer.from(part)]
+      .map((byte) =>
+        /[A-Za-z0-9.]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `_${byte.toString(16).padStart(2, "0")}`,
+      )
+      .join("");
+  return parts.map(escape).join("-") || "-";
 }
 
 /** The keeper's status file for a mountpoint (read by `status`, `reload`, `doctor`). */
