@@ -81,6 +81,20 @@ export const CONTAINERS_SOURCE = "procview-containers";
  */
 export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
 
+/** 40-bit hash of a container id (two FNV-1a variants): the node ids of containers/<id>/.
+ * Not keyed, so ids can be chosen to collide: the registry (core/registry.ts) refuses an id whose
+ * hash a registered container holds, and the per-container tree serves a hash to one id only. */
+export function containerHash(id: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+  }
+  return (a * 256 + (b & 0xff)) % 2 ** 40;
+}
+
 /** `<source>/containers/<id>`: where a container's own copy of the layout is. */
 export function containerDir(source: string, id: string): string {
   return `${source}/${CONTAINERS_DIR}/${id}`;

@@ -8,10 +8,12 @@
 // One file per container, <runtime dir>/containers/<mountpoint name>/<id>.json, written by root
 // (0644 in a 0755 directory), replaced whole (rename), removed by the serving process once the
 // container is gone.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { z } from "zod";
-import { CONTAINER_ID } from "./layout.js";
+import { CONTAINER_ID, containerHash } from "./layout.js";
+import { FLOCK_ADDON } from "./paths.js";
 import { errnoCode } from "./errors.js";
 
 export const RegistrationSchema = z
@@ -37,14 +39,47 @@ function fileOf(dir: string, id: string): string {
   return join(dir, `${id}.json`);
 }
 
-/** Records a container (replacing what was recorded for its id). */
-export function register(dir: string, registration: Registration): void {
-  const checked = RegistrationSchema.parse(registration);
+/** How long a registration waits for the registry's lock (held for a listing and a write). */
+const LOCK_WAIT_MS = 5000;
+
+/** Runs `work` holding the registry's lock: flock(2) on <dir>/.lock, dropped by the kernel
+ * however the holder ends (Node has no flock: nri/native/procview-flock.c). */
+function locked<T>(dir: string, work: () => T): T {
+  const addon = createRequire(import.meta.url)(FLOCK_ADDON) as { tryLock(fd: number): boolean };
+  const fd = openSync(join(dir, ".lock"), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  try {
+    const until = Date.now() + LOCK_WAIT_MS;
+    while (!addon.tryLock(fd)) {
+      if (Date.now() > until) throw new Error(`the registry ${dir} stayed locked for ${LOCK_WAIT_MS} ms`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+    return work();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Records a container (replacing what was recorded for its id). Refused when another registered
+ * container's id has the same hash (core/layout.ts containerHash): both would be one inode, one
+ * page cache, and one would read the other's numbers. The hash is not keyed, so such an id can be
+ * chosen; refusing it (the integrations then bind the top-level files, rendered per reader) keeps
+ * node ids stateless, the same in every serving process and across restarts, which an inode
+ * allocated per registration would not be. Checked and written under the registry's lock.
+ */
+export function register(dir: string, record: Registration): void {
+  const checked = RegistrationSchema.parse(record);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const file = fileOf(dir, checked.id);
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, JSON.stringify(checked) + "\n", { mode: 0o644 });
-  renameSync(temporary, file);
+  locked(dir, () => {
+    const hash = containerHash(checked.id);
+    const holder = registeredIds(dir).find((id) => id !== checked.id && containerHash(id) === hash && registration(dir, id) !== null);
+    if (holder !== undefined)
+      throw new Error(`container id ${checked.id} has the same node ids as registered container ${holder}: not registered`);
+    const file = fileOf(dir, checked.id);
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(checked) + "\n", { mode: 0o644 });
+    renameSync(temporary, file);
+  });
 }
 
 /** What is recorded for an id; null when nothing (or nothing valid) is. */

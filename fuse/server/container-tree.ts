@@ -165,8 +165,30 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     return { seconds: Math.floor(nanos / 1e9), nanoseconds: nanos % 1e9 };
   };
 
-  const learn = (id: string): void => {
-    idsByHash.set(containerHash(id), id);
+  /** Whether `held` keeps its hash against `id`: registrations written before the registry
+   * refused colliding ids (or by hand) may share one; the earlier keeps it, the other gets no
+   * directory (ENOENT), never the holder's files. */
+  const keeps = (held: string, id: string): boolean => {
+    try {
+      const holder = registration(options.registry, held);
+      if (holder === null) return false;
+      const kept = holder.at <= (registration(options.registry, id)?.at ?? Infinity);
+      const [winner, loser] = kept ? [held, id] : [id, held];
+      report(`container ${loser}`, new Error(`its node ids are container ${winner}'s: it has no directory of its own`));
+      return kept;
+    } catch (err) {
+      report(`reading the registration of container ${held}`, err);
+      return true;
+    }
+  };
+
+  /** `registered`: every id registered, when the caller listed them; otherwise the registry is
+   * listed for a hash seen for the first time. */
+  const learn = (id: string, registered?: readonly string[]): void => {
+    const hash = containerHash(id);
+    const held =
+      idsByHash.get(hash) ?? (registered ?? registeredIds(options.registry)).find((other) => other !== id && containerHash(other) === hash);
+    idsByHash.set(hash, held === undefined || held === id || !keeps(held, id) ? id : held);
   };
 
   /** The container id a node id belongs to; undefined when no registered container has its hash. */
@@ -177,7 +199,8 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     if (known !== undefined || now() - listedAt < RELIST_MS) return known;
     // A file the kernel kept from before this process: its id is in the registry.
     listedAt = now();
-    for (const id of registeredIds(options.registry)) learn(id);
+    const registered = registeredIds(options.registry);
+    for (const id of registered) learn(id, registered);
     return idsByHash.get(hash);
   };
 
@@ -185,7 +208,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   const containerOf = (id: string): Caller | null | undefined => {
     const known = containers.get(id);
     const at = now();
-    let stamp: string | null = null;
+    let stamp: string | null;
     try {
       stamp = registrationStamp(options.registry, id);
     } catch (err) {
@@ -329,6 +352,8 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     lookup(parent, name) {
       if (parent === FUSE_ROOT_ID) {
         if (!CONTAINER_ID.test(name) || containerOf(name) === undefined) return Errno.ENOENT;
+        // The node ids are those of `name` only if no other registered id holds its hash.
+        if (idOf(tree.containerIno(name)) !== name) return Errno.ENOENT;
         return dirAttr(tree.node(tree.containerIno(name))!);
       }
       const dir = tree.node(parent);
@@ -396,7 +421,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
         return dir.entries ?? Errno.ENOTDIR;
       }
       const ids = registeredIds(options.registry);
-      for (const id of ids) learn(id);
+      for (const id of ids) learn(id, ids);
       return [
         { name: ".", attr: ROOT_ATTR },
         { name: "..", attr: ROOT_ATTR },
@@ -430,8 +455,9 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       // which this thread has yet to answer. The pages go through the queue.
       const at = now();
       let files = 0;
-      for (const id of registeredIds(options.registry)) {
-        learn(id);
+      const registered = registeredIds(options.registry);
+      for (const id of registered) {
+        learn(id, registered);
         for (const file of tree.containerFiles(id)) {
           if (notifier.invalidate(file.ino, -1, 0) === "absent") continue;
           const state = stateOf(file.ino);

@@ -3,7 +3,7 @@
 import type { DirEntry } from "../kernel/request-loop.js";
 import type { NodeAttributes } from "../kernel/encode.js";
 import { FUSE_ROOT_ID, S_IFDIR, S_IFREG } from "../kernel/protocol.js";
-import { CONTAINERS_DIR, CONTAINER_ID, ROOT_ONLY_VIEWS, VIEW_NAMES, VIEW_PATHS, type ViewName } from "../../core/layout.js";
+import { CONTAINERS_DIR, CONTAINER_ID, ROOT_ONLY_VIEWS, VIEW_NAMES, VIEW_PATHS, containerHash, type ViewName } from "../../core/layout.js";
 
 export interface TreeNode {
   attr: NodeAttributes;
@@ -31,17 +31,9 @@ const DYNAMIC_BASE = 2 ** 45;
 const DYNAMIC_SPAN = 32;
 const HASH_SPACE = 2 ** 40;
 
-/** 40-bit hash of a container id: two FNV-1a variants, so ids differing anywhere differ. */
-export function containerHash(id: string): number {
-  let a = 0x811c9dc5;
-  let b = 0x01000193;
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193) >>> 0;
-    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
-  }
-  return (a * 256 + (b & 0xff)) % HASH_SPACE;
-}
+// The hash is defined with the layout (core/layout.ts): the registry refuses an id whose hash a
+// registered container holds already, so two registered ids never share their node ids.
+export { containerHash };
 
 /**
  * The served tree. The top level is LXCFS's layout (proc/…, sys/…), so manifests written for

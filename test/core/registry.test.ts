@@ -4,6 +4,7 @@ import test from "ava";
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { containerHash } from "../../core/layout.js";
 import { register, registeredIds, registration, registrationStamp, unregister } from "../../core/registry.js";
 
 const dir = () => join(mkdtempSync(join(tmpdir(), "procview-registry-")), "containers", "var-lib-procview");
@@ -16,7 +17,7 @@ test("a registration is written whole (0644), read back, listed and removed", (t
   t.is(registration(d, "k8s_ctr-1")?.cgroupsPath, "kubepods-besteffort-pod1.slice:cri-containerd:k8s_ctr-1");
   t.deepEqual(registeredIds(d), ["abc", "k8s_ctr-1"]);
   t.is(statSync(join(d, "abc.json")).mode & 0o777, 0o644);
-  t.deepEqual(readdirSync(d).sort(), ["abc.json", "k8s_ctr-1.json"], "no temporary file left");
+  t.deepEqual(readdirSync(d).sort(), [".lock", "abc.json", "k8s_ctr-1.json"], "no temporary file left (the lock stays)");
   unregister(d, "abc");
   t.deepEqual(registeredIds(d), ["k8s_ctr-1"]);
 });
@@ -53,4 +54,23 @@ test("a removal decided on a record read before a re-registration leaves the new
   unregister(d, "restarted", registrationStamp(d, "restarted"));
   t.is(registration(d, "restarted"), null);
   t.is(registrationStamp(d, "restarted"), null);
+});
+
+// Two ids with one hash (found by a birthday search over "tenant-<base 36>").
+const COLLIDING = ["tenant-ki5z", "tenant-435kd"] as const;
+
+test("an id whose node ids a registered container holds is refused; once that one is gone it is recorded", (t) => {
+  t.is(containerHash(COLLIDING[0]), containerHash(COLLIDING[1]));
+  const d = dir();
+  register(d, { id: COLLIDING[0], cgroupsPath: "/a", by: "nri", at: 1 });
+  t.throws(() => register(d, { id: COLLIDING[1], cgroupsPath: "/b", by: "nri", at: 2 }), {
+    message: /same node ids as registered container tenant-ki5z/,
+  });
+  t.is(registration(d, COLLIDING[1]), null);
+  register(d, { id: COLLIDING[0], cgroupsPath: "/c", by: "nri", at: 3 });
+  t.is(registration(d, COLLIDING[0])?.cgroupsPath, "/c", "the holder itself registers again");
+  unregister(d, COLLIDING[0]);
+  register(d, { id: COLLIDING[1], cgroupsPath: "/b", by: "nri", at: 4 });
+  t.is(registration(d, COLLIDING[1])?.cgroupsPath, "/b");
+  t.deepEqual(registeredIds(d), [COLLIDING[1]]);
 });
