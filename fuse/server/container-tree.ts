@@ -71,7 +71,10 @@ const HOLD_MS = 250;
 /** The registry is listed again, for an unknown container hash, at most this often. */
 const RELIST_MS = 100;
 
-const ROOT_ATTR: NodeAttributes = { ino: FUSE_ROOT_ID, mode: S_IFDIR | 0o555, nlink: 2, size: 0 };
+/** root's alone (the kernel enforces it: default_permissions): no other user lists the
+ * registered containers or opens their files by path. A container reads its files through its
+ * binds, which root makes and whose opening crosses no directory of this tree. */
+const ROOT_ATTR: NodeAttributes = { ino: FUSE_ROOT_ID, mode: S_IFDIR | 0o700, nlink: 2, size: 0 };
 const NEWLINE = Buffer.from("\n");
 
 interface Version {

@@ -2,12 +2,12 @@
 // thread, show one container another's numbers, or outlast a registration's change. Real mount,
 // real cgroups, C readers (test/support/last-page.c).
 import test from "ava";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { registerContainer, startProcview, type RunningProcview } from "../../testbed/procview.js";
-import { createCgroup, JOIN_THEN_EXEC, readKb, type TestCgroup } from "../../testbed/cgroups.js";
+import { createCgroup, inPrivateMountNamespace, JOIN_THEN_EXEC, readKb, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { waitFor } from "../../testbed/wait.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
 import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT, CLI_ENTRY, registryDir } from "../../core/paths.js";
@@ -111,5 +111,32 @@ test.serial(
     t.throws(() => readFileSync(file(second, "proc/meminfo"), "utf8"), { code: "ENOENT" });
     t.is(readKb(readFileSync(file(first, "proc/meminfo"), "utf8"), "MemTotal"), 220 * 1024);
     t.throws(() => readFileSync(file(second, "proc/meminfo"), "utf8"), { code: "ENOENT" });
+  },
+);
+
+test.serial(
+  "containers/ is root's alone: another user neither lists it nor opens a container's file by path, but reads it through a bind",
+  async (t) => {
+    const group = await populated(170);
+    registerContainer(service.mountPoint, "private", { cgroupsPath: group.path });
+    const path = file("private", "proc/meminfo");
+    t.is(readKb(readFileSync(path, "utf8"), "MemTotal"), 170 * 1024, "root reads it");
+    // The service's temporary directory is 0700: let other users reach the mountpoint, as they reach /var/lib/procview.
+    chmodSync(dirname(service.mountPoint), 0o755);
+    const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+    const top = await execa(asNobody[0]!, [...asNobody.slice(1), "cat", join(service.mountPoint, "proc/uptime")], { reject: false });
+    t.is(top.exitCode, 0, `the top level is everyone's: ${top.stderr}`);
+    const listing = await execa(asNobody[0]!, [...asNobody.slice(1), "ls", join(service.mountPoint, "containers")], { reject: false });
+    t.not(listing.exitCode, 0);
+    t.regex(listing.stderr, /Permission denied/);
+    const byPath = await execa(asNobody[0]!, [...asNobody.slice(1), "cat", path], { reject: false });
+    t.not(byPath.exitCode, 0);
+    t.regex(byPath.stderr, /Permission denied/);
+    // As a container gets it: root binds the file over /proc/meminfo, a non-root process reads it.
+    const bound = await runInCgroup(
+      group.procsFiles(),
+      inPrivateMountNamespace('mount --bind "$1" /proc/meminfo && shift && exec "$@"', "sh", path, ...asNobody, "cat", "/proc/meminfo"),
+    );
+    t.is(readKb(bound, "MemTotal"), 170 * 1024);
   },
 );
