@@ -12,7 +12,12 @@
  * move_mount() attaches the copy there. Node cannot make these calls, and setns() into a
  * mount namespace refuses a multi-threaded process, which Node always is.
  *
- * usage: procview-nsmount bind|replace PID SOURCE TARGET [SOURCE TARGET]...
+ * usage: procview-nsmount bind|replace PID[:MNTNS] SOURCE TARGET [SOURCE TARGET]...
+ *   PID:    a process of the namespace; with :MNTNS (the namespace's inode, as discovery saw it
+ *           in /proc/PID/ns/mnt) the namespace entered must be that one (a pid reused since by a
+ *           process elsewhere is refused), and replace touches only dead views: a TARGET that
+ *           does not fail with ENOTCONN is left as it is, and a namespace owned by a user
+ *           namespace that is not root's (rootless containers) is not entered at all
  *   SOURCE: a path in our (host) namespace, e.g. /var/lib/procview/proc/meminfo
  *   TARGET: a path in PID's mount namespace, e.g. /proc/meminfo
  * bind:    attach SOURCE on each TARGET, all or nothing: on the first failure, the ones
@@ -31,10 +36,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_PAIRS 64
+
+#ifndef NS_GET_USERNS
+#define NS_GET_USERNS 0xb701
+#endif
+#ifndef NS_GET_OWNER_UID
+#define NS_GET_OWNER_UID 0xb704
+#endif
+
+/* Whether TARGET is still a dead view: a dead FUSE connection answers ENOTCONN. */
+static int still_dead(const char *target) {
+  struct stat st;
+  return stat(target, &st) != 0 && errno == ENOTCONN;
+}
 
 #ifndef MOVE_MOUNT_BENEATH
 #define MOVE_MOUNT_BENEATH 0x00000200
@@ -51,10 +71,17 @@ int main(int argc, char **argv) {
   argc--;
   char *end = NULL;
   long pid = strtol(argv[1], &end, 10);
+  unsigned long long expected_ns = 0;
+  if (*end == ':') {
+    const char *ns_text = end + 1;
+    expected_ns = strtoull(ns_text, &end, 10);
+    if (end == ns_text || expected_ns == 0) end = argv[1]; /* refused below */
+  }
   if (*argv[1] == '\0' || *end != '\0' || pid <= 0) {
     fprintf(stderr, "procview-nsmount: bad pid %s\n", argv[1]);
     return 2;
   }
+  int checked = expected_ns != 0;
   int pairs = (argc - 2) / 2;
   int trees[MAX_PAIRS];
 
@@ -75,6 +102,25 @@ int main(int argc, char **argv) {
     fprintf(stderr, "procview-nsmount: %s: %s\n", ns_path, strerror(errno));
     return 2;
   }
+  if (checked) {
+    struct stat st;
+    if (fstat(ns, &st) != 0 || (unsigned long long)st.st_ino != expected_ns) {
+      fprintf(stderr, "procview-nsmount: %s is not mount namespace %llu any more (pid reused?)\n", ns_path, expected_ns);
+      return 2;
+    }
+    /* Rootless containers' namespaces are their user's business, not root's to rewrite. */
+    int userns = ioctl(ns, NS_GET_USERNS);
+    uid_t owner = 0;
+    if (userns < 0 || ioctl(userns, NS_GET_OWNER_UID, &owner) != 0) {
+      fprintf(stderr, "procview-nsmount: the owner of %s: %s\n", ns_path, strerror(errno));
+      return 2;
+    }
+    close(userns);
+    if (owner != 0) {
+      fprintf(stderr, "procview-nsmount: %s belongs to a user namespace of uid %u: not entered\n", ns_path, (unsigned)owner);
+      return 2;
+    }
+  }
   if (setns(ns, CLONE_NEWNS) != 0) {
     fprintf(stderr, "procview-nsmount: setns into %s: %s\n", ns_path, strerror(errno));
     return 2;
@@ -83,6 +129,11 @@ int main(int argc, char **argv) {
   int failed = 0;
   for (int i = 0; i < pairs; i++) {
     const char *target = argv[3 + 2 * i];
+    if (replace && checked && !still_dead(target)) {
+      printf("error %s: not a dead view (left as it is)\n", target);
+      failed = 1;
+      continue;
+    }
     if (replace && move_mount(trees[i], "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
       if (umount2(target, MNT_DETACH) != 0) {
         printf("error %s: detaching the old view from over the new one: %s\n", target, strerror(errno));
