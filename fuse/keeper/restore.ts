@@ -3,18 +3,24 @@
 // This finds those mounts in every other mount namespace and replaces each with the same file
 // of the new mount, through the native helper (open_tree + setns + move_mount): the container
 // ends up with exactly the mounts it had, now alive, and nothing else. A container's own copy
-// (containers/<id>/…) is registered again if it is not (core/registry.ts), from a process of the
-// namespace, so that it keeps showing that container.
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
+// (containers/<id>/…) keeps showing that container: the registry (core/registry.ts) outlives
+// the restart.
+//
+// Only this instance's own views: the devices (major:minor) of the connections each instance
+// serves are recorded in its registry directory (root's, under the runtime directory), and only
+// dead mounts of the devices its predecessor recorded, on the same mountpoint and runtime
+// directory, are brought back; another instance's (another mountpoint or runtime directory) are
+// left alone. A connection keeps its device for as long as any mount of it exists, dead or not.
+// Ids are never registered from what a namespace shows: a container's own copy comes back only
+// if the registry holds its record.
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { FSTYPE } from "../kernel/mount.js";
-import { parseMountinfo } from "../../core/mountinfo.js";
+import { ownMounts, parseMountinfo } from "../../core/mountinfo.js";
 import { CONTAINERS_DIR, CONTAINERS_SOURCE, CONTAINER_ID, VIEW_PATHS } from "../../core/layout.js";
 import { NSMOUNT_HELPER } from "../../core/paths.js";
-import { register, registration } from "../../core/registry.js";
-import { readPidNs, readStat } from "../cgroup/process.js";
-import { findNsInit } from "../cgroup/caller.js";
+import { registration } from "../../core/registry.js";
 import { errorMessage } from "../../core/errors.js";
 
 const SERVED = new Set(Object.values(VIEW_PATHS).map((p) => `/${p}`));
@@ -34,6 +40,8 @@ export function servedFile(root: string, source: string): { file: string; id?: s
 export interface DeadView {
   /** One process of the mount namespace holding the dead mount. */
   pid: number;
+  /** That namespace's inode: the helper checks that the pid is still in it. */
+  nsInode: number;
   /** Where it is mounted, as that namespace sees it. */
   target: string;
   /** Which served file it was, e.g. "/proc/meminfo" or "/containers/<id>/proc/meminfo". */
@@ -44,7 +52,8 @@ export interface DeadView {
 
 export interface RestoreOptions {
   mountPoint: string;
-  /** Where containers are registered (core/registry.ts). */
+  /** Where containers are registered (core/registry.ts), and where this instance's connections
+   * are recorded; without it, every dead view found is brought back. */
   registry?: string;
   procRoot?: string;
   log: (line: string) => void;
@@ -59,8 +68,9 @@ function isDead(procRoot: string, pid: number, target: string): boolean {
   }
 }
 
-/** Mounts of procview files, in namespaces other than ours, whose connection is dead. */
-export function findDeadViews(procRoot = "/proc"): DeadView[] {
+/** Mounts of procview files, in namespaces other than ours, whose connection is dead; with
+ * `devices`, only mounts of those connections. */
+export function findDeadViews(procRoot = "/proc", devices?: ReadonlySet<string>): DeadView[] {
   const ownNs = readlinkSync(path.join(procRoot, "self/ns/mnt"));
   const seen = new Set<string>([ownNs]);
   const dead: DeadView[] = [];
@@ -78,18 +88,52 @@ export function findDeadViews(procRoot = "/proc"): DeadView[] {
       continue; // gone meanwhile, or a kernel thread
     }
     for (const entry of parseMountinfo(mountinfo)) {
-      if (entry.fstype !== FSTYPE) continue;
+      if (entry.fstype !== FSTYPE || (devices !== undefined && !devices.has(entry.device))) continue;
       const served = servedFile(entry.root, entry.source);
-      if (served !== null && isDead(procRoot, pid, entry.mountPoint)) dead.push({ pid, target: entry.mountPoint, ...served });
+      const nsInode = Number(/^mnt:\[(\d+)\]$/.exec(ns)?.[1] ?? 0);
+      if (served !== null && isDead(procRoot, pid, entry.mountPoint)) dead.push({ pid, nsInode, target: entry.mountPoint, ...served });
     }
   }
   return dead;
 }
 
-/** Replaces every dead view with the live file of `mountPoint`; returns how many were restored. */
+/** The record of the connections an instance serves, in its registry directory. */
+function connectionsRecord(registry: string): string {
+  return path.join(registry, ".connections");
+}
+
+/** The devices the predecessor on this mountpoint recorded; null when there is no record. */
+function recordedDevices(registry: string): Set<string> | null {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(connectionsRecord(registry), "utf8"));
+    const devices = (parsed as { devices?: unknown }).devices;
+    return Array.isArray(devices) ? new Set(devices.filter((d): d is string => typeof d === "string" && /^\d+:\d+$/.test(d))) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Records the devices of the connections mounted at `mountPoint` and below it (the per-container tree). */
+export function recordConnections(mountPoint: string, registry: string): void {
+  const devices = ownMounts()
+    .filter((m) => m.fstype === FSTYPE && (m.mountPoint === mountPoint || m.mountPoint === path.join(mountPoint, CONTAINERS_DIR)))
+    .map((m) => m.device);
+  mkdirSync(registry, { recursive: true, mode: 0o755 });
+  const file = connectionsRecord(registry);
+  writeFileSync(`${file}.tmp`, JSON.stringify({ mountPoint, devices: [...new Set(devices)] }) + "\n", { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Replaces every dead view of this mountpoint's previous connections with the live file of
+ * `mountPoint`, and records the connections served now; returns how many were restored. */
 export async function restoreDeadViews(options: RestoreOptions): Promise<number> {
   const { mountPoint, log } = options;
-  const dead = findDeadViews(options.procRoot);
+  let devices: Set<string> | undefined;
+  if (options.registry !== undefined) {
+    devices = recordedDevices(options.registry) ?? new Set();
+    recordConnections(mountPoint, options.registry);
+  }
+  const dead = findDeadViews(options.procRoot, devices);
   if (dead.length === 0) return 0;
   if (!existsSync(NSMOUNT_HELPER)) {
     log(`${dead.length} dead views in running containers, but ${NSMOUNT_HELPER} is not built (npm run build): they stay dead`);
@@ -97,10 +141,10 @@ export async function restoreDeadViews(options: RestoreOptions): Promise<number>
   }
   const byPid = new Map<number, DeadView[]>();
   for (const view of dead) byPid.set(view.pid, [...(byPid.get(view.pid) ?? []), view]);
-  if (options.registry !== undefined) registerAgain(options.registry, dead, options.procRoot ?? "/proc", log);
+  if (options.registry !== undefined) reportUnregistered(options.registry, dead, log);
   let restored = 0;
   for (const [pid, views] of byPid) {
-    const args = ["replace", String(pid), ...views.flatMap((v) => [path.join(mountPoint, v.file), v.target])];
+    const args = ["replace", `${pid}:${views[0]!.nsInode}`, ...views.flatMap((v) => [path.join(mountPoint, v.file), v.target])];
     const result = await execa(NSMOUNT_HELPER, args, { reject: false, timeout: 10_000 });
     for (const line of result.stdout.split("\n").filter(Boolean)) {
       if (line.startsWith("ok ")) restored++;
@@ -112,23 +156,16 @@ export async function restoreDeadViews(options: RestoreOptions): Promise<number>
   return restored;
 }
 
-/** Containers whose own copies are bound and not registered (bound before procview kept a
- * registry, or the registry was lost) are registered from a process of their namespace. */
-function registerAgain(registry: string, dead: readonly DeadView[], procRoot: string, log: (line: string) => void): void {
-  const done = new Set<string>();
-  for (const view of dead) {
-    if (view.id === undefined || done.has(view.id)) continue;
-    done.add(view.id);
+/** A container's own copy whose id the registry has no record of comes back unanswered (ENOENT):
+ * an id is never registered from what a namespace shows, since any process may sit in one. */
+function reportUnregistered(registry: string, dead: readonly DeadView[], log: (line: string) => void): void {
+  const ids = new Set(dead.flatMap((view) => (view.id === undefined ? [] : [view.id])));
+  for (const id of ids) {
     try {
-      if (registration(registry, view.id) !== null) continue;
-      // The init of its pid namespace lives as long as the container (in the host's, the process itself).
-      const pidNs = readPidNs(procRoot, view.pid);
-      const init = pidNs === null ? null : pidNs === readPidNs(procRoot, "self") ? view.pid : findNsInit(procRoot, view.pid, pidNs);
-      const stat = init === null ? null : readStat(procRoot, init);
-      if (init !== null && stat !== null)
-        register(registry, { id: view.id, pid: init, startTicks: stat.startTicks, by: "restore", at: Date.now() });
+      if (registration(registry, id) === null)
+        log(`container ${id} is not registered: its own files come back without a container to show`);
     } catch (err) {
-      log(`registering container ${view.id} again failed: ${errorMessage(err)}`);
+      log(`reading the registration of container ${id} failed: ${errorMessage(err)}`);
     }
   }
 }

@@ -2,7 +2,7 @@
 // thread, show one container another's numbers, or outlast a registration's change. Real mount,
 // real cgroups, C readers (test/support/last-page.c).
 import test from "ava";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa, type ResultPromise } from "execa";
@@ -11,6 +11,7 @@ import { createCgroup, inPrivateMountNamespace, JOIN_THEN_EXEC, readKb, runInCgr
 import { waitFor } from "../../testbed/wait.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
 import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT, CLI_ENTRY, registryDir } from "../../core/paths.js";
+import { registeredIds } from "../../core/registry.js";
 
 const MiB = 1024 * 1024;
 
@@ -138,5 +139,66 @@ test.serial(
       inPrivateMountNamespace('mount --bind "$1" /proc/meminfo && shift && exec "$@"', "sh", path, ...asNobody, "cat", "/proc/meminfo"),
     );
     t.is(readKb(bound, "MemTotal"), 170 * 1024);
+  },
+);
+
+test.serial(
+  "a fresh service on another mountpoint and runtime directory leaves another instance's dead views and ids alone; that instance's own restart brings them back",
+  async (t) => {
+    const group = await populated(150);
+    const mountPoint = mkdtempSync(join(tmpdir(), "procview-scoped-"));
+    let first: RunningProcview | undefined = await startProcview({ mountPoint });
+    let second: RunningProcview | undefined;
+    const otherRuntime = mkdtempSync(join(tmpdir(), "procview-scoped-run-"));
+    registerContainer(mountPoint, "scoped", { cgroupsPath: group.path });
+    const holder = execa(
+      "unshare",
+      [
+        "-m",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        'mount --bind "$1" /proc/meminfo && mount --bind "$2" /proc/uptime && exec sleep 600',
+        "sh",
+        join(mountPoint, "containers/scoped/proc/meminfo"),
+        join(mountPoint, "proc/uptime"),
+      ],
+      { reject: false },
+    );
+    const seen = (relative: string) => readFileSync(`/proc/${holder.pid}/root/${relative}`, "utf8");
+    try {
+      await waitFor("the views bound", () => readKb(seen("proc/meminfo"), "MemTotal") === 150 * 1024);
+      // Recorded once both of its connections are mounted (where its own restore runs).
+      await waitFor("the first instance's record of its connections", () => existsSync(join(registryDir(mountPoint), ".connections")));
+      await first.stop();
+      first = undefined;
+      t.throws(() => seen("proc/meminfo"), { code: "ENOTCONN" });
+      second = await startProcview({ extraArgs: ["--runtime-dir", otherRuntime] });
+      const record = join(registryDir(second.mountPoint, otherRuntime), ".connections");
+      const started = second;
+      await waitFor(
+        "the second instance's restore",
+        async () => existsSync(record) || (await keeperStatus(started.mountPoint, otherRuntime)).restoredViews > 0,
+      );
+      t.throws(() => seen("proc/meminfo"), { code: "ENOTCONN" }, "not re-pointed to the other instance");
+      t.throws(() => seen("proc/uptime"), { code: "ENOTCONN" });
+      t.deepEqual(registeredIds(registryDir(second.mountPoint, otherRuntime)), [], "no id registered from what a namespace shows");
+      first = await startProcview({ mountPoint });
+      await waitFor("its own restart to bring them back", () => {
+        try {
+          return readKb(seen("proc/meminfo"), "MemTotal") === 150 * 1024;
+        } catch {
+          return false;
+        }
+      });
+      t.regex(seen("proc/uptime"), /^\d+\.\d\d \d+\.\d\d\n$/);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder;
+      await second?.stop();
+      await first?.stop();
+      rmSync(registryDir(mountPoint), { recursive: true, force: true });
+    }
   },
 );
