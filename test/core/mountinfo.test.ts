@@ -1,4 +1,4 @@
-// The one mountinfo parser: fields 4 (root), 5 (mount point), 6 (options) and the two after
+// The one mountinfo parser: fields 3 (device), 4 (root), 5 (mount point), 6 (options) and the two after
 // the separator, octal escapes undone.
 import test from "ava";
 import { mountsAt, parseMountinfo } from "../../core/mountinfo.js";
@@ -18,9 +18,10 @@ test("mount points are field 5, octal escapes undone", (t) => {
   );
 });
 
-test("a bind's root, options, type and source", (t) => {
+test("a bind's device, root, options, type and source", (t) => {
   t.deepEqual(mountsAt("/proc/meminfo", parseMountinfo(INFO)), [
     {
+      device: "0:53",
       root: "/containers/abc/proc/meminfo",
       mountPoint: "/proc/meminfo",
       options: "ro,nosuid,nodev",
