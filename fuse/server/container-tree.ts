@@ -211,21 +211,18 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   const containerOf = (id: string): Caller | null | undefined => {
     const known = containers.get(id);
     const at = now();
-    let stamp: string | null;
-    try {
-      stamp = registrationStamp(options.registry, id);
-    } catch (err) {
-      report(`reading the registration of container ${id}`, err);
-      stamp = known?.stamp ?? null;
-    }
+    /** What the registry says, or what was known when it cannot be read. */
+    const recorded = <T>(read: () => T, fallback: T): T => {
+      try {
+        return read();
+      } catch (err) {
+        report(`reading the registration of container ${id}`, err);
+        return fallback;
+      }
+    };
+    const stamp = recorded(() => registrationStamp(options.registry, id), known?.stamp ?? null);
     if (known !== undefined && known.caller !== null && at - known.resolvedAt < RESOLVE_MS && stamp === known.stamp) return known.caller;
-    let found: Registration | null;
-    try {
-      found = registration(options.registry, id);
-    } catch (err) {
-      report(`reading the registration of container ${id}`, err);
-      found = known?.registration ?? null;
-    }
+    const found = recorded(() => registration(options.registry, id), known?.registration ?? null);
     if (found === null) {
       containers.delete(id);
       return undefined;
