@@ -47,9 +47,8 @@ export function containerdSuite(line: ContainerdLine): void {
     procview.mountPoint,
     "--retry-ms",
     "200",
-    // The lock that keeps to one plugin per runtime, with this test's containerd.
-    "--runtime-dir",
-    d.dir,
+    // procview's runtime directory (the default), where it reads the registry. The lock that
+    // keeps to one plugin per runtime is named after this test's own NRI socket.
   ];
 
   async function limitedContainer(c: Ctx, annotations: Record<string, string> = {}): Promise<string> {
