@@ -2,23 +2,14 @@
 // recently used one gives its slot up), every read is fresh, and slots the sweeper frees are
 // taken again. Plain files stand in for cgroup files: a kept descriptor is re-read with pread.
 import test from "ava";
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { openUnder } from "../support/proc-self.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KEPT_IDLE_MS, KeptSweeper, createKeptRegistryBuffers, readKept, useKeptRegistry } from "../../fuse/cgroup/kept-files.js";
 
 const SLOTS = 8;
 const FILES = 20;
-
-/** How many of this process's descriptors name a file under `dir`. */
-const openUnder = (dir: string): number =>
-  readdirSync("/proc/self/fd").filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir + "/");
-    } catch {
-      return false;
-    }
-  }).length;
 
 test("more files than slots: each read is kept in the slot the oldest gave up, and slots the sweeper freed are taken again", (t) => {
   const registry = createKeptRegistryBuffers(1, SLOTS);

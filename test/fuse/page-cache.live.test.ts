@@ -10,6 +10,7 @@ import { registerContainer, startProcview, type RunningProcview } from "../../te
 import { createCgroup, inPrivateMountNamespace, JOIN_THEN_EXEC, readKb, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { waitFor } from "../../testbed/wait.js";
 import { countIn, restAfter } from "../support/reader-output.js";
+import { threadsNamed } from "../support/proc-self.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
 import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT } from "../../core/paths.js";
 import type { KeeperStatus } from "../../fuse/keeper/status.js";
@@ -354,15 +355,7 @@ test.serial(
 );
 
 /** Threads of process `pid` named as the invalidation thread names itself. */
-function invalidationThreads(pid: number): number {
-  return readdirSync(`/proc/${pid}/task`).filter((task) => {
-    try {
-      return readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim() === "pv-invalidate";
-    } catch {
-      return false; // a thread that ended meanwhile
-    }
-  }).length;
-}
+const invalidationThreads = (pid: number): number => threadsNamed("pv-invalidate", pid);
 
 test.serial("the invalidation thread runs in the serving process only: a standby starts one when it serves", async (t) => {
   const ready = await waitFor("a standby ready to take over", async () => {
