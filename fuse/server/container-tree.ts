@@ -66,7 +66,7 @@ const UNREAD_MS = 10;
 const HOLD_MS = 250;
 /** How long the serving thread waits, after answering a read EINTR because the file's invalidation
  * was under way, for that invalidation to end (see afterReply). */
-const NOTIFY_WAIT_MS = 50;
+const NOTIFY_WAIT_MS = 10;
 /** A pause of that wait (Atomics.wait on a cell nobody notifies). */
 const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 const NOTIFY_POLL_MS = 0.05;
@@ -424,10 +424,16 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       queue.takeDone((slot, inode) => {
         const state = bySlot[slot];
         if (state === undefined || state.ino !== inode || state.pinned === null) return;
-        // A version rendered since (the kernel dropped the file before it was asked for again)
-        // stays; one past its time goes, even when it was served while the kernel dropped it:
-        // that serve queued the file again, and the next request renders a new version.
-        if (deadlineOf(state, state.pinned) > now()) return;
+        // A version rendered since (the kernel dropped the file before it was asked for again,
+        // or the one its attributes gave was rendered again) stays, and is due at its own time:
+        // it was served while this invalidation was queued already, so nothing else queues it,
+        // and left pinned it would be served to the next reader however late it came. One past
+        // its time goes, even when it was served while the kernel dropped it: that serve queued
+        // the file again, and the next request renders a new version.
+        if (deadlineOf(state, state.pinned) > now()) {
+          due(state, state.pinned);
+          return;
+        }
         if (state.pinned !== state.dropped) {
           state.dropped = state.pinned;
           state.droppedAt = now();

@@ -2,7 +2,7 @@
 // real mount, real cgroups, containers registered the way the hook (by init) and the NRI plugin
 // (by cgroups path) do, C readers on every read path (test/support/cache-reader.c).
 import test from "ava";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
@@ -293,6 +293,36 @@ test.serial("a changed limit shows at the next read after --cache-ms, for a read
   `;
   t.is((await execa(process.execPath, ["-e", script, path, limit])).stdout, "MemTotal: 163840 kB -> MemTotal: 196608 kB");
 });
+
+test.serial(
+  "a file rendered again while its invalidation was queued is invalidated at its own time: the first read after a pause is fresh",
+  async (t) => {
+    const group = await container("rendered-again", 128, "0");
+    const limit = join(group.dir("memory"), "memory.limit_in_bytes");
+    const path = file("rendered-again", "proc/meminfo");
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    for (let round = 0; round < 3; round++) {
+      const before = 128 + 16 * round;
+      writeFileSync(limit, String(before * MiB));
+      await waitFor("the limit to show", () => readKb(readFileSync(path, "utf8"), "MemTotal") === before * 1024);
+      await pause(300); // the kernel dropped the file: the next request renders it
+      // Its attributes (a rendering nobody reads, queued for invalidation), then, more than 10 ms
+      // later, its pages: rendered again, while the first rendering's invalidation is queued.
+      statSync(path);
+      await pause(40);
+      t.is(readKb(readFileSync(path, "utf8"), "MemTotal"), before * 1024);
+      // Requests that take the invalidation thread's news, past the first rendering's time.
+      const until = Date.now() + 250;
+      while (Date.now() < until) {
+        statfsSync(join(service.mountPoint, "containers"));
+        await pause(2);
+      }
+      writeFileSync(limit, String((before + 8) * MiB));
+      await pause(300); // three times --cache-ms without a read
+      t.is(readKb(readFileSync(path, "utf8"), "MemTotal"), (before + 8) * 1024, `round ${round}: the first read after the pause`);
+    }
+  },
+);
 
 test.serial(
   "invalidation follows what is read: 200 registered containers with nothing read cost nothing; three files read, three invalidated",
