@@ -26,6 +26,8 @@ export interface ReadTarget {
   processes?: () => Array<{ role: "keeper" | "serving" | "standby"; pid: number }>;
   /** procview's keeper, asked over its control socket. */
   keeper?: () => Promise<KeeperStatus | null>;
+  /** What the service printed so far (procview: its keeper's and serving processes' log). */
+  output?: () => string;
   alive(): boolean;
   stop(): Promise<void>;
 }
@@ -90,6 +92,7 @@ export async function startProcviewTarget(extraArgs: string[] = []): Promise<Rea
     pids: () => processes().map((p) => p.pid),
     processes,
     keeper: () => keeperStatus(running.mountPoint, DEFAULT_RUNTIME_DIR),
+    output: () => running.output(),
     alive: () => running.alive(),
     stop: () => stopAndUnmount(() => running.stop(), running.mountPoint),
   };

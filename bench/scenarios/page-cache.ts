@@ -9,7 +9,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TestCgroup } from "../../testbed/cgroups.js";
-import { inPrivateMountNamespace, runInCgroup } from "../../testbed/cgroups.js";
+import { inPrivateMountNamespace, JOIN_THEN_EXEC, runInCgroup } from "../../testbed/cgroups.js";
+import { execa } from "execa";
 import { registerContainer } from "../../testbed/procview.js";
 import type { Context } from "../context.js";
 import { usable } from "../context.js";
@@ -148,10 +149,21 @@ async function loadRun(
   measuredSeconds: number,
   watched: ReadTarget,
 ): Promise<{ reads: number; errors: number; ages: number[]; cpu: number; invalidation: number; tree: number }> {
+  const printed = watched.output?.().length ?? 0;
   const readers = Promise.all(
-    groups.map((g, i) =>
-      runInCgroup(g.procsFiles(), [ctx.reader, pattern, String(seconds), ...files(i)], { timeoutMs: (seconds + 120) * 1000 }),
-    ),
+    groups.map(async (g, i) => {
+      const command = [ctx.reader, pattern, String(seconds), ...files(i)];
+      const result = await execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...g.procsFiles(), "--", ...command], {
+        reject: false,
+        timeout: (seconds + 120) * 1000,
+      });
+      if (result.exitCode !== 0) throw new Error(`${command.join(" ")} in ${g.path} failed (${result.exitCode}): ${result.stderr}`);
+      // The reader names each failed read (its first three): the file and the errno. LXCFS's
+      // readers fail on the files it does not serve (vmstat): only procview's are told.
+      if (watched.name === "procview")
+        for (const line of result.stderr.split("\n").filter((l) => l.startsWith("reader: "))) ctx.log(`${pattern} in ${g.path}: ${line}`);
+      return result.stdout;
+    }),
   );
   const failed = readers.then(
     () => undefined,
@@ -181,6 +193,9 @@ async function loadRun(
     errors += e!;
     ages.push(...a.filter((x) => Number.isFinite(x)));
   }
+  // What the service said meanwhile: the other side of a failed read.
+  if (errors > 0)
+    for (const line of (watched.output?.().slice(printed) ?? "").split("\n").slice(0, 20)) if (line) ctx.log(`${watched.name}: ${line}`);
   return {
     reads,
     errors,

@@ -112,8 +112,13 @@ interface Registry {
   base: number;
   first: number;
   end: number;
-  /** Where to look for a free slot next. */
+  /** Where to look for a free slot next, when `freed` has none. */
   next: number;
+  /** Slots this thread freed, or found closed by the sweeper: free most likely (each is taken
+   * with a compare-and-swap all the same). Without it, finding a free slot among thousands in
+   * use (a service that keeps as many files as it may, evicting the least recently used) cost
+   * a scan of every slot at each open. */
+  freed: number[];
 }
 
 let registry: Registry | undefined;
@@ -128,6 +133,7 @@ export function useKeptRegistry(buffers: KeptRegistryBuffers, thread: number): v
     first,
     end: first + buffers.slotsPerThread,
     next: first,
+    freed: [],
   };
   keptLimit = Math.min(keptLimit, buffers.slotsPerThread);
 }
@@ -137,21 +143,35 @@ const secondsOf = (base: number, now: number): number => Math.floor((now - base)
 /** A free slot of this thread's, taken (BUSY) for `fd`; -1 when every slot is in use. */
 function register(fd: number, path: string, now: number): { slot: number; gen: number } {
   if (registry === undefined) return { slot: -1, gen: 0 };
-  const { cells, first, end } = registry;
+  const { cells, first, end, freed } = registry;
+  for (let slot = freed.pop(); slot !== undefined; slot = freed.pop()) {
+    if (Atomics.compareExchange(cells, slot * S_FIELDS + S_STATE, FREE, BUSY) === FREE) return take(slot, fd, path, now);
+  }
   for (let n = first; n < end; n++) {
     const slot = registry.next;
     registry.next = slot + 1 < end ? slot + 1 : first;
     const at = slot * S_FIELDS;
-    if (Atomics.compareExchange(cells, at + S_STATE, FREE, BUSY) !== FREE) continue;
-    const dir = Buffer.from(path.slice(0, path.lastIndexOf("/")), "utf8");
-    const fits = dir.length <= DIR_BYTES;
-    if (fits) dir.copy(registry.dirs, slot * DIR_BYTES);
-    Atomics.store(cells, at + S_DIR_LENGTH, fits ? dir.length : 0);
-    Atomics.store(cells, at + S_FD, fd);
-    Atomics.store(cells, at + S_USED_AT, secondsOf(registry.base, now));
-    return { slot, gen: Atomics.load(cells, at + S_GEN) };
+    if (Atomics.compareExchange(cells, at + S_STATE, FREE, BUSY) === FREE) return take(slot, fd, path, now);
   }
   return { slot: -1, gen: 0 };
+}
+
+/** Fills a slot just taken (BUSY) for `fd`. */
+function take(slot: number, fd: number, path: string, now: number): { slot: number; gen: number } {
+  const { cells, dirs, base } = registry!;
+  const at = slot * S_FIELDS;
+  const dir = Buffer.from(path.slice(0, path.lastIndexOf("/")), "utf8");
+  const fits = dir.length <= DIR_BYTES;
+  if (fits) dir.copy(dirs, slot * DIR_BYTES);
+  Atomics.store(cells, at + S_DIR_LENGTH, fits ? dir.length : 0);
+  Atomics.store(cells, at + S_FD, fd);
+  Atomics.store(cells, at + S_USED_AT, secondsOf(base, now));
+  return { slot, gen: Atomics.load(cells, at + S_GEN) };
+}
+
+/** A slot of an entry the sweeper closed (or is closing): free, or about to be. */
+function sweptSlot(entry: Kept): void {
+  if (registry !== undefined && entry.slot >= 0) registry.freed.push(entry.slot);
 }
 
 /** Takes the entry's descriptor for use (its slot BUSY); false when the sweeper closed it. */
@@ -185,12 +205,14 @@ function closeAcquired(entry: Kept): void {
   const at = entry.slot * S_FIELDS;
   Atomics.add(registry.cells, at + S_GEN, 1);
   Atomics.store(registry.cells, at + S_STATE, FREE);
+  registry.freed.push(entry.slot);
 }
 
 function forget(path: string, entry: Kept): void {
   kept.delete(path);
   // Not acquired: the sweeper closed it already, or is closing it.
   if (acquire(entry)) closeAcquired(entry);
+  else sweptSlot(entry);
 }
 
 function closeIdle(now: number): void {
@@ -225,8 +247,10 @@ export function readKept(path: string): KeptRead {
         closeAcquired(entry);
         if (!REOPEN.has(errorCode(err) ?? "")) throw err;
       }
+    } else {
+      // The service closed it (idle, or its cgroup gone): opened again below.
+      sweptSlot(entry);
     }
-    // Otherwise the service closed it (idle, or its cgroup gone): opened again below.
   }
   let opened: number;
   try {

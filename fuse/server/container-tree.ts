@@ -68,6 +68,12 @@ const UNREAD_MS = 10;
 /** How long the invalidation thread leaves a file alone, waiting for the read that follows its
  * attributes or its raised size (a stat alone is followed by none). */
 const HOLD_MS = 250;
+/** How long the serving thread waits, after answering a read EINTR because the file's invalidation
+ * was under way, for that invalidation to end (see afterReply). */
+const NOTIFY_WAIT_MS = 10;
+/** A pause of that wait (Atomics.wait on a cell nobody notifies). */
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+const NOTIFY_POLL_MS = 0.05;
 /** The registry is listed again, for an unknown container hash, at most this often. */
 const RELIST_MS = 100;
 
@@ -152,6 +158,14 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   /** Files read by the answer just sent: held (left alone by the invalidation thread) until it
    * is taken, and released then. */
   const settling: number[] = [];
+  /** The file whose read was just answered EINTR because its invalidation was under way. */
+  let interrupted = -1;
+
+  /** EINTR for a read that met the file's invalidation (see afterReply). */
+  const interrupt = (slot: number): number => {
+    interrupted = slot;
+    return -Errno.EINTR;
+  };
 
   const report = (what: string, err: unknown): void => {
     const line = `${what}: ${errorMessage(err)}`;
@@ -328,6 +342,11 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     const version = pinnedOf(state, fromFile);
     // Not yet told (a container created, not started): asked again at the next open.
     if (version === null) return { ...node.attr, ino, size: 0, validSeconds: 0 };
+    // A size this process knows nothing of: when the kernel holds no inode for the file yet, this
+    // answer makes it, with this size (an answer for an inode that exists may come to nothing,
+    // and the read that follows raises the size and is answered EINTR: see read).
+    if (state.kernelMin === 0 && state.kernelMax === SPLICE_SIZE && notifier.invalidate(ino, -1, 0) === "absent")
+      state.kernelMin = state.kernelMax = version.bytes.length;
     state.kernelMin = Math.min(state.kernelMin, version.bytes.length);
     state.kernelMax = Math.max(state.kernelMax, version.bytes.length);
     due(state, version);
@@ -381,7 +400,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       // very page this request reads, locked by the kernel until it is answered.
       if (state.kernelMin < length && offset < length) {
         // The kernel may hold a smaller size and would cut the copy there (see above).
-        if (!queue.hold(state.slot, now() + HOLD_MS)) return -Errno.EINTR;
+        if (!queue.hold(state.slot, now() + HOLD_MS)) return interrupt(state.slot);
         if (notifier.store(ino, SPLICE_SIZE - 1, NEWLINE) === "done") state.kernelMin = state.kernelMax = SPLICE_SIZE;
         return -Errno.EINTR;
       }
@@ -390,7 +409,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
         // The short answer brings the kernel's size down to its end, unless an invalidation lands
         // before the answer is taken: none may begin until it is (afterReply); one under way
         // already means a retry.
-        if (!queue.hold(state.slot, now() + HOLD_MS)) return -Errno.EINTR;
+        if (!queue.hold(state.slot, now() + HOLD_MS)) return interrupt(state.slot);
         state.kernelMin = state.kernelMax = offset + count;
         // A reader past the end of this version (it read a longer one) set the size beyond it.
         if (offset + count > length) queue.due(state.slot, ino, 0);
@@ -403,6 +422,15 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     afterReply() {
       for (const slot of settling) queue.release(slot);
       settling.length = 0;
+      if (interrupted < 0) return;
+      // A read answered EINTR comes again at once, and the one that comes from read_folio (the
+      // page the failed readahead left) gives its EINTR to the reader. The invalidation was
+      // waiting for the page this answer unlocked: it ends now, and the read that comes again
+      // must find it ended. Bounded: it may wait for another read of the file still queued.
+      const slot = interrupted;
+      interrupted = -1;
+      const end = performance.now() + NOTIFY_WAIT_MS;
+      while (queue.isNotifying(slot) && performance.now() < end) Atomics.wait(pauseCell, 0, 0, NOTIFY_POLL_MS);
     },
 
     release() {},
@@ -438,10 +466,16 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       queue.takeDone((slot, inode) => {
         const state = bySlot[slot];
         if (state === undefined || state.ino !== inode || state.pinned === null) return;
-        // A version rendered since (the kernel dropped the file before it was asked for again)
-        // stays; one past its time goes, even when it was served while the kernel dropped it:
-        // that serve queued the file again, and the next request renders a new version.
-        if (deadlineOf(state, state.pinned) > now()) return;
+        // A version rendered since (the kernel dropped the file before it was asked for again,
+        // or the one its attributes gave was rendered again) stays, and is due at its own time:
+        // it was served while this invalidation was queued already, so nothing else queues it,
+        // and left pinned it would be served to the next reader however late it came. One past
+        // its time goes, even when it was served while the kernel dropped it: that serve queued
+        // the file again, and the next request renders a new version.
+        if (deadlineOf(state, state.pinned) > now()) {
+          due(state, state.pinned);
+          return;
+        }
         if (state.pinned !== state.dropped) {
           state.dropped = state.pinned;
           state.droppedAt = now();

@@ -117,6 +117,11 @@ export class InvalidationQueue {
     return (Atomics.load(this.flags, slot) & QUEUED) !== 0;
   }
 
+  /** Whether the invalidation thread is notifying the kernel about the slot's file. */
+  isNotifying(slot: number): boolean {
+    return (Atomics.load(this.flags, slot) & NOTIFYING) !== 0;
+  }
+
   /** Holds the slot until `until` at most, unless its invalidation is under way (then false). */
   hold(slot: number, until: number): boolean {
     this.heldUntil[slot] = Math.max(until, Atomics.load(this.flags, slot) & HELD ? this.heldUntil[slot]! : 0);

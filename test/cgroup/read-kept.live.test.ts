@@ -1,7 +1,8 @@
 // Cgroup files read through kept descriptors, on the real cgroup v1 memory hierarchy: every read
 // is fresh, a removed cgroup reads as gone, and a new cgroup of the same name is read, not the old.
 import test from "ava";
-import { mkdirSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { openUnder } from "../support/proc-self.js";
 import { join } from "node:path";
 import { readCgroupValue } from "../../fuse/cgroup/read.js";
 import { readReaderMembership } from "../../fuse/cgroup/membership.js";
@@ -9,16 +10,6 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { uniqueName } from "../../testbed/cgroups.js";
 import { KEPT_IDLE_MS, KeptSweeper, createKeptRegistryBuffers, useKeptRegistry } from "../../fuse/cgroup/kept-files.js";
-
-/** How many of this process's descriptors name a file under `dir`. */
-const openUnder = (dir: string): number =>
-  readdirSync("/proc/self/fd").filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir + "/");
-    } catch {
-      return false;
-    }
-  }).length;
 
 test("a kept descriptor reads the value of now, and follows the cgroup being removed and made again", (t) => {
   const dir = join("/sys/fs/cgroup/memory", uniqueName("procview-kept"));

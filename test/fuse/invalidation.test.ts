@@ -4,13 +4,14 @@
 // the thread sleeps until wakes it; a held file waits for its release; what was invalidated is
 // said back; the rings go on across their counters' wrap.
 import test, { type ExecutionContext } from "ava";
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { InvalidationQueue, createInvalidationBuffers, type InvalidationBuffers } from "../../fuse/server/invalidation.js";
 import { startInvalidationThread, stopInvalidationThread, wakeInvalidationThread } from "../../fuse/server/invalidator.js";
 import { SharedStats, createStatsBuffer } from "../../fuse/server/stats.js";
+import { threadsNamed } from "../support/proc-self.js";
 
 const MESSAGE = 40;
 const SLOTS = 64;
@@ -169,15 +170,7 @@ test.serial("one thread per process, and start after stop works again", async (t
 });
 
 /** Threads of this process named as the invalidation thread names itself. */
-function invalidationThreads(): number {
-  return readdirSync("/proc/self/task").filter((task) => {
-    try {
-      return readFileSync(`/proc/self/task/${task}/comm`, "utf8").trim() === "pv-invalidate";
-    } catch {
-      return false; // a thread that ended meanwhile
-    }
-  }).length;
-}
+const invalidationThreads = (): number => threadsNamed("pv-invalidate");
 
 test.serial("the thread ends when its connection is gone (a descriptor it cannot write: EBADF)", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "procview-invalidation-"));

@@ -2,7 +2,7 @@
 // real mount, real cgroups, containers registered the way the hook (by init) and the NRI plugin
 // (by cgroups path) do, C readers on every read path (test/support/cache-reader.c).
 import test from "ava";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
@@ -10,6 +10,7 @@ import { registerContainer, startProcview, type RunningProcview } from "../../te
 import { createCgroup, inPrivateMountNamespace, JOIN_THEN_EXEC, readKb, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { waitFor } from "../../testbed/wait.js";
 import { countIn, restAfter } from "../support/reader-output.js";
+import { threadsNamed } from "../support/proc-self.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
 import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT } from "../../core/paths.js";
 import type { KeeperStatus } from "../../fuse/keeper/status.js";
@@ -294,6 +295,36 @@ test.serial("a changed limit shows at the next read after --cache-ms, for a read
 });
 
 test.serial(
+  "a file rendered again while its invalidation was queued is invalidated at its own time: the first read after a pause is fresh",
+  async (t) => {
+    const group = await container("rendered-again", 128, "0");
+    const limit = join(group.dir("memory"), "memory.limit_in_bytes");
+    const path = file("rendered-again", "proc/meminfo");
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    for (let round = 0; round < 3; round++) {
+      const before = 128 + 16 * round;
+      writeFileSync(limit, String(before * MiB));
+      await waitFor("the limit to show", () => readKb(readFileSync(path, "utf8"), "MemTotal") === before * 1024);
+      await pause(300); // the kernel dropped the file: the next request renders it
+      // Its attributes (a rendering nobody reads, queued for invalidation), then, more than 10 ms
+      // later, its pages: rendered again, while the first rendering's invalidation is queued.
+      statSync(path);
+      await pause(40);
+      t.is(readKb(readFileSync(path, "utf8"), "MemTotal"), before * 1024);
+      // Requests that take the invalidation thread's news, past the first rendering's time.
+      const until = Date.now() + 250;
+      while (Date.now() < until) {
+        statfsSync(join(service.mountPoint, "containers"));
+        await pause(2);
+      }
+      writeFileSync(limit, String((before + 8) * MiB));
+      await pause(300); // three times --cache-ms without a read
+      t.is(readKb(readFileSync(path, "utf8"), "MemTotal"), (before + 8) * 1024, `round ${round}: the first read after the pause`);
+    }
+  },
+);
+
+test.serial(
   "invalidation follows what is read: 200 registered containers with nothing read cost nothing; three files read, three invalidated",
   async (t) => {
     const group = createCgroup({ memoryLimitBytes: 64 * MiB });
@@ -354,15 +385,7 @@ test.serial(
 );
 
 /** Threads of process `pid` named as the invalidation thread names itself. */
-function invalidationThreads(pid: number): number {
-  return readdirSync(`/proc/${pid}/task`).filter((task) => {
-    try {
-      return readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim() === "pv-invalidate";
-    } catch {
-      return false; // a thread that ended meanwhile
-    }
-  }).length;
-}
+const invalidationThreads = (pid: number): number => threadsNamed("pv-invalidate", pid);
 
 test.serial("the invalidation thread runs in the serving process only: a standby starts one when it serves", async (t) => {
   const ready = await waitFor("a standby ready to take over", async () => {
