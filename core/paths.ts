@@ -29,7 +29,7 @@ export const PEERCRED_HELPER = join(NATIVE_DIR, "procview-peercred");
 export const KEEPER_PROGRAM = join(NATIVE_DIR, "procview-keeper");
 /** execve() for `procview serve`, which becomes the keeper (fuse/keeper/native/procview-exec.c). */
 export const EXEC_ADDON = join(NATIVE_DIR, "procview-exec.node");
-/** flock(2), for the lock that keeps to one NRI plugin per runtime (nri/native/procview-flock.c). */
+/** flock(2), for the lock by which an NRI plugin's status record says it still runs (nri/native/procview-flock.c). */
 export const FLOCK_ADDON = join(NATIVE_DIR, "procview-flock.node");
 /** The per-container tree's invalidation thread (fuse/server/native/procview-invalidate.c). */
 export const INVALIDATE_ADDON = join(NATIVE_DIR, "procview-invalidate.node");
@@ -119,8 +119,7 @@ export function fitsSocketPath(path: string): boolean {
   return Buffer.byteLength(hookSocketTemporary(path, 9_999_999)) <= SOCKET_PATH_MAX_BYTES;
 }
 
-/** The lock an external NRI plugin holds for its whole life, one per runtime (named after the
- * runtime's NRI socket): a second procview plugin for that runtime waits until the first has gone. */
-export function nriLockPath(nriSocket: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
-  return join(runtimeDir, "nri", `${runtimeName(nriSocket)}.lock`);
+/** The NRI plugins' status records, one per running plugin (nri/status.ts). */
+export function nriStatusDir(runtimeDir = DEFAULT_RUNTIME_DIR): string {
+  return join(runtimeDir, "nri");
 }

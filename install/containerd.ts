@@ -222,7 +222,7 @@ export function registerInstallContainerd(install: Command): void {
     .option("--containerd-version <version>", "the containerd version, instead of asking the binary")
     .option(
       "--no-launcher",
-      'only make containerd run NRI and take plugins that connect to its socket (disable_connections = false); write no launcher. For nodes where "procview nri" runs on its own, e.g. in procview\'s Kubernetes DaemonSet: a launched plugin beside it would add the same mounts, and containerd refuses containers two plugins add a mount to',
+      'only make containerd run NRI and take plugins that connect to its socket (disable_connections = false); write no launcher. For nodes where "procview nri" runs on its own, e.g. in procview\'s Kubernetes DaemonSet: a launched plugin beside it would decide every container a second time (harmlessly: the one called second finds the views bound and adds nothing) and stay behind when the DaemonSet goes',
     )
     .action(async (opts: InstallContainerdOptions) => {
       for (const line of await installContainerd(opts)) process.stdout.write(`${line}\n`);

@@ -1,9 +1,9 @@
-// `procview nri`: the NRI plugin as a command.
+// `procview nri`: the NRI plugin as a command; `procview nri-status`: the plugins of the node.
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { DEFAULT_PLUGIN_IDX, DEFAULT_PLUGIN_NAME, makeLogger, runPlugin } from "./plugin.js";
-import { holdPluginLock } from "./lock.js";
-import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT, DEFAULT_RUNTIME_DIR, nriLockPath } from "../core/paths.js";
+import { describeRecord, isReady, ownMountNamespace, PluginStatusFile, readPluginRecords } from "./status.js";
+import { DEFAULT_NRI_SOCKET, DEFAULT_MOUNTPOINT, DEFAULT_RUNTIME_DIR, nriStatusDir } from "../core/paths.js";
 import { describeZodError } from "../core/errors.js";
 
 const NriFlagsSchema = z.object({
@@ -45,23 +45,62 @@ export async function nriAction(flags: unknown): Promise<void> {
       ? `started by the runtime as ${env.NRI_PLUGIN_IDX}-${env.NRI_PLUGIN_NAME} on fd ${env.NRI_PLUGIN_SOCKET}; source ${f.source}`
       : `starting as ${f.pluginIdx}-${f.pluginName} for ${f.socket}; source ${f.source}`,
   );
-  // A plugin the runtime launched is the runtime's only one of its name; an external one waits
-  // for any other procview plugin connected to the same socket to go (nri/lock.ts).
-  if (!env && !(await holdPluginLock(nriLockPath(f.socket, f.runtimeDir), controller.signal, log))) return;
-  await runPlugin(
+  const pluginName = env?.NRI_PLUGIN_NAME ?? f.pluginName;
+  const pluginIdx = env?.NRI_PLUGIN_IDX ?? f.pluginIdx;
+  // Registered at once, even beside another procview plugin (the pod a rolling update replaces):
+  // whichever the runtime calls first binds the views, the other adds nothing (plugin.ts).
+  const record = PluginStatusFile.create(
+    f.runtimeDir,
     {
-      socket: f.socket,
-      pluginName: env?.NRI_PLUGIN_NAME ?? f.pluginName,
-      pluginIdx: env?.NRI_PLUGIN_IDX ?? f.pluginIdx,
+      name: `${pluginIdx}-${pluginName}`,
+      socket: env ? `descriptor ${env.NRI_PLUGIN_SOCKET} from the runtime that started it` : f.socket,
       source: f.source,
-      runtimeDir: f.runtimeDir,
-      probeTimeoutMs: f.probeTimeoutMs,
-      retryMs: f.retryMs,
-      fd: env?.NRI_PLUGIN_SOCKET,
-      log,
     },
-    controller.signal,
+    log,
   );
+  try {
+    await runPlugin(
+      {
+        socket: f.socket,
+        pluginName,
+        pluginIdx,
+        source: f.source,
+        runtimeDir: f.runtimeDir,
+        probeTimeoutMs: f.probeTimeoutMs,
+        retryMs: f.retryMs,
+        fd: env?.NRI_PLUGIN_SOCKET,
+        log,
+        onState: (state, runtime) => record?.update(state, runtime),
+      },
+      controller.signal,
+    );
+  } finally {
+    record?.remove();
+  }
+}
+
+const NriStatusFlagsSchema = z.object({
+  runtimeDir: z.string().startsWith("/", "runtime directory must be an absolute path"),
+  thisContainer: z.boolean(),
+});
+
+/** Prints the node's procview NRI plugins; false when none is registered (in this container, with --this-container). */
+export function nriStatusAction(flags: unknown): boolean {
+  const parsed = NriStatusFlagsSchema.safeParse(flags);
+  if (!parsed.success) throw new Error(describeZodError(parsed.error));
+  const f = parsed.data;
+  const here = ownMountNamespace();
+  const records = readPluginRecords(f.runtimeDir);
+  for (const r of records) process.stdout.write(`${describeRecord(r, here)}\n`);
+  if (records.length === 0) process.stdout.write(`no procview NRI plugin has a status record in ${nriStatusDir(f.runtimeDir)}\n`);
+  const ready = records.some((r) => isReady(r, f.thisContainer ? here : undefined));
+  if (!ready)
+    process.stdout.write(
+      f.thisContainer
+        ? "not ready: no plugin of this container is registered with its runtime\n"
+        : "no plugin is registered with its runtime\n",
+    );
+  return ready;
 }
 
 export function registerNriCommand(program: Command): void {
@@ -88,9 +127,24 @@ export function registerNriCommand(program: Command): void {
     .addOption(new Option("--retry-ms <ms>", "pause between connection attempts while containerd is away").default("1000").hideHelp())
     .option(
       "--runtime-dir <dir>",
-      "the --runtime-dir of the procview serving the source: where each container is registered (so that its own files show its view), and the lock that keeps to one procview plugin per NRI socket (nri/<socket>.lock): a second one, e.g. the new pod's in a Kubernetes rolling update, waits until the first has stopped",
+      "the --runtime-dir of the procview serving the source: where each container is registered (so that its own files show its view), and where the plugin keeps its status record (nri/), which procview nri-status reads",
       DEFAULT_RUNTIME_DIR,
     )
     .option("--log-file <file>", "also append each line, timestamped, to this file")
     .action((opts: unknown) => nriAction(opts).then(() => process.exit(0)));
+
+  program
+    .command("nri-status")
+    .description(
+      "the procview NRI plugins running on this node and whether each is registered with its runtime; exits 1 when none is. Several at once are fine (during a Kubernetes rolling update the new pod's plugin registers beside the old one's): each container still gets each view once",
+    )
+    .option("--runtime-dir <dir>", "the --runtime-dir the plugins were started with", DEFAULT_RUNTIME_DIR)
+    .option(
+      "--this-container",
+      "exit 1 unless a plugin running in this container (this process's mount namespace) is registered: the readiness probe of the DaemonSet's nri container, so that a rolling update stops the old pod only once the new pod's plugin takes part in every container creation",
+      false,
+    )
+    .action((opts: unknown) => {
+      if (!nriStatusAction(opts)) process.exitCode = 1;
+    });
 }

@@ -43,6 +43,9 @@ export class NriConnection {
   private nextStreamId = 1;
   private closeReason: Error | undefined;
   private isClosed = false;
+  /** Requests of the runtime being answered. */
+  private answering = 0;
+  private finishing = false;
   /** Resolves once the socket is gone, with why (undefined: the peer closed it). */
   readonly closed: Promise<Error | undefined>;
 
@@ -80,12 +83,14 @@ export class NriConnection {
   }
 
   private send(connId: number, m: TtrpcMessage): void {
-    if (this.isClosed || this.socket.destroyed) return;
+    if (this.isClosed || this.socket.destroyed || this.socket.writableEnded) return;
     this.socket.write(encodeMuxFrame(connId, encodeTtrpcMessage(m)));
   }
 
   private onServerMessage(m: TtrpcMessage): void {
     if (m.type !== TtrpcType.REQUEST) return; // streams are not part of the NRI plugin API
+    // Past finish(): the reply could not be sent, and the runtime has been told this plugin left.
+    if (this.socket.writableEnded) return;
     const reply = (res: { code?: number; message?: string; payload?: Uint8Array }): void =>
       this.send(PLUGIN_SERVICE_CONN, { streamId: m.streamId, type: TtrpcType.RESPONSE, flags: 0, payload: encodeTtrpcResponse(res) });
     let req: TtrpcRequest;
@@ -95,10 +100,16 @@ export class NriConnection {
       reply({ code: Code.INVALID_ARGUMENT, message: `undecodable ttrpc request: ${(err as Error).message}` });
       return;
     }
-    this.handler(req).then(
-      (payload) => reply({ payload }),
-      (err: unknown) => reply({ code: err instanceof RpcError ? err.code : Code.INTERNAL, message: (err as Error).message }),
-    );
+    this.answering++;
+    this.handler(req)
+      .then(
+        (payload) => reply({ payload }),
+        (err: unknown) => reply({ code: err instanceof RpcError ? err.code : Code.INTERNAL, message: (err as Error).message }),
+      )
+      .finally(() => {
+        this.answering--;
+        if (this.finishing) this.endIfIdle();
+      });
   }
 
   private onClientMessage(m: TtrpcMessage): void {
@@ -130,6 +141,23 @@ export class NriConnection {
       const body = encodeTtrpcRequest({ service, method, payload, timeoutNano: BigInt(timeoutMs) * 1_000_000n });
       this.send(RUNTIME_SERVICE_CONN, { streamId, type: TtrpcType.REQUEST, flags: 0, payload: body });
     });
+  }
+
+  /**
+   * Leave gracefully: once no request is being answered (now, or as soon as the ones under way
+   * are), end the socket after the replies already written. The runtime reads that end as the
+   * plugin closing and drops it; a request it sends meanwhile fails at once as on a closed
+   * plugin, which NRI treats as no answer and passes on to the next plugin (see plugin.ts).
+   */
+  finish(graceMs: number): void {
+    this.finishing = true;
+    this.endIfIdle();
+    // A runtime that never closes its side, or a handler that never returns: closed anyway.
+    setTimeout(() => this.close(), graceMs).unref();
+  }
+
+  private endIfIdle(): void {
+    if (this.answering === 0 && !this.socket.destroyed) this.socket.end();
   }
 
   close(why?: Error): void {

@@ -6,10 +6,28 @@
 // well inside the runtime's per-request budget (2 s unless the runtime's
 // ConfigureRequest says otherwise), and an unhealthy source means "add
 // nothing", never an error.
+//
+// Two procview plugins may be registered with one runtime at once: in a Kubernetes rolling
+// update the new pod's plugin registers while the old pod's still serves, so that no container
+// is created while none is registered. Each container still gets each view exactly once, and
+// NRI never sees two plugins add one mount (which would fail the container: "plugins … both
+// tried to set mount"), because NRI's adaptation (pkg/adaptation, the same from NRI 0.6 to
+// 0.12) decides a CreateContainer one plugin at a time, under one lock, and hands each plugin
+// the request as the adjustments of the plugins called before it left it (result.go appends
+// each mount added to the request's container mounts). The plugin called first binds the
+// views; the next one finds them in the request, bound from its own source, and adds nothing
+// (boundByAnotherPlugin). The claim is the request itself: decided before either answers,
+// within the runtime's lock, with nothing on the node to clean up or to go stale. A claim of
+// our own on the node (a file per container) would add I/O inside the request's deadline, and
+// a claimant that dies before it answers would leave its container without views, where NRI
+// now drops that plugin's answer and the next plugin, seeing nothing bound, binds them.
+// test/nri/handover.test.ts replays this merge; both containerd lines are checked live.
 import { appendFileSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { planViews, rebasePlan, type Plan } from "../plan/plan.js";
+import { normalizeContainerPath, planViews, rebasePlan, type Plan } from "../plan/plan.js";
+import { containerDir, VIEW_FILES } from "../core/layout.js";
 import { containerSource, existingSources, probeSource, type ProbeResult } from "../plan/probe.js";
 import { NriConnection, RpcError } from "./connection.js";
 import {
@@ -31,6 +49,7 @@ import {
   type NriMount,
   type TtrpcRequest,
 } from "./messages.js";
+import type { PluginState } from "./status.js";
 
 export const DEFAULT_PLUGIN_NAME = "procview";
 export const DEFAULT_PLUGIN_IDX = "10";
@@ -51,6 +70,8 @@ export interface PluginOptions {
   /** Use this already connected descriptor (a runtime-launched plugin gets its socket on fd 3) and stop when it closes. */
   fd?: number;
   log: (line: string) => void;
+  /** Told each change of where the plugin stands with the runtime (for its status record). */
+  onState?: (state: PluginState, runtime?: string) => void;
 }
 
 export interface Decision {
@@ -99,6 +120,24 @@ export function toNriMounts(plan: Plan): NriMount[] {
 
 export type Prober = (source: string, timeoutMs: number) => Promise<ProbeResult>;
 
+const OUR_TARGETS: ReadonlySet<string> = new Set(VIEW_FILES.map((f) => `/${f}`));
+
+/**
+ * The targets the request already binds to the very file this plugin would bind there (from
+ * `source`, or the container's own copy under it): another procview plugin for the same
+ * source, which the runtime called before this one, added them (see the top of this file).
+ */
+export function boundByAnotherPlugin(req: CreateContainerRequest, source: string): Set<string> {
+  const own = containerDir(source, req.container.id);
+  const bound = new Set<string>();
+  for (const m of req.container.mounts) {
+    const target = normalizeContainerPath(m.destination);
+    if (!OUR_TARGETS.has(target)) continue;
+    if (m.source === path.posix.join(source, target) || m.source === path.posix.join(own, target)) bound.add(target);
+  }
+  return bound;
+}
+
 /** Decide one CreateContainer: the plan, then the health of the source; never throws. */
 export async function decide(
   req: CreateContainerRequest,
@@ -106,8 +145,20 @@ export async function decide(
   probe: Prober = probeSource,
 ): Promise<Decision> {
   const name = who(req);
-  const sharedPlan = planFor(req, opts.source);
-  if (sharedPlan.kind === "opt-out") return { mounts: [], line: `${name}: no views: ${sharedPlan.reason}` };
+  const planned = planFor(req, opts.source);
+  if (planned.kind === "opt-out") return { mounts: [], line: `${name}: no views: ${planned.reason}` };
+  const another = boundByAnotherPlugin(req, opts.source);
+  const sharedPlan = {
+    ...planned,
+    skipped: planned.skipped.map((s) =>
+      another.has(s.destination) ? { ...s, reason: "bound by another procview plugin, called before this one" } : s,
+    ),
+  };
+  if (sharedPlan.mounts.length === 0 && another.size > 0)
+    return {
+      mounts: [],
+      line: `${name}: nothing to add: another procview plugin, called before this one, bound ${another.size} views (${[...another].join(" ")})`,
+    };
   if (sharedPlan.mounts.length === 0)
     return {
       mounts: [],
@@ -171,6 +222,13 @@ export class RuntimeTimeouts {
   }
 }
 
+/** What a connection's handler reports of the runtime's side of the registration. */
+export interface SessionProgress {
+  configured(runtime: string): void;
+  /** The last part of Synchronize is answered: the runtime adds the plugin to those it calls. */
+  synchronized(): void;
+}
+
 /** The events procview asks for. */
 export const WANTED_EVENTS = [NriEvent.CREATE_CONTAINER] as const;
 
@@ -184,6 +242,7 @@ export function makeHandler(
   opts: PluginOptions,
   probe: Prober = probeSource,
   timeouts = new RuntimeTimeouts(),
+  progress?: SessionProgress,
 ): (req: TtrpcRequest) => Promise<Uint8Array> {
   const sync = { pods: 0, containers: 0, parts: 0, bytes: 0 };
   return async (req) => {
@@ -196,6 +255,7 @@ export function makeHandler(
         opts.log(
           `configured by ${c.runtimeName || "runtime"} ${c.runtimeVersion} (${timeouts.describe()}; health check deadline ${timeouts.probeMs(opts.probeTimeoutMs)} ms); subscribed to CreateContainer; source ${opts.source}`,
         );
+        progress?.configured(`${c.runtimeName || "runtime"} ${c.runtimeVersion}`.trim());
         return encodeConfigureResponse(events);
       }
       case "Synchronize": {
@@ -210,6 +270,8 @@ export function makeHandler(
           `synchronized: the runtime has ${sync.pods} pods and ${sync.containers} containers (${sync.bytes} bytes${parts}; existing containers are left as they are)`,
         );
         Object.assign(sync, { pods: 0, containers: 0, parts: 0, bytes: 0 });
+        // Answered on the next turn of the event loop, before anything else this plugin writes.
+        setImmediate(() => progress?.synchronized());
         return encodeSynchronizeResponse(false);
       }
       case "CreateContainer": {
@@ -243,9 +305,9 @@ export function makeHandler(
   };
 }
 
-function connectUnix(path: string): Promise<net.Socket> {
+function connectUnix(socketPath: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.createConnection(path);
+    const s = net.createConnection(socketPath);
     s.once("connect", () => {
       s.removeListener("error", reject);
       resolve(s);
@@ -262,13 +324,28 @@ async function session(
   timeouts: RuntimeTimeouts,
   onOpen: (c: NriConnection) => void,
 ): Promise<string> {
-  const conn = new NriConnection(socket, makeHandler(opts, probe, timeouts));
+  // Registered for the status record once the runtime has both answered RegisterPlugin and had
+  // its Synchronize answered (it calls the plugin from then on); the two come in either order.
+  const seen = { registered: false, synchronized: false, runtime: "" };
+  const ready = (): void => {
+    if (seen.registered && seen.synchronized) opts.onState?.("registered", seen.runtime);
+  };
+  const progress: SessionProgress = {
+    configured: (runtime) => void (seen.runtime = runtime),
+    synchronized: () => {
+      seen.synchronized = true;
+      ready();
+    },
+  };
+  const conn = new NriConnection(socket, makeHandler(opts, probe, timeouts, progress));
   onOpen(conn);
   try {
     // The runtime's registration timeout from its last ConfigureRequest, NRI's default before one.
     const register = encodeRegisterPluginRequest(opts.pluginName, opts.pluginIdx);
     await conn.call(RUNTIME_SERVICE, "RegisterPlugin", register, timeouts.registrationMs);
     opts.log(`registered as ${opts.pluginIdx}-${opts.pluginName}`);
+    seen.registered = true;
+    ready();
   } catch (err) {
     conn.close();
     await conn.closed;
@@ -282,17 +359,24 @@ async function session(
  * Run until `signal` aborts (or, on an inherited descriptor, until the runtime
  * closes it). On a socket path, reconnects every retryMs while the runtime is
  * away, logging one line when it goes and one when it is back.
+ *
+ * Told to stop, the plugin answers the requests under way before it leaves the runtime
+ * (NriConnection.finish): a container being created gets its views from it, and every later
+ * one goes to the other procview plugin a rolling update has already registered.
  */
 export async function runPlugin(opts: PluginOptions, signal: AbortSignal, probe: Prober = probeSource): Promise<void> {
   const timeouts = new RuntimeTimeouts();
   let current: NriConnection | undefined;
-  const onAbort = (): void => current?.close();
+  const onAbort = (): void => {
+    opts.onState?.("stopping");
+    current?.finish(timeouts.requestMs);
+  };
   signal.addEventListener("abort", onAbort);
   try {
     if (opts.fd !== undefined) {
       const socket = new net.Socket({ fd: opts.fd, readable: true, writable: true });
       const why = await session(socket, opts, probe, timeouts, (c) => (current = c));
-      opts.log(`${why}; exiting (the runtime starts this plugin again when it restarts)`);
+      opts.log(signal.aborted ? "left the runtime" : `${why}; exiting (the runtime starts this plugin again when it restarts)`);
       return;
     }
     let reportedAway = false;
@@ -309,12 +393,20 @@ export async function runPlugin(opts: PluginOptions, signal: AbortSignal, probe:
         await sleep(opts.retryMs, undefined, { signal }).catch(() => undefined);
         continue;
       }
+      if (signal.aborted) {
+        socket.destroy();
+        break;
+      }
       reportedAway = false;
       opts.log(`connected to ${opts.socket}`);
       const why = await session(socket, opts, probe, timeouts, (c) => (current = c));
       current = undefined;
-      if (signal.aborted) break;
+      if (signal.aborted) {
+        opts.log("left the runtime");
+        break;
+      }
       opts.log(`${why}; reconnecting`);
+      opts.onState?.("connecting");
       await sleep(opts.retryMs, undefined, { signal }).catch(() => undefined);
     }
   } finally {

@@ -1,9 +1,9 @@
 /*
- * procview-flock.node: flock(2) for a Node process, which Node cannot do. The NRI plugin holds
- * an exclusive lock for its whole life so that two procview plugins are never registered with
- * one runtime at once (NRI refuses every container two plugins add the same mount to); the
- * kernel drops the lock when the process ends, however it ends, which no lock file with a pid
- * in it can promise.
+ * procview-flock.node: flock(2) for a Node process, which Node cannot do. Each NRI plugin holds
+ * an exclusive lock on its status record's lock file for its whole life (nri/status.ts), and
+ * whoever reads the record tells from that lock whether the plugin still runs: the kernel drops
+ * it when the process ends, however it ends, which no pid written in a file can promise (pid
+ * namespaces number processes differently, and pids are reused).
  *
  * A Node-API addon (core/native/node-api.h declares what it uses).
  *

@@ -1,6 +1,6 @@
-// Names procview gives its runtime files (registry, status file, keeper and hook sockets, NRI lock).
+// Names procview gives its runtime files (registry, status file, keeper and hook sockets).
 import test from "ava";
-import { hookSocketPath, keeperSocketPath, nriLockPath, registryDir, runtimeName, statusPath } from "../../core/paths.js";
+import { hookSocketPath, keeperSocketPath, registryDir, runtimeName, statusPath } from "../../core/paths.js";
 
 test("every mountpoint gets a name of its own: /a/b-c and /a-b/c no longer share a registry, status file or socket", (t) => {
   const paths = ["/a/b-c", "/a-b/c", "/a/b_c", "/a_b/c", "/a/b/c", "/a/b c", "/a/b.c", "/ab/c", "/"];
@@ -9,14 +9,12 @@ test("every mountpoint gets a name of its own: /a/b-c and /a-b/c no longer share
   for (const of of [registryDir, statusPath, keeperSocketPath, hookSocketPath]) {
     t.not(of("/a/b-c"), of("/a-b/c"));
   }
-  t.not(nriLockPath("/run/a/b-c.sock"), nriLockPath("/run/a-b/c.sock"));
 });
 
-test("the default mountpoint's and the default NRI socket's names are the ones earlier versions used; one directory, one name", (t) => {
+test("the default mountpoint's names are the ones earlier versions used; one directory, one name", (t) => {
   t.is(runtimeName("/var/lib/procview"), "var-lib-procview");
   t.is(registryDir("/var/lib/procview", "/run/procview"), "/run/procview/containers/var-lib-procview");
   t.is(hookSocketPath("/var/lib/procview", "/run/procview"), "/run/procview/hook/var-lib-procview.sock");
-  t.is(nriLockPath("/var/run/nri/nri.sock", "/run/procview"), "/run/procview/nri/var-run-nri-nri.sock.lock");
   t.is(runtimeName("/var//lib/./procview/"), "var-lib-procview");
   t.is(runtimeName("/a/b-c"), "a-b_2dc");
 });

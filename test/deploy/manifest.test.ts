@@ -88,7 +88,7 @@ test("serve: privileged, the views' directory shared both ways with the node, ru
   t.is(serve.resources?.limits?.cpu, undefined, "no CPU limit: a throttled FUSE server stalls every reader");
 });
 
-test("nri: the plugin with no privilege, the NRI socket's directory, the views seen from the node, the lock's directory", (t) => {
+test("nri: the plugin with no privilege, the NRI socket's directory, the views seen from the node, the status records' directory; ready once its own plugin is registered", (t) => {
   const nri = containerNamed("nri");
   t.deepEqual(nri.args, ["nri", "--socket", DEFAULT_NRI_SOCKET, "--source", DEFAULT_MOUNTPOINT]);
   t.falsy(nri.securityContext?.privileged);
@@ -102,10 +102,13 @@ test("nri: the plugin with no privilege, the NRI socket's directory, the views s
   });
   t.deepEqual(mountOf(nri, DEFAULT_MOUNTPOINT), { hostPath: DEFAULT_MOUNTPOINT, propagation: "HostToContainer", readOnly: true });
   t.deepEqual(mountOf(nri, DEFAULT_RUNTIME_DIR), { hostPath: DEFAULT_RUNTIME_DIR, propagation: "None", readOnly: false });
+  // The rolling update waits for it: the old pod's plugin leaves only once this one takes part.
+  t.deepEqual(nri.readinessProbe?.exec?.command, ["procview", "nri-status", "--this-container"]);
 });
 
-test("the update strategy lets no node go without a keeper: a surge pod first, the old one stopped once the new one is ready", (t) => {
+test("the update strategy lets no node go without a keeper or a registered plugin: a surge pod first, the old one stopped once the new one is ready", (t) => {
   t.deepEqual(manifest.daemonSet.spec?.updateStrategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+  for (const c of spec.containers) t.truthy(c.readinessProbe?.exec, `${c.name}: ready only when it says so`);
   // The old keeper waits up to 30 s for its successor's serving process before giving up the handoff.
   t.true((spec.terminationGracePeriodSeconds ?? 30) > 30);
 });

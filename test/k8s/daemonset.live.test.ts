@@ -302,41 +302,53 @@ test.serial(
     const old = c.procview;
     const reader = await startReader(c);
 
-    // Containers keep being created meanwhile: none may fail, whichever plugin is registered.
+    // Containers keep being created meanwhile, from before the new pod starts until after the
+    // old one is gone: none may fail, and each must get each view exactly once, whichever plugin
+    // (or both) the runtime has registered when it is created.
     let replaced = false;
     const churnPod = await runBarePod(c.cri, "churn", { annotations: {} });
-    const created: { ok: boolean; id?: string; error?: string }[] = [];
+    const created: { ok: boolean; id?: string; error?: string; at: number }[] = [];
     const churn = (async () => {
-      while (!replaced && created.length < 30) {
+      let afterStop = 0;
+      while ((!replaced || afterStop < 3) && created.length < 200) {
+        if (replaced) afterStop++;
+        const at = Date.now();
         try {
           created.push({
             ok: true,
             id: await startContainer(c.cri, churnPod, `churn-${created.length}`, { image: TEST_IMAGE, memoryBytes: 256 * MiB }),
+            at,
           });
         } catch (err) {
-          created.push({ ok: false, error: (err as Error).message });
+          created.push({ ok: false, error: (err as Error).message, at });
         }
       }
     })();
 
     const started = Date.now();
     const next = await runProcviewPod(c);
-    t.log(await logged(next, "nri", /holds .*: waiting for it to stop/).then((l) => `new pod's plugin: ${l.line}`));
     await waitReady(c.kubelet, next, 60_000);
     const waiting = await probe(c.kubelet, next, "serve", "readinessProbe");
     t.regex(waiting.output, /its keeper \(pid \d+\) waits to take the mount over/);
-    t.log(`new pod ${next.name} ready (its keeper registered to take over) ${Date.now() - started} ms after RunPodSandbox`);
+    // Ready: its plugin is registered beside the old pod's, both in the runtime's list.
+    const plugins = await probe(c.kubelet, next, "nri", "readinessProbe");
+    t.regex(plugins.output, /^10-procview pid \d+, this container: registered with containerd 2\.\d+\.\d+/m);
+    t.regex(plugins.output, /^10-procview pid \d+: registered with containerd 2\.\d+\.\d+/m, "and the old pod's");
+    const registered = await logged(next, "nri", /registered as 10-procview/);
+    t.log(
+      `new pod ${next.name} ready (its keeper registered to take over, its plugin registered) ${Date.now() - started} ms after RunPodSandbox`,
+    );
 
     const stopping = Date.now();
     await stopPod(c.kubelet, old);
     t.log(`old pod ${old.name} stopped in ${Date.now() - stopping} ms`);
-    const registered = await logged(next, "nri", /registered as 10-procview/);
     replaced = true;
     await churn;
     ctx.procview = next;
     const serving = await probe(c.kubelet, next, "serve", "readinessProbe");
     t.regex(serving.output, /its keeper \(pid \d+\) serves the mount/);
     t.regex(serving.output, /handoffs between keepers\s+1/);
+    t.is((await probe(c.kubelet, next, "nri", "readinessProbe")).ok, true);
 
     const r = await reader.stop();
     t.log(
@@ -349,14 +361,33 @@ test.serial(
 
     const failed = created.filter((x) => !x.ok);
     t.deepEqual(failed, [], "every container created during the replacement started");
-    let withViews = 0;
-    for (const x of created)
-      if ((await exec(c, x.id!, ["grep", "MemTotal", "/proc/meminfo"])).stdout.replace(/\s+/g, " ").trim() === "MemTotal: 262144 kB")
-        withViews++;
-    const oldStopped = [...containerLog(old, "nri")].reverse().find((l) => /SIGTERM: stopping/.test(l.line));
+    // Told to stop, the old plugin answered what it was answering and left the runtime.
+    const oldLeft = await logged(old, "nri", /left the runtime/, 10_000);
+    const oldLog = containerLog(old, "nri");
+    const newLog = containerLog(next, "nri");
+    const oldStopped = oldLog.find((l) => /SIGTERM: stopping/.test(l.line));
+    const boundBy = { old: 0, new: 0 };
+    const withoutViews: string[] = [];
+    for (const [i, x] of created.entries()) {
+      if (!x.ok) continue;
+      const meminfo = (await exec(c, x.id!, ["grep", "MemTotal", "/proc/meminfo"])).stdout.replace(/\s+/g, " ").trim();
+      const targets = parseMountinfo((await exec(c, x.id!, ["cat", "/proc/self/mountinfo"])).stdout)
+        .filter((m) => m.fstype === "fuse.procview")
+        .map((m) => m.mountPoint);
+      if (meminfo !== "MemTotal: 262144 kB" || targets.length !== 9 || new Set(targets).size !== 9)
+        withoutViews.push(`churn-${i} (created ${x.at - stopping} ms from the old pod's stop): ${meminfo}; ${targets.length} views`);
+      const bound = new RegExp(`/churn-${i}: 9 views`);
+      if (oldLog.some((l) => bound.test(l.line))) boundBy.old++;
+      if (newLog.some((l) => bound.test(l.line))) boundBy.new++;
+    }
+    t.deepEqual(withoutViews, [], "every container created during the replacement has each view, once");
+    t.is(boundBy.old + boundBy.new, created.length, "each bound by exactly one plugin");
+    const span = (a?: { at: number }, b?: { at: number }): string => (a && b ? `${b.at - a.at} ms` : "?");
+    const overlap = created.filter((x) => x.at >= registered.at && x.at <= oldLeft.at).length;
     t.log(
-      `${created.length} containers created meanwhile, all started: ${withViews} with views, ${created.length - withViews} without (created while no plugin was registered: ` +
-        `${oldStopped ? `${registered.at - oldStopped.at} ms from the old plugin's SIGTERM to the new one's registration` : "?"})`,
+      `${created.length} containers created meanwhile (from ${started - created[0]!.at} ms before the new pod to after the old one was gone), all started, ` +
+        `all with their views (each once): ${boundBy.old} bound by the old pod's plugin, ${boundBy.new} by the new one's; ${overlap} created while both were registered ` +
+        `(${span(registered, oldStopped)} before the old plugin's SIGTERM, which left the runtime ${span(oldStopped, oldLeft)} after it)`,
     );
     t.log(`memory peak: serve ${await memoryPeak(c, next, "serve")}, nri ${await memoryPeak(c, next, "nri")} (new pod)`);
   },

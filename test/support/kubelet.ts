@@ -348,14 +348,19 @@ export async function waitReady(node: KubeletNode, pod: RunningPod, timeoutMs: n
   }
 }
 
-/** A graceful stop (StopContainer with the pod's grace period, all containers at once), then the sandbox goes. */
+/**
+ * A graceful stop as kubelet makes it: StopContainer with the pod's grace period, all containers
+ * at once, then StopPodSandbox. Kubelet removes the sandbox only later, when it collects
+ * garbage; removing it at once can cut off the last lines a container wrote before it exited
+ * (containerd drops the log copy with the container), and the tests read those lines. The
+ * tests' cleanup removes every sandbox.
+ */
 export async function stopPod(node: KubeletNode, pod: RunningPod): Promise<void> {
   const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
   await Promise.all(
     [...pod.containers.values()].map((c) => node.cri.call("StopContainer", { container_id: c.id, timeout: grace }, (grace + 30) * 1000)),
   );
   await node.cri.call("StopPodSandbox", { pod_sandbox_id: pod.podId });
-  await node.cri.call("RemovePodSandbox", { pod_sandbox_id: pod.podId });
 }
 
 async function state(node: KubeletNode, id: string): Promise<{ state: number; pid: number }> {

@@ -4,6 +4,7 @@
 // other's node state; the last one stops procview.
 import test from "ava";
 import { readFile } from "node:fs/promises";
+import { execa } from "execa";
 import { startProcview, type RunningProcview } from "../../../testbed/procview.js";
 import { CriClient, execSync, removeAllPods, runPod, startContainer, createContainer } from "../../support/cri.js";
 import {
@@ -19,6 +20,7 @@ import {
 } from "../../support/containerd.js";
 import type { ContainerdLine } from "../../support/containerd-builds.js";
 import { CONTAINERS_SOURCE, VIEW_FILES } from "../../../core/layout.js";
+import { CLI_ENTRY } from "../../../core/paths.js";
 import { RUNC_PROC_MOUNTS } from "../../../plan/plan.js";
 import { startPluginProcess, type PluginProcess } from "./plugin-process.js";
 
@@ -47,8 +49,8 @@ export function containerdSuite(line: ContainerdLine): void {
     procview.mountPoint,
     "--retry-ms",
     "200",
-    // procview's runtime directory (the default), where it reads the registry. The lock that
-    // keeps to one plugin per runtime is named after this test's own NRI socket.
+    // procview's runtime directory (the default), where it reads the registry and the plugins
+    // keep their status records (nri-status below picks this test's by its NRI socket).
   ];
 
   async function limitedContainer(c: Ctx, annotations: Record<string, string> = {}): Promise<string> {
@@ -184,6 +186,47 @@ export function containerdSuite(line: ContainerdLine): void {
     t.is(memTotal(await execSync(c.cri, id, ["cat", "/proc/meminfo"])), "MemTotal: 262144 kB");
     t.is(processors(await execSync(c.cri, id, ["cat", "/proc/cpuinfo"])), 1);
   });
+
+  test.serial(
+    `containerd ${line}: two procview plugins registered at once (a rolling update's overlap): containers start, each view bound once, by the plugin called first; once one leaves, the other binds them`,
+    async (t) => {
+      const c = need();
+      const second = startPluginProcess(pluginArgs(c.dirs, c.procview));
+      try {
+        await second.waitFor(/registered as 10-procview/, 15_000);
+        const listed = await execa(process.execPath, [CLI_ENTRY, "nri-status"], { reject: false });
+        const ours = listed.stdout.split("\n").filter((l) => l.includes(`; socket ${c.dirs.nriSocket},`));
+        t.is(ours.filter((l) => /: registered with containerd /.test(l)).length, 2, listed.stdout);
+        for (let i = 0; i < 3; i++) {
+          const id = await limitedContainer(c);
+          t.is(memTotal(await execSync(c.cri, id, ["cat", "/proc/meminfo"])), "MemTotal: 262144 kB");
+          const targets = (await execSync(c.cri, id, ["cat", "/proc/self/mountinfo"]))
+            .split("\n")
+            .map((l) => l.split(" ")[4])
+            .filter((m) => m !== undefined && VIEW_FILES.some((v) => m === `/${v}`));
+          t.is(targets.length, 9, targets.join(" "));
+          t.is(new Set(targets).size, targets.length, "no target twice");
+          const name = new RegExp(`/ctr-${seq}: `);
+          const said = [c.plugin, second].map((p) => p.lines.find((l) => name.test(l)) ?? "(nothing)");
+          t.is(said.filter((l) => /: 9 views \(/.test(l)).length, 1, said.join("\n"));
+          t.is(
+            said.filter((l) => /nothing to add: another procview plugin, called before this one, bound 9 views/.test(l)).length,
+            1,
+            said.join("\n"),
+          );
+        }
+      } finally {
+        await second.stop();
+      }
+      t.truthy(
+        second.lines.find((l) => /left the runtime/.test(l)),
+        second.lines.join("\n"),
+      );
+      const id = await limitedContainer(c);
+      t.is(memTotal(await execSync(c.cri, id, ["cat", "/proc/meminfo"])), "MemTotal: 262144 kB", "the one left binds them");
+      await c.plugin.waitFor(new RegExp(`/ctr-${seq}: 9 views`), 1000);
+    },
+  );
 
   // Last: it stops procview.
   test.serial(
