@@ -8,9 +8,7 @@
  *   pieces) | sendfile (open, sendfile into a pipe until it returns 0, close; as busybox cat) |
  *   splice (open, splice into a pipe) | mmap (open, fstat, mmap the size, copy) | keep-read (one
  *   descriptor for the whole run, read again from offset 0 each time, as top does) |
- *   keep-sendfile (one descriptor, sendfile from offset 0 each time) | stat (stat the file by path
- *   in a loop, nothing read: attributes asked while others read) | stat-sendfile (stat by path,
- *   then as sendfile)
+ *   keep-sendfile (one descriptor, sendfile from offset 0 each time)
  * Prints one line:
  *   reads=N good=N bad=N errors=N retried=N texts=<distinct candidates seen> first_bad=<what>
  *   bad: a text that is none of the candidates (cut, padded, mixed, another container's);
@@ -202,16 +200,9 @@ int main(int argc, char **argv) {
       continue;
     }
     ssize_t n = -1;
-    struct stat st;
-    if (strncmp(mode, "stat", 4) == 0 && stat(file, &st) < 0) failed("stat");
-    if (strcmp(mode, "stat") == 0) {
-      /* Asks the attributes only (a monitor's stat), racing the other readers' reads. */
-      if (kept < 0) close(fd);
-      continue;
-    }
     if (strcmp(mode, "read") == 0) n = read_all(fd, buf, 65536);
     else if (strcmp(mode, "small") == 0) n = read_all(fd, buf, 100);
-    else if (strcmp(mode, "sendfile") == 0 || strcmp(mode, "stat-sendfile") == 0) n = through_pipe(fd, buf, 0, 0);
+    else if (strcmp(mode, "sendfile") == 0) n = through_pipe(fd, buf, 0, 0);
     else if (strcmp(mode, "splice") == 0) n = through_pipe(fd, buf, 1, 0);
     else if (strcmp(mode, "keep-read") == 0) n = lseek(fd, 0, SEEK_SET) == 0 ? read_all(fd, buf, 65536) : -1;
     else if (strcmp(mode, "keep-sendfile") == 0) n = through_pipe(fd, buf, 0, 1);
