@@ -30,7 +30,14 @@
 //   makes the kernel ignore the size an answer already under way brings, so none crosses one:
 //   a file is held (invalidation.ts) from the answer of its attributes until its pages are read,
 //   and from a raise until the read that follows; when one is under way already, the read is
-//   answered EINTR and comes again;
+//   answered EINTR and comes again. The invariant: the size the kernel holds is the length of
+//   the version whose pages it holds whenever a reader copies them; a size raised past it and
+//   not brought down shows as NUL bytes up to the raised size. A short answer to a read of one
+//   page (read_folio: the read after an EINTR, above all) is applied by the reader's task once
+//   it runs again, after the answer was written, and skipped when an invalidation came first,
+//   so a file whose size such an answer lowers stays held SETTLE_MS more (a file whose
+//   invalidation was due when it was read was invalidated at once, and a reader that waited for
+//   its CPU got the text and NUL bytes up to the page's end);
 // - a file holds one text for all its readers, so a reader whose reads of one pass straddle an
 //   invalidation may get parts of two versions. Requests through a file already open get the
 //   version just dropped for a few ms more (pinnedOf), which keeps one reader's pass whole;
@@ -68,6 +75,9 @@ const UNREAD_MS = 10;
 /** How long the invalidation thread leaves a file alone, waiting for the read that follows its
  * attributes or its raised size (a stat alone is followed by none). */
 const HOLD_MS = 250;
+/** How long a file stays held after a short answer that lowers its size, for the kernel to apply
+ * it (see afterReply): the reader's task must run again first. */
+const SETTLE_MS = 20;
 /** How long the serving thread waits, after answering a read EINTR because the file's invalidation
  * was under way, for that invalidation to end (see afterReply). */
 const NOTIFY_WAIT_MS = 10;
@@ -156,7 +166,7 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
   let lastMtime = 0;
   const reported = new Set<string>();
   /** Files read by the answer just sent: held (left alone by the invalidation thread) until it
-   * is taken, and released then. */
+   * is taken, and released then (the slot), or SETTLE_MS later when it lowers the size (-1 - slot). */
   const settling: number[] = [];
   /** The file whose read was just answered EINTR because its invalidation was under way. */
   let interrupted = -1;
@@ -399,28 +409,39 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
       // Never a raise then: the raise stores into the last page of SPLICE_SIZE, which may be the
       // very page this request reads, locked by the kernel until it is answered.
       if (state.kernelMin < length && offset < length) {
-        // The kernel may hold a smaller size and would cut the copy there (see above).
+        // The kernel may hold a smaller size and would cut the copy there (see above). The raise
+        // goes far, not to this version's end: a store of no bytes raises nothing, and one that
+        // ends there writes into the page this request reads, which the kernel holds locked
+        // until it is answered.
         if (!queue.hold(state.slot, now() + HOLD_MS)) return interrupt(state.slot);
         if (notifier.store(ino, SPLICE_SIZE - 1, NEWLINE) === "done") state.kernelMin = state.kernelMax = SPLICE_SIZE;
         return -Errno.EINTR;
       }
       const count = offset >= length ? 0 : version.bytes.copy(out, outOffset, offset, Math.min(length, offset + size));
+      let lowers = false;
       if (count < size && state.kernelMax > offset + count) {
         // The short answer brings the kernel's size down to its end, unless an invalidation lands
-        // before the answer is taken: none may begin until it is (afterReply); one under way
+        // before the kernel applies it: none may begin until it has (afterReply); one under way
         // already means a retry.
         if (!queue.hold(state.slot, now() + HOLD_MS)) return interrupt(state.slot);
         state.kernelMin = state.kernelMax = offset + count;
+        lowers = true;
         // A reader past the end of this version (it read a longer one) set the size beyond it.
         if (offset + count > length) queue.due(state.slot, ino, 0);
       }
       state.filled = version;
-      settling.push(state.slot);
+      settling.push(lowers ? -1 - state.slot : state.slot);
       return count;
     },
 
     afterReply() {
-      for (const slot of settling) queue.release(slot);
+      // A short answer that lowers the size: the kernel applies it only when the reader's task
+      // runs again after this answer (a read of one page: read_folio), and skips it if the
+      // file's invalidation came in between; it stays held a little longer.
+      for (const slot of settling) {
+        if (slot >= 0) queue.release(slot);
+        else queue.holdUntil(-1 - slot, now() + SETTLE_MS);
+      }
       settling.length = 0;
       if (interrupted < 0) return;
       // A read answered EINTR comes again at once, and the one that comes from read_folio (the

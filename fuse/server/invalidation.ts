@@ -132,6 +132,11 @@ export class InvalidationQueue {
     }
   }
 
+  /** Keeps a held slot held until `until`, sooner or later than its hold said. */
+  holdUntil(slot: number, until: number): void {
+    this.heldUntil[slot] = until;
+  }
+
   release(slot: number): void {
     Atomics.and(this.flags, slot, ~HELD);
   }

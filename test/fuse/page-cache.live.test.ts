@@ -384,6 +384,51 @@ test.serial(
   },
 );
 
+test.serial(
+  "a file whose size was raised while its last rendering's invalidation was due reads whole, never padded with NUL bytes: sendfile and read, by a reader that waits for a busy CPU",
+  async (t) => {
+    // The sequence that padded reads: a stat renders the file (its size in the kernel), the
+    // cgroup's cpuset changes its length, and a reader opens it once that rendering's
+    // invalidation is due (100-220 ms later, --cache-ms 100): the new rendering's first read
+    // raises the size and lowers it again with a short answer, which the kernel applies only
+    // when the reader's task runs again. An invalidation landing first kept the raised size, and
+    // the reader got the text and NUL bytes up to a page. A reader that shares its CPU with two
+    // busy loops runs late after each answer, which made that happen in 3-40 % of the reads.
+    const group = await container("padded-0", 256, "0");
+    const cpuset = join(group.dir("cpuset"), "cpuset.cpus");
+    const pid = Number(
+      readFileSync(join(group.dir("memory"), "cgroup.procs"), "utf8")
+        .trim()
+        .split("\n")[0],
+    );
+    const busy = [0, 1].map(() => execa("taskset", ["-c", "1", "/bin/sh", "-c", "while :; do :; done"], { reject: false }));
+    const rounds = 150;
+    const wrong = new Map<string, number>();
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const id = `padded-${round}`;
+        if (round > 0) registerContainer(service.mountPoint, id, { pid });
+        const path = file(id, "sys/devices/system/cpu/online");
+        statSync(path);
+        writeFileSync(cpuset, round % 2 === 0 ? "0-1" : "0");
+        // Not a wait for a condition: the read must come while the stat's rendering is due.
+        await new Promise((resolve) => setTimeout(resolve, 100 + ((round * 37) % 120)));
+        const reader = round % 3 === 2 ? ["cat", path] : ["busybox", "cat", path];
+        const { stdout } = await execa("taskset", ["-c", "1", ...reader], { encoding: "buffer", stripFinalNewline: false });
+        const text = Buffer.from(stdout).toString("latin1");
+        if (text !== "0\n" && text !== "0-1\n") {
+          const what = `${reader[0]}: ${JSON.stringify(text.slice(0, 8))}, ${text.length} bytes, ${text.split("\0").length - 1} NUL`;
+          wrong.set(what, (wrong.get(what) ?? 0) + 1);
+        }
+      }
+    } finally {
+      for (const loop of busy) loop.kill("SIGKILL");
+      await Promise.all(busy);
+    }
+    t.deepEqual([...wrong], [], `of ${rounds} reads`);
+  },
+);
+
 /** Threads of process `pid` named as the invalidation thread names itself. */
 const invalidationThreads = (pid: number): number => threadsNamed("pv-invalidate", pid);
 
