@@ -10,6 +10,8 @@ function errorCode(err: unknown): string | undefined {
   return typeof err === "object" && err !== null && "code" in err ? String(err.code) : undefined;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** What became of a notification: done, or the kernel holds no inode of that number (ENOENT). */
 export type NotifyResult = "done" | "absent";
 
@@ -68,6 +70,16 @@ export class Notifier {
     this.buffer.writeUInt32LE(0, OUT_HEADER_SIZE + 20);
     bytes.copy(this.buffer, OUT_HEADER_SIZE + NOTIFY_STORE_OUT_SIZE);
     return this.send(size);
+  }
+
+  /**
+   * Whether the kernel holds an inode of that number, changing nothing: a FUSE_NOTIFY_STORE of no
+   * bytes at offset 0 stores nothing and raises no size. Never an invalidation for this: that
+   * moves the inode's attribute version on, and the kernel discards the attributes of every
+   * answer already under way, the one being composed included.
+   */
+  holds(nodeid: number): boolean {
+    return this.store(nodeid, 0, EMPTY) === "done";
   }
 
   /** FUSE_NOTIFY_RESEND (kernel 6.9+): every request read from this connection and not answered

@@ -353,9 +353,12 @@ export function createContainerTree(options: ContainerTreeOptions): ContainerTre
     // Not yet told (a container created, not started): asked again at the next open.
     if (version === null) return { ...node.attr, ino, size: 0, validSeconds: 0 };
     // A size this process knows nothing of: when the kernel holds no inode for the file yet, this
-    // answer makes it, with this size (an answer for an inode that exists may come to nothing,
-    // and the read that follows raises the size and is answered EINTR: see read).
-    if (state.kernelMin === 0 && state.kernelMax === SPLICE_SIZE && notifier.invalidate(ino, -1, 0) === "absent")
+    // answer makes it, with this size. For an inode that exists (bound by a runtime while its
+    // container could not be told yet, kept from a predecessor) the answer sets the size unless an
+    // invalidation crosses it, so it stays unknown below: the read that follows raises the size
+    // and is answered EINTR (see read). The kernel is asked in a way that changes nothing: an
+    // invalidation here would make it discard this very answer, and the inode keep size 0.
+    if (state.kernelMin === 0 && state.kernelMax === SPLICE_SIZE && !notifier.holds(ino))
       state.kernelMin = state.kernelMax = version.bytes.length;
     state.kernelMin = Math.min(state.kernelMin, version.bytes.length);
     state.kernelMax = Math.max(state.kernelMax, version.bytes.length);

@@ -203,6 +203,36 @@ test.serial(
 );
 
 test.serial(
+  "a file bound while its container (registered by cgroups path) has no process yet reads whole through sendfile once one runs there",
+  async (t) => {
+    // As runc under containerd: the NRI plugin registers the cgroups path at CreateContainer,
+    // runc binds the file (its lookup finds no container yet), and the container reads it later
+    // through the bind, which keeps the kernel's inode from that first lookup.
+    const group = createCgroup({ memoryLimitBytes: 160 * MiB, cpus: "0" });
+    groups.push(group);
+    registerContainer(service.mountPoint, "bound-early", { cgroupsPath: group.path });
+    const target = join(scratch, "bound-early-meminfo");
+    writeFileSync(target, "");
+    // Bound from outside the cgroup; then the shell joins it and busybox cat (sendfile) reads.
+    const script = `mount --bind "$1" "$2" && shift && shift && ${JOIN_THEN_EXEC}`;
+    const [command, ...args] = inPrivateMountNamespace(
+      script,
+      "sh",
+      file("bound-early", "proc/meminfo"),
+      target,
+      ...group.procsFiles(),
+      "--",
+      "busybox",
+      "cat",
+      target,
+    );
+    const catted = await execa(command!, args, { reject: false, timeout: 20_000 });
+    t.is(catted.exitCode, 0, catted.stderr);
+    t.is(readKb(catted.stdout, "MemTotal"), 160 * 1024);
+  },
+);
+
+test.serial(
   "sendfile, splice, read, small reads, mmap and kept descriptors while the file's length changes: whole texts, never cut at a stale size or padded",
   async (t) => {
     const group = await container("flipping", 300, "0");
