@@ -348,7 +348,8 @@ test.serial(
     const serving = await probe(c.kubelet, next, "serve", "readinessProbe");
     t.regex(serving.output, /its keeper \(pid \d+\) serves the mount/);
     t.regex(serving.output, /handoffs between keepers\s+1/);
-    t.is((await probe(c.kubelet, next, "nri", "readinessProbe")).ok, true);
+    const nriReady = await probe(c.kubelet, next, "nri", "readinessProbe");
+    t.true(nriReady.ok, nriReady.output);
 
     const r = await reader.stop();
     t.log(
