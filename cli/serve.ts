@@ -12,6 +12,7 @@ import { mountsAt } from "../core/mountinfo.js";
 import { addShareOptions, shareLimitsOf, type ShareFlags } from "./share-flags.js";
 import { privateCgroupNamespace } from "../fuse/cgroup/process.js";
 import {
+  connectionsPath,
   DEFAULT_RUNTIME_DIR,
   fitsSocketPath,
   hookSocketPath,
@@ -92,6 +93,7 @@ function runForeground(flags: ServeFlags, hookSocket: string | null): never {
       loadIntervalSeconds: flags.loadIntervalMs / 1000,
       mountPoint,
       hookSocket,
+      connections: connectionsPath(mountPoint, flags.runtimeDir),
       share: shareLimitsOf(flags),
     },
   });

@@ -71,7 +71,12 @@ async function obey(message: ToServing): Promise<void> {
   else {
     // Loaded only by the one process that does it, once after a fresh mount.
     const { restoreDeadViews } = await import("../fuse/keeper/restore.js");
-    const views = await restoreDeadViews({ mountPoint: config.mountPoint, procRoot: config.render.procRoot, log }).catch((err) => {
+    const views = await restoreDeadViews({
+      mountPoint: config.mountPoint,
+      connections: config.connections,
+      procRoot: config.render.procRoot,
+      log,
+    }).catch((err) => {
       log(`bringing back views of running containers failed: ${errorMessage(err)}`);
       return 0;
     });

@@ -3,6 +3,9 @@
 import { readFileSync } from "node:fs";
 
 export interface MountEntry {
+  /** Field 3: the filesystem's device, "major:minor"; one per FUSE connection, for as long as
+   * any mount of it exists, dead or alive. */
+  device: string;
   /** Field 4: the root of the mount within its filesystem (a bind's source path there). */
   root: string;
   /** Field 5, as the reading process's mount namespace sees it. */
@@ -28,6 +31,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const separator = fields.indexOf("-");
     if (separator < 6 || fields.length < separator + 3) continue;
     entries.push({
+      device: fields[2]!,
       root: unescapeField(fields[3]!),
       mountPoint: unescapeField(fields[4]!),
       options: fields[5]!,

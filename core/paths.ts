@@ -70,6 +70,13 @@ export function statusPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR)
   return join(runtimeDir, `${runtimeName(mountPoint)}.json`);
 }
 
+/** The record of the FUSE connections (their devices) an instance on this mountpoint serves:
+ * after a full restart, restore brings back only dead views of those (fuse/keeper/restore.ts).
+ * Root's, beside the status file. */
+export function connectionsPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {
+  return join(runtimeDir, `${runtimeName(mountPoint)}.connections`);
+}
+
 /** The keeper's root-only control socket: status, reload, and the handoff to a successor
  * keeper (`procview serve --take-over`), which must use the same runtime directory. */
 export function keeperSocketPath(mountPoint: string, runtimeDir = DEFAULT_RUNTIME_DIR): string {

@@ -1,11 +1,11 @@
 // procview's own service on a temp (or given) mountpoint: `node dist/cli/procview.js serve
 // --mountpoint <dir> --foreground` serves the LXCFS layout at <dir> until SIGTERM.
 import { access } from "node:fs/promises";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { startFuseServer, type RunningServer } from "./fuse-server.js";
 import { keeperStatus } from "../fuse/keeper/control.js";
 import { waitFor } from "./wait.js";
-import { CLI_ENTRY, DEFAULT_RUNTIME_DIR } from "../core/paths.js";
+import { CLI_ENTRY, connectionsPath, DEFAULT_RUNTIME_DIR } from "../core/paths.js";
 
 // Compiled to dist/test/support/procview.js.
 export const PROCVIEW_CLI = CLI_ENTRY;
@@ -28,7 +28,7 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
   await access(PROCVIEW_CLI).catch(() => {
     throw new Error(`${PROCVIEW_CLI} does not exist (the procview service has not been built)`);
   });
-  return startFuseServer({
+  const server = await startFuseServer({
     name: "procview",
     mountPoint: options.mountPoint,
     command: (mountPoint) => [
@@ -38,6 +38,11 @@ export async function startProcview(options: StartOptions = {}): Promise<Running
     env: options.env,
     timeoutMs: 15_000,
   });
+  // The record of a temp mountpoint's connections goes with it (a fixed mountpoint keeps it, so
+  // that procview started there again brings back the views of its predecessor).
+  if (options.mountPoint !== undefined) return server;
+  const stop = server.stop.bind(server);
+  return { ...server, stop: () => stop().finally(() => rmSync(connectionsPath(server.mountPoint), { force: true })) };
 }
 
 /** The serving process of the procview mounted at `mountPoint` (the one answering requests, not

@@ -22,6 +22,8 @@ export const ServingConfigSchema = z.object({
   mountPoint: z.string().startsWith("/"),
   /** Where procview-hook (the C client) finds us; null: no hook socket. */
   hookSocket: z.string().startsWith("/").refine(fitsSocketPath, "too long for a unix socket path").nullable(),
+  /** Where this instance records its connections, for the restore of its own dead views. */
+  connections: z.string().startsWith("/"),
   render: RenderOptionsSchema,
   share: ShareLimitsSchema,
 });

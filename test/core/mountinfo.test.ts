@@ -1,4 +1,4 @@
-// The one mountinfo parser: fields 4 (root), 5 (mount point), 6 (options) and the two after
+// The one mountinfo parser: fields 3 (device), 4 (root), 5 (mount point), 6 (options) and the two after
 // the separator, octal escapes undone.
 import test from "ava";
 import { mountsAt, parseMountinfo } from "../../core/mountinfo.js";
@@ -21,6 +21,7 @@ test("mount points are field 5, octal escapes undone", (t) => {
 test("a bind's root, options, type and source", (t) => {
   t.deepEqual(mountsAt("/proc/meminfo", parseMountinfo(INFO)), [
     {
+      device: "0:53",
       root: "/containers/abc/proc/meminfo",
       mountPoint: "/proc/meminfo",
       options: "ro,nosuid,nodev",
@@ -42,4 +43,11 @@ test("a cgroup mount's root and the controllers in its super options", (t) => {
 
 test("lines without the separator are ignored", (t) => {
   t.deepEqual(parseMountinfo("garbage line\n1 2 3\n"), []);
+});
+
+test("the device (field 3) tells one FUSE connection's mounts from another's", (t) => {
+  t.deepEqual(
+    parseMountinfo(INFO).map((m) => m.device),
+    ["8:1", "0:52", "0:53", "0:53"],
+  );
 });
