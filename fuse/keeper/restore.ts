@@ -98,12 +98,12 @@ export function findDeadViews(procRoot = "/proc", devices?: ReadonlySet<string>)
 }
 
 /** The record of the connections an instance serves, in its registry directory. */
-function connectionsRecord(registry: string): string {
+export function connectionsRecord(registry: string): string {
   return path.join(registry, ".connections");
 }
 
 /** The devices the predecessor on this mountpoint recorded; null when there is no record. */
-function recordedDevices(registry: string): Set<string> | null {
+export function recordedDevices(registry: string): Set<string> | null {
   try {
     const parsed: unknown = JSON.parse(readFileSync(connectionsRecord(registry), "utf8"));
     const devices = (parsed as { devices?: unknown }).devices;

@@ -44,3 +44,10 @@ test("a cgroup mount's root and the controllers in its super options", (t) => {
 test("lines without the separator are ignored", (t) => {
   t.deepEqual(parseMountinfo("garbage line\n1 2 3\n"), []);
 });
+
+test("the device (field 3) tells one FUSE connection's mounts from another's", (t) => {
+  t.deepEqual(
+    parseMountinfo(INFO).map((m) => m.device),
+    ["8:1", "0:52", "0:53", "0:53"],
+  );
+});

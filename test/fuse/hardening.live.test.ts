@@ -12,6 +12,7 @@ import { waitFor } from "../../testbed/wait.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
 import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT, CLI_ENTRY, registryDir } from "../../core/paths.js";
 import { registeredIds } from "../../core/registry.js";
+import { connectionsRecord } from "../../fuse/keeper/restore.js";
 
 const MiB = 1024 * 1024;
 
@@ -170,12 +171,12 @@ test.serial(
     try {
       await waitFor("the views bound", () => readKb(seen("proc/meminfo"), "MemTotal") === 150 * 1024);
       // Recorded once both of its connections are mounted (where its own restore runs).
-      await waitFor("the first instance's record of its connections", () => existsSync(join(registryDir(mountPoint), ".connections")));
+      await waitFor("the first instance's record of its connections", () => existsSync(connectionsRecord(registryDir(mountPoint))));
       await first.stop();
       first = undefined;
       t.throws(() => seen("proc/meminfo"), { code: "ENOTCONN" });
       second = await startProcview({ extraArgs: ["--runtime-dir", otherRuntime] });
-      const record = join(registryDir(second.mountPoint, otherRuntime), ".connections");
+      const record = connectionsRecord(registryDir(second.mountPoint, otherRuntime));
       const started = second;
       await waitFor(
         "the second instance's restore",

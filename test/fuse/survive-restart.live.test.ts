@@ -18,6 +18,7 @@ import { waitFor } from "../../testbed/wait.js";
 import { hooksDir } from "../support/hooks-dir.js";
 import { PODMAN_BASE_ARGS } from "../../testbed/podman.js";
 import { DEFAULT_RUNTIME_DIR, statusPath, PACKAGE_ROOT, registryDir } from "../../core/paths.js";
+import { connectionsRecord } from "../../fuse/keeper/restore.js";
 
 const READERS = 20;
 const MiB = 1024 * 1024;
@@ -339,9 +340,20 @@ test.serial("a podman container started before a full stop and restart of the se
     const whileDown = await exec("cat", "/proc/meminfo");
     t.regex(whileDown.stderr, /not connected/i, "while procview is down the old views are dead (what LXCFS users get for good)");
 
+    // Another instance started meanwhile (another mountpoint) leaves them alone: it brings back
+    // only dead views of connections its own predecessor recorded, and it has none.
+    const other = await startProcview();
+    try {
+      await waitFor("the other instance to record its connections", () => existsSync(connectionsRecord(registryDir(other.mountPoint))));
+      t.regex((await exec("cat", "/proc/meminfo")).stderr, /not connected/i, "another instance took none of them");
+      t.is(status(other).restoredViews, 0);
+    } finally {
+      await other.stop();
+    }
+
     service = await startProcview({ mountPoint });
-    // At least this container's views: the restore brings back every dead view on the machine,
-    // and other tests' containers may hold some too. This container's own are checked below.
+    // Exactly the views of this mountpoint's earlier connection: other tests' containers hold
+    // views of other instances, which stay theirs.
     await waitFor("the views to be restored", () => status(service).restoredViews >= VIEW_FILES.length);
     const meminfo = await exec("cat", "/proc/meminfo");
     t.is(meminfo.exitCode, 0, meminfo.stderr);
