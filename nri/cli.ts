@@ -33,9 +33,12 @@ export async function nriAction(flags: unknown): Promise<void> {
     throw new Error(`NRI_PLUGIN_SOCKET is set but the launch environment is invalid: ${describeZodError(launched.error)}`);
   const log = makeLogger(f.logFile);
   const controller = new AbortController();
+  // Every signal is handled, not only the first: a runtime may send its stop signal more than
+  // once, and a second one taken by Node's default action would kill the plugin in the middle of
+  // the answers it is finishing before it leaves.
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    process.once(sig, () => {
-      log(`${sig}: stopping`);
+    process.on(sig, () => {
+      log(controller.signal.aborted ? `${sig} again: already stopping` : `${sig}: stopping`);
       controller.abort();
     });
   }

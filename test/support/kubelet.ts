@@ -351,16 +351,25 @@ export async function waitReady(node: KubeletNode, pod: RunningPod, timeoutMs: n
 /**
  * A graceful stop as kubelet makes it: StopContainer with the pod's grace period, all containers
  * at once, then StopPodSandbox. Kubelet removes the sandbox only later, when it collects
- * garbage; removing it at once can cut off the last lines a container wrote before it exited
- * (containerd drops the log copy with the container), and the tests read those lines. The
- * tests' cleanup removes every sandbox.
+ * garbage. Even so, the last lines a container wrote as it exited may not reach its log file
+ * (containerd's copy of them can be cut off when the sandbox stops): what a test must know of
+ * how a container ended, it takes from the exit codes this returns. The tests' cleanup removes
+ * every sandbox.
  */
-export async function stopPod(node: KubeletNode, pod: RunningPod): Promise<void> {
+export async function stopPod(node: KubeletNode, pod: RunningPod): Promise<Map<string, number>> {
   const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
   await Promise.all(
     [...pod.containers.values()].map((c) => node.cri.call("StopContainer", { container_id: c.id, timeout: grace }, (grace + 30) * 1000)),
   );
+  // Each container's exit code, as kubelet reads it after a stop: 0 is a process that ended
+  // of itself once told to, which its last log line may not show (see above).
+  const exitCodes = new Map<string, number>();
+  for (const [name, c] of pod.containers) {
+    const r = await node.cri.call<{ status: { exit_code?: number } }>("ContainerStatus", { container_id: c.id });
+    exitCodes.set(name, r.status.exit_code ?? 0);
+  }
   await node.cri.call("StopPodSandbox", { pod_sandbox_id: pod.podId });
+  return exitCodes;
 }
 
 async function state(node: KubeletNode, id: string): Promise<{ state: number; pid: number }> {
