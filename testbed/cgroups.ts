@@ -116,11 +116,13 @@ export function inPrivateMountNamespace(script: string, ...args: string[]): stri
   return ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, ...args];
 }
 
+/** Starts `command` in the cgroups whose cgroup.procs files are given, and leaves it running. */
+export function startInCgroup(procsFiles: string[], command: string[], options: { timeoutMs?: number } = {}) {
+  return execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...procsFiles, "--", ...command], { reject: false, timeout: options.timeoutMs });
+}
+
 export async function runInCgroup(procsFiles: string[], command: string[], options: { timeoutMs?: number } = {}) {
-  const result = await execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...procsFiles, "--", ...command], {
-    reject: false,
-    timeout: options.timeoutMs ?? 20_000,
-  });
+  const result = await startInCgroup(procsFiles, command, { timeoutMs: options.timeoutMs ?? 20_000 });
   if (result.exitCode !== 0) {
     throw new Error(`${command.join(" ")} in ${procsFiles[0]} failed (${result.exitCode}): ${result.stderr}`);
   }

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { registerContainer, startProcview, type RunningProcview } from "../../testbed/procview.js";
-import { createCgroup, inPrivateMountNamespace, JOIN_THEN_EXEC, readKb, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
+import { createCgroup, inPrivateMountNamespace, readKb, runInCgroup, startInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { waitFor } from "../../testbed/wait.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
 import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT, CLI_ENTRY, registryDir } from "../../core/paths.js";
@@ -38,7 +38,7 @@ test.after.always(async () => {
 async function populated(memoryMiB: number): Promise<TestCgroup> {
   const group = createCgroup({ memoryLimitBytes: memoryMiB * MiB, unified: true });
   groups.push(group);
-  const sleeper = execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...group.procsFiles(), "--", "sleep", "600"], { reject: false });
+  const sleeper = startInCgroup(group.procsFiles(), ["sleep", "600"]);
   sleepers.push(sleeper);
   await waitFor("a process in the cgroup", () => readFileSync(join(group.dir("memory"), "cgroup.procs"), "utf8").trim());
   return group;

@@ -7,7 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { registerContainer, startProcview, type RunningProcview } from "../../testbed/procview.js";
-import { createCgroup, inPrivateMountNamespace, JOIN_THEN_EXEC, readKb, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
+import {
+  createCgroup,
+  inPrivateMountNamespace,
+  JOIN_THEN_EXEC,
+  readKb,
+  runInCgroup,
+  startInCgroup,
+  type TestCgroup,
+} from "../../testbed/cgroups.js";
 import { waitFor } from "../../testbed/wait.js";
 import { countIn, restAfter } from "../support/reader-output.js";
 import { threadsNamed } from "../support/proc-self.js";
@@ -40,7 +48,7 @@ test.after.always(async () => {
 async function container(id: string, memoryMiB: number, cpus: string): Promise<TestCgroup> {
   const group = createCgroup({ memoryLimitBytes: memoryMiB * MiB, cpus, unified: true });
   groups.push(group);
-  const sleeper = execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...group.procsFiles(), "--", "sleep", "600"], { reject: false });
+  const sleeper = startInCgroup(group.procsFiles(), ["sleep", "600"]);
   sleepers.push(sleeper);
   await waitFor("the container's init to be in its cgroup", () => readFileSync(join(group.dir("memory"), "cgroup.procs"), "utf8").trim());
   registerContainer(service.mountPoint, id, { pid: sleeper.pid! });
@@ -364,7 +372,7 @@ test.serial(
     const idle = await settledStatus();
     t.is(idle.invalidations - before.invalidations, 0, "nothing read, nothing to invalidate");
     t.is(idle.fills - before.fills, 0);
-    const sleeper = execa("/bin/sh", ["-c", JOIN_THEN_EXEC, "sh", ...group.procsFiles(), "--", "sleep", "600"], { reject: false });
+    const sleeper = startInCgroup(group.procsFiles(), ["sleep", "600"]);
     sleepers.push(sleeper);
     await waitFor("a process in the cgroup", () => readFileSync(join(group.dir("memory"), "cgroup.procs"), "utf8").trim());
     for (const id of ["idle-3", "idle-99", "idle-150"]) t.regex(readFileSync(file(id, "proc/uptime"), "utf8"), /^\d+\.\d\d \d+\.\d\d\n$/);
