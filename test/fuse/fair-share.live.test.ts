@@ -10,7 +10,7 @@ import { execa } from "execa";
 import { residentKb, servingPid, startProcview, PROCVIEW_CLI, type RunningProcview } from "../../testbed/procview.js";
 import { createCgroup, rootProcsFiles, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { defaultShareLimits } from "../../fuse/server/share.js";
-import { PACKAGE_ROOT } from "../../core/paths.js";
+import { compileTestProgram } from "../support/c-program.js";
 
 let service: RunningProcview;
 let work = "";
@@ -24,7 +24,7 @@ test.before(async () => {
   work = mkdtempSync(join(tmpdir(), "procview-share-"));
   chmodSync(work, 0o777);
   stress = join(work, "open-stress");
-  await execa("cc", ["-O2", "-Wall", "-pthread", "-o", stress, join(PACKAGE_ROOT, "test/support/open-stress.c")]);
+  await compileTestProgram("open-stress.c", stress, ["-pthread"]);
   // In a directory the unprivileged tenant can reach.
   service = await startProcview({ mountPoint: join(work, "mnt") });
 });

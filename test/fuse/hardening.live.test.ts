@@ -10,9 +10,10 @@ import { registerContainer, startProcview, type RunningProcview } from "../../te
 import { createCgroup, inPrivateMountNamespace, readKb, runInCgroup, startInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
 import { waitFor } from "../../testbed/wait.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
-import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT, CLI_ENTRY, registryDir } from "../../core/paths.js";
+import { DEFAULT_RUNTIME_DIR, CLI_ENTRY, registryDir } from "../../core/paths.js";
 import { registeredIds } from "../../core/registry.js";
 import { connectionsRecord } from "../../fuse/keeper/restore.js";
+import { compileTestProgram } from "../support/c-program.js";
 
 const MiB = 1024 * 1024;
 
@@ -24,7 +25,7 @@ const sleepers: ResultPromise[] = [];
 test.before(async () => {
   const scratch = mkdtempSync(join(tmpdir(), "procview-hardening-"));
   lastPage = join(scratch, "last-page");
-  await execa("cc", ["-O2", "-Wall", "-o", lastPage, join(PACKAGE_ROOT, "test/support/last-page.c")]);
+  await compileTestProgram("last-page.c", lastPage);
   service = await startProcview();
 });
 test.after.always(async () => {

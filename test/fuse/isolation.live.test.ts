@@ -7,11 +7,10 @@ import test from "ava";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execa } from "execa";
 import { startProcview, type RunningProcview } from "../../testbed/procview.js";
 import { createCgroup, runInCgroup, type TestCgroup } from "../../testbed/cgroups.js";
-import { PACKAGE_ROOT } from "../../core/paths.js";
 import { countIn, restAfter } from "../support/reader-output.js";
+import { compileTestProgram } from "../support/c-program.js";
 
 const MiB = 1024 * 1024;
 const SECONDS = 10;
@@ -22,7 +21,7 @@ const groups: TestCgroup[] = [];
 
 test.before(async () => {
   reader = join(mkdtempSync(join(tmpdir(), "procview-isolation-")), "isolation-reader");
-  await execa("cc", ["-O2", "-Wall", "-pthread", "-o", reader, join(PACKAGE_ROOT, "test/support/isolation-reader.c")]);
+  await compileTestProgram("isolation-reader.c", reader, ["-pthread"]);
   service = await startProcview();
 });
 test.after.always(async () => {

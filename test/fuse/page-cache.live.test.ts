@@ -20,8 +20,9 @@ import { waitFor } from "../../testbed/wait.js";
 import { countIn, restAfter } from "../support/reader-output.js";
 import { threadsNamed } from "../support/proc-self.js";
 import { keeperStatus } from "../../fuse/keeper/control.js";
-import { DEFAULT_RUNTIME_DIR, PACKAGE_ROOT } from "../../core/paths.js";
+import { DEFAULT_RUNTIME_DIR } from "../../core/paths.js";
 import type { KeeperStatus } from "../../fuse/keeper/status.js";
+import { compileTestProgram } from "../support/c-program.js";
 
 const MiB = 1024 * 1024;
 
@@ -34,7 +35,7 @@ const sleepers: ResultPromise[] = [];
 test.before(async () => {
   scratch = mkdtempSync(join(tmpdir(), "procview-page-cache-"));
   reader = join(scratch, "cache-reader");
-  await execa("cc", ["-O2", "-Wall", "-o", reader, join(PACKAGE_ROOT, "test/support/cache-reader.c")]);
+  await compileTestProgram("cache-reader.c", reader);
   service = await startProcview();
 });
 test.after.always(async () => {

@@ -17,8 +17,9 @@ import { busyboxRootfs } from "../../testbed/rootfs.js";
 import { waitFor } from "../../testbed/wait.js";
 import { hooksDir } from "../support/hooks-dir.js";
 import { PODMAN_BASE_ARGS } from "../../testbed/podman.js";
-import { DEFAULT_RUNTIME_DIR, statusPath, PACKAGE_ROOT, registryDir } from "../../core/paths.js";
+import { DEFAULT_RUNTIME_DIR, statusPath, registryDir } from "../../core/paths.js";
 import { connectionsRecord } from "../../fuse/keeper/restore.js";
+import { compileTestProgram } from "../support/c-program.js";
 
 const READERS = 20;
 const MiB = 1024 * 1024;
@@ -28,7 +29,7 @@ const groups: TestCgroup[] = [];
 
 test.before(async () => {
   readerBinary = join(mkdtempSync(join(tmpdir(), "procview-stress-")), "stress-reader");
-  await execa("cc", ["-O2", "-Wall", "-o", readerBinary, join(PACKAGE_ROOT, "test/support/stress-reader.c")]);
+  await compileTestProgram("stress-reader.c", readerBinary);
   for (let i = 0; i < READERS; i++) {
     groups.push(createCgroup({ memoryLimitBytes: (96 + 8 * i) * MiB, cpus: i % 2 === 0 ? "0" : "1" }));
   }
